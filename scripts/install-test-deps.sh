@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs on a fresh Debian machine (CI runs as
+# root). Each entry: a command the tests run, and the Debian package with it.
+set -euo pipefail
+
+declare -A needs=(
+  [git]=git
+  [tar]=tar
+  [gzip]=gzip
+  [sha256sum]=coreutils
+)
+
+missing=()
+for command in "${!needs[@]}"; do
+  command -v "$command" >/dev/null 2>&1 || missing+=("${needs[$command]}")
+done
+if [[ ${#missing[@]} -gt 0 ]]; then
+  echo "installing test prerequisites: ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

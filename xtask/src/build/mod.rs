@@ -1,0 +1,100 @@
+//! Building components: which route (for now the host toolchain, `local`),
+//! the flags every route shares (path remapping, version stamp), and where
+//! binaries land (`_output/local/bin/OS/ARCH`, `_output/bin`).
+
+mod local;
+
+use anyhow::Result;
+use cargo_metadata::camino::{Utf8Path, Utf8PathBuf};
+
+use crate::components::Component;
+use crate::platform::Platform;
+use crate::version::Stamp;
+use crate::workspace::Workspace;
+
+/// Fixed paths that host paths are remapped to in everything the compiler
+/// writes (panic locations, debug info), so two checkouts at different paths
+/// build the same bytes. They are the cross-build container's real paths.
+pub const WORKSPACE_PATH: &str = "/workspace";
+pub const CARGO_HOME_PATH: &str = "/cargo";
+pub const TARGET_PATH: &str = "/target";
+
+/// The binaries of one platform, after a build.
+#[derive(Debug, Clone)]
+pub struct Built {
+    pub platform: Platform,
+    pub bin_dir: Utf8PathBuf,
+    /// (component, binary file name), sorted.
+    pub binaries: Vec<(String, String)>,
+}
+
+impl Built {
+    pub fn path(&self, binary: &str) -> Utf8PathBuf {
+        self.bin_dir.join(binary)
+    }
+}
+
+/// Builds `components` for each platform; returns what was built where.
+pub fn build(
+    ws: &Workspace,
+    stamp: &Stamp,
+    components: &[Component],
+    platforms: &[Platform],
+) -> Result<Vec<Built>> {
+    let mut built = Vec::new();
+    for platform in platforms {
+        built.push(local::build(ws, stamp, components, *platform)?);
+    }
+    if let Some(host) = built
+        .iter()
+        .find(|b| Platform::host().ok() == Some(b.platform))
+    {
+        point_output_bin_at(ws, &host.bin_dir)?;
+    }
+    Ok(built)
+}
+
+/// `_output/bin` → the host platform's bin dir of the last build.
+fn point_output_bin_at(ws: &Workspace, bin_dir: &Utf8Path) -> Result<()> {
+    let output = ws.output();
+    let relative = bin_dir.strip_prefix(&output).unwrap_or(bin_dir);
+    crate::atomic::replace_symlink(relative.as_std_path(), output.join("bin").as_std_path())
+}
+
+/// The rustc flags of a release build: path remapping for the workspace,
+/// cargo's home (registry sources) and the target dir (generated code).
+/// Later prefixes win in rustc, so the target dir (often inside the
+/// workspace) comes last.
+pub fn remap_rustflags(
+    workspace: &Utf8Path,
+    cargo_home: &Utf8Path,
+    target_dir: &Utf8Path,
+) -> Vec<String> {
+    vec![
+        format!("--remap-path-prefix={workspace}={WORKSPACE_PATH}"),
+        format!("--remap-path-prefix={cargo_home}={CARGO_HOME_PATH}"),
+        format!("--remap-path-prefix={target_dir}={TARGET_PATH}"),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn target_dir_remap_comes_last() {
+        let flags = remap_rustflags(
+            "/src/k".into(),
+            "/root/.cargo".into(),
+            "/src/k/target".into(),
+        );
+        assert_eq!(
+            flags,
+            [
+                "--remap-path-prefix=/src/k=/workspace",
+                "--remap-path-prefix=/root/.cargo=/cargo",
+                "--remap-path-prefix=/src/k/target=/target",
+            ]
+        );
+    }
+}

@@ -1,0 +1,128 @@
+//! The `LICENSES/` tree shipped in every release tarball: the project's own
+//! LICENSE plus, under `vendor/<crate>-<version>/`, the license files of every
+//! third-party crate linked into the components (normal dependencies,
+//! resolved for the release platforms), and an index of them.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use anyhow::{Context, Result};
+use cargo_metadata::camino::Utf8PathBuf;
+use cargo_metadata::{DependencyKind, MetadataCommand, PackageId};
+
+use crate::components::Component;
+use crate::platform::Platform;
+use crate::workspace::Workspace;
+
+/// Files of a `LICENSES/` tree: (path inside LICENSES/, contents on disk),
+/// plus generated text files (path, contents).
+#[derive(Debug, Default)]
+pub struct LicenseTree {
+    pub files: BTreeMap<String, Utf8PathBuf>,
+    pub generated: BTreeMap<String, String>,
+}
+
+const LICENSE_PREFIXES: [&str; 6] = [
+    "LICENSE",
+    "LICENCE",
+    "COPYING",
+    "NOTICE",
+    "COPYRIGHT",
+    "UNLICENSE",
+];
+
+pub fn collect(
+    ws: &Workspace,
+    components: &[Component],
+    platforms: &[Platform],
+) -> Result<LicenseTree> {
+    let mut tree = LicenseTree::default();
+    let own = ws.root.join("LICENSE");
+    if own.is_file() {
+        tree.files.insert("LICENSE".to_owned(), own);
+    }
+    let mut vendored: BTreeMap<(String, String), (String, Vec<String>)> = BTreeMap::new();
+    for platform in platforms {
+        let metadata = MetadataCommand::new()
+            .current_dir(&ws.root)
+            .other_options(vec![
+                "--locked".to_owned(),
+                "--filter-platform".to_owned(),
+                platform.rust_target().to_owned(),
+            ])
+            .exec()
+            .context("reading the dependency graph with `cargo metadata` for the LICENSES tree")?;
+        let resolve = metadata
+            .resolve
+            .as_ref()
+            .context("cargo metadata returned no dependency graph")?;
+        let nodes: BTreeMap<&PackageId, _> = resolve.nodes.iter().map(|n| (&n.id, n)).collect();
+        let members: BTreeSet<&PackageId> = metadata.workspace_members.iter().collect();
+        let mut stack: Vec<&PackageId> = metadata
+            .packages
+            .iter()
+            .filter(|p| {
+                components.iter().any(|c| c.name == p.name.as_str()) && members.contains(&p.id)
+            })
+            .map(|p| &p.id)
+            .collect();
+        let mut seen: BTreeSet<&PackageId> = stack.iter().copied().collect();
+        while let Some(id) = stack.pop() {
+            let Some(node) = nodes.get(id) else { continue };
+            for dep in &node.deps {
+                let linked = dep
+                    .dep_kinds
+                    .iter()
+                    .any(|k| k.kind == DependencyKind::Normal);
+                if linked && seen.insert(&dep.pkg) {
+                    stack.push(&dep.pkg);
+                }
+            }
+        }
+        for package in metadata
+            .packages
+            .iter()
+            .filter(|p| seen.contains(&p.id) && !members.contains(&p.id))
+        {
+            let key = (package.name.to_string(), package.version.to_string());
+            if vendored.contains_key(&key) {
+                continue;
+            }
+            let dir = package
+                .manifest_path
+                .parent()
+                .context("manifest has no directory")?;
+            let mut names = Vec::new();
+            for entry in dir
+                .read_dir_utf8()
+                .with_context(|| format!("listing {dir}"))?
+            {
+                let entry = entry?;
+                let upper = entry.file_name().to_ascii_uppercase();
+                if entry.file_type()?.is_file()
+                    && LICENSE_PREFIXES.iter().any(|p| upper.starts_with(p))
+                {
+                    names.push(entry.file_name().to_owned());
+                    let archive_path = format!("vendor/{}-{}/{}", key.0, key.1, entry.file_name());
+                    tree.files.insert(archive_path, entry.path().to_owned());
+                }
+            }
+            names.sort();
+            let license = package
+                .license
+                .clone()
+                .unwrap_or_else(|| "(see license-file)".to_owned());
+            vendored.insert(key, (license, names));
+        }
+    }
+    let mut index = String::from(
+        "# Third-party crates linked into the release binaries: name version license [files]\n",
+    );
+    for ((name, version), (license, files)) in &vendored {
+        index.push_str(&format!(
+            "{name} {version} {license} [{}]\n",
+            files.join(" ")
+        ));
+    }
+    tree.generated.insert("vendor/index.txt".to_owned(), index);
+    Ok(tree)
+}

@@ -1,0 +1,84 @@
+//! `cargo xtask release`: build/release.sh. Stamps the version, runs the
+//! components' tests, builds the server components for each platform, stages
+//! the release trees and packages them into `_output/release-tars`, which is
+//! replaced as a whole only when every artifact and checksum is written.
+
+mod package;
+mod source;
+mod stage;
+
+use anyhow::{Context, Result, bail};
+
+use crate::components::ComponentKind;
+use crate::platform::Platform;
+use crate::progress::log;
+use crate::version::Stamp;
+use crate::workspace::Workspace;
+use crate::{build, licenses, test_suite};
+
+pub use package::{package_stage, publish};
+pub use stage::Stage;
+
+/// `KUBE_RELEASE_RUN_TESTS`: tests run unless it is set to something other
+/// than y/Y (upstream's rule; `n` is the usual way to skip).
+pub fn tests_requested_by_env() -> bool {
+    match std::env::var("KUBE_RELEASE_RUN_TESTS") {
+        Ok(value) => matches!(value.trim(), "" | "y" | "Y"),
+        Err(_) => true,
+    }
+}
+
+pub fn release(ws: &Workspace, platforms: &[Platform], run_tests: bool) -> Result<()> {
+    let stamp = Stamp::from_checkout(ws)?;
+    let servers: Vec<_> = ws
+        .components
+        .iter()
+        .filter(|c| c.kind == ComponentKind::Server)
+        .cloned()
+        .collect();
+    if servers.is_empty() {
+        bail!(
+            "no server component in the workspace: declare [package.metadata.release] component = \"server\" in one"
+        );
+    }
+    log(format!(
+        "release {} ({}, commit {}, tree {}) for {}",
+        stamp.git_version,
+        stamp.build_date(),
+        if stamp.git_commit.is_empty() {
+            "unknown"
+        } else {
+            &stamp.git_commit
+        },
+        stamp.git_tree_state,
+        platforms
+            .iter()
+            .map(|p| p.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    let sources = source::list(ws, &stamp)?;
+
+    if run_tests {
+        test_suite::component_tests(ws)
+            .context("the tests failed, so no release was made (--skip-tests skips them)")?;
+    } else {
+        log("skipping the tests (--skip-tests / KUBE_RELEASE_RUN_TESTS)");
+    }
+    let built = build::build(ws, &stamp, &servers, platforms)?;
+    let licenses = licenses::collect(ws, &servers, platforms)?;
+    let stage = stage::stage(ws, &stamp, &built, &licenses, &sources)?;
+
+    let partial = ws.output().join("release-tars.partial");
+    let artifacts = package_stage(&stage, partial.as_std_path(), stamp.source_date_epoch)?;
+    publish(partial.as_std_path(), ws.release_tars().as_std_path())?;
+    log(format!(
+        "release {} written to {}:",
+        stamp.git_version,
+        ws.relative(&ws.release_tars())
+    ));
+    for (name, digests) in &artifacts {
+        log(format!("  {name}  sha256 {}", digests.sha256));
+    }
+    Ok(())
+}
