@@ -325,13 +325,166 @@ mod tests {
         assert_eq!(
             seen,
             [
-                ("kubernetes".to_owned(), 0o755),
+                ("kubernetes/".to_owned(), 0o755),
                 ("kubernetes/README.md".to_owned(), 0o644),
                 ("kubernetes/link".to_owned(), 0o777),
-                ("kubernetes/server".to_owned(), 0o755),
-                ("kubernetes/server/bin".to_owned(), 0o755),
+                ("kubernetes/server/".to_owned(), 0o755),
+                ("kubernetes/server/bin/".to_owned(), 0o755),
                 ("kubernetes/server/bin/kube-apiserver".to_owned(), 0o755),
             ]
+        );
+    }
+}
+
+/// Properties checked against real trees and GNU tar, the test oracle.
+#[cfg(test)]
+mod tree_tests {
+    use std::os::unix::fs::PermissionsExt;
+    use std::process::Command;
+
+    use super::*;
+
+    const EPOCH: u64 = 1_700_000_000;
+
+    /// Files of a small release-like tree: (path, contents, executable).
+    const FILES: [(&str, &str, bool); 6] = [
+        (
+            "kubernetes/server/bin/kube-apiserver",
+            "\x7fELF binary",
+            true,
+        ),
+        ("kubernetes/README.md", "# readme\n", false),
+        (
+            "kubernetes/a-c",
+            "dash sorts before slash bytewise\n",
+            false,
+        ),
+        ("kubernetes/a/b", "nested\n", false),
+        ("kubernetes/LICENSES/LICENSE", "Apache-2.0\n", false),
+        ("kubernetes/version", "v1.32.0\n", false),
+    ];
+
+    /// Writes FILES under `root` in the given order, with `umask`-like
+    /// permission masking and the given mtime.
+    fn make_tree(root: &Path, order: &[usize], mask: u32, mtime: i64) {
+        for &i in order {
+            let (path, contents, executable) = FILES[i];
+            let path = root.join(path);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(&path, contents).unwrap();
+            let mode = if executable { 0o777 } else { 0o666 } & !mask;
+            fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
+            let time = filetime_from(mtime);
+            fs::File::options()
+                .write(true)
+                .open(&path)
+                .unwrap()
+                .set_modified(time)
+                .unwrap();
+        }
+    }
+
+    fn filetime_from(secs: i64) -> std::time::SystemTime {
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs as u64)
+    }
+
+    fn tar_gz_of(root: &Path) -> Vec<u8> {
+        let mut archive = Archive::new();
+        archive
+            .add_tree("kubernetes", &root.join("kubernetes"))
+            .unwrap();
+        archive.write_tar_gz(Vec::new(), EPOCH).unwrap()
+    }
+
+    #[test]
+    fn same_tree_from_different_mtimes_order_and_umask_is_byte_identical() {
+        let a = tempfile::tempdir().unwrap();
+        let b = tempfile::tempdir().unwrap();
+        make_tree(a.path(), &[0, 1, 2, 3, 4, 5], 0o022, 1_000_000_000);
+        make_tree(b.path(), &[5, 3, 4, 1, 2, 0], 0o077, 1_600_000_000);
+        // Directory mtimes differ too.
+        fs::File::open(b.path().join("kubernetes"))
+            .unwrap()
+            .set_modified(filetime_from(42))
+            .unwrap();
+        assert_eq!(tar_gz_of(a.path()), tar_gz_of(b.path()));
+    }
+
+    #[test]
+    fn gnu_tar_lists_the_same_members_and_modes() {
+        let dir = tempfile::tempdir().unwrap();
+        make_tree(dir.path(), &[0, 1, 2, 3, 4, 5], 0o022, 1_000_000_000);
+        let ours = dir.path().join("ours.tar.gz");
+        fs::write(&ours, tar_gz_of(dir.path())).unwrap();
+        let gnu = dir.path().join("gnu.tar");
+        let status = Command::new("tar")
+            .args([
+                "--sort=name",
+                &format!("--mtime=@{EPOCH}"),
+                "--owner=0",
+                "--group=0",
+                "--numeric-owner",
+            ])
+            .arg("-C")
+            .arg(dir.path())
+            .arg("-cf")
+            .arg(&gnu)
+            .arg("kubernetes")
+            .status()
+            .expect("GNU tar is installed (scripts/install-test-deps.sh)");
+        assert!(status.success());
+        let list = |archive: &Path| {
+            let out = Command::new("tar")
+                .args(["--numeric-owner", "-tvf"])
+                .arg(archive)
+                .env("TZ", "UTC")
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8(out.stdout).unwrap()
+        };
+        let ours_listing = list(&ours);
+        assert_eq!(ours_listing, list(&gnu));
+        assert!(ours_listing.contains("-rwxr-xr-x 0/0"), "{ours_listing}");
+        assert!(
+            ours_listing.contains("2023-11-14 22:13 kubernetes/a/b"),
+            "{ours_listing}"
+        );
+        // GNU order: a/ and a/b before a-c.
+        let a_b = ours_listing.find("kubernetes/a/b").unwrap();
+        let a_c = ours_listing.find("kubernetes/a-c").unwrap();
+        assert!(a_b < a_c, "{ours_listing}");
+    }
+
+    #[test]
+    fn long_paths_and_symlinks_survive_a_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let long = format!("kubernetes/{}/file", "d".repeat(150));
+        let mut archive = Archive::new();
+        archive.add_bytes(&long, "x", false).unwrap();
+        archive.add_symlink("kubernetes/link", "version").unwrap();
+        let path = dir.path().join("t.tar.gz");
+        fs::write(&path, archive.write_tar_gz(Vec::new(), EPOCH).unwrap()).unwrap();
+        let out = Command::new("tar")
+            .arg("-xzf")
+            .arg(&path)
+            .arg("-C")
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(fs::read_to_string(dir.path().join(&long)).unwrap(), "x");
+        assert_eq!(
+            fs::read_link(dir.path().join("kubernetes/link")).unwrap(),
+            Path::new("version")
         );
     }
 }

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{Context, Result};
 use cargo_metadata::camino::Utf8PathBuf;
-use cargo_metadata::{DependencyKind, MetadataCommand, PackageId};
+use cargo_metadata::{DependencyKind, MetadataCommand, PackageId, TargetKind};
 
 use crate::components::Component;
 use crate::platform::Platform;
@@ -57,6 +57,13 @@ pub fn collect(
             .context("cargo metadata returned no dependency graph")?;
         let nodes: BTreeMap<&PackageId, _> = resolve.nodes.iter().map(|n| (&n.id, n)).collect();
         let members: BTreeSet<&PackageId> = metadata.workspace_members.iter().collect();
+        // Proc macros run in the compiler; they and what only they use are not linked.
+        let proc_macros: BTreeSet<&PackageId> = metadata
+            .packages
+            .iter()
+            .filter(|p| p.targets.iter().any(|t| t.is_kind(TargetKind::ProcMacro)))
+            .map(|p| &p.id)
+            .collect();
         let mut stack: Vec<&PackageId> = metadata
             .packages
             .iter()
@@ -73,7 +80,7 @@ pub fn collect(
                     .dep_kinds
                     .iter()
                     .any(|k| k.kind == DependencyKind::Normal);
-                if linked && seen.insert(&dep.pkg) {
+                if linked && !proc_macros.contains(&dep.pkg) && seen.insert(&dep.pkg) {
                     stack.push(&dep.pkg);
                 }
             }

@@ -2,20 +2,22 @@
 //! lines (one per step) when it is not, e.g. in CI logs.
 
 use std::io::IsTerminal;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-/// A unit of long work with `len` steps.
+/// A unit of long work.
 pub struct Progress {
     bar: Option<ProgressBar>,
     label: String,
     started: Instant,
+    log_steps: bool,
 }
 
 impl Progress {
+    /// Work of `len` steps: a bar on a terminal, a line per step otherwise.
     pub fn new(label: &str, len: u64) -> Progress {
-        let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = is_terminal().then(|| {
             let bar = ProgressBar::new(len);
             bar.set_style(
                 ProgressStyle::with_template(
@@ -34,14 +36,43 @@ impl Progress {
             bar,
             label: label.to_owned(),
             started: Instant::now(),
+            log_steps: true,
         }
+    }
+
+    /// Work of unknown length whose steps someone else already logs when
+    /// there is no terminal (cargo's `Compiling` lines): a counting spinner
+    /// on a terminal, no step lines otherwise.
+    pub fn spinner(label: &str) -> Progress {
+        let bar = is_terminal().then(|| {
+            let bar = ProgressBar::new_spinner();
+            bar.set_style(
+                ProgressStyle::with_template("{prefix:>12.cyan.bold} {spinner} {pos} {wide_msg}")
+                    .expect("static template"),
+            );
+            bar.set_prefix(label.to_owned());
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        });
+        Progress {
+            bar,
+            label: label.to_owned(),
+            started: Instant::now(),
+            log_steps: false,
+        }
+    }
+
+    /// True when a bar is drawn (child processes should then stay quiet).
+    pub fn is_drawn(&self) -> bool {
+        self.bar.is_some()
     }
 
     /// Starts the next step, named `what`.
     pub fn step(&self, what: &str) {
         match &self.bar {
             Some(bar) => bar.set_message(what.to_owned()),
-            None => eprintln!("{}: {what}", self.label),
+            None if self.log_steps => eprintln!("{}: {what}", self.label),
+            None => {}
         }
     }
 
@@ -53,16 +84,22 @@ impl Progress {
     }
 
     pub fn finish(self) {
-        let elapsed = self.started.elapsed();
-        match &self.bar {
-            Some(bar) => bar.finish_and_clear(),
-            None => {}
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
         }
-        eprintln!("{}: done in {:.1}s", self.label, elapsed.as_secs_f64());
+        eprintln!(
+            "{}: done in {:.1}s",
+            self.label,
+            self.started.elapsed().as_secs_f64()
+        );
     }
 }
 
-/// A plain status line that does not fight with bars.
+pub fn is_terminal() -> bool {
+    std::io::stderr().is_terminal()
+}
+
+/// A plain status line.
 pub fn log(line: impl AsRef<str>) {
     eprintln!("{}", line.as_ref());
 }

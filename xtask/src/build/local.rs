@@ -44,13 +44,17 @@ pub fn build(
     for (name, value) in stamp.rustc_env(rustc_version.trim()) {
         command = command.env(name, value);
     }
+    let progress = Progress::spinner(&format!("build {platform}"));
+    if progress.is_drawn() {
+        // Cargo's own status lines would tear the bar; errors still show.
+        command = command.arg("--quiet");
+    }
     log(format!("$ {command}"));
     let mut child = std::process::Command::from(command)
         .stdout(Stdio::piped())
         .spawn()
         .context("starting cargo")?;
 
-    let progress = Progress::new(&format!("build {platform}"), 0);
     let mut executables = Vec::new();
     let stdout = child.stdout.take().context("cargo's stdout")?;
     for message in Message::parse_stream(BufReader::new(stdout)) {
