@@ -64,10 +64,6 @@ impl Archive {
         Archive::default()
     }
 
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
     /// A file from disk; its mode becomes 0755 if any execute bit is set,
     /// 0644 otherwise.
     pub fn add_file(&mut self, archive_path: &str, disk_path: impl Into<PathBuf>) -> Result<()> {

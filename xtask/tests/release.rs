@@ -9,7 +9,10 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// Clones the committed state of this repository into `dest`.
@@ -20,7 +23,11 @@ fn clone_into(dest: &Path) {
         .arg(dest)
         .output()
         .unwrap();
-    assert!(out.status.success(), "git clone: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "git clone: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Runs the xtask in `dir` under `sh -c 'umask U; exec xtask ARGS'`.
@@ -55,7 +62,12 @@ fn assert_success(out: &Output, what: &str) {
 fn sha256_of(path: &Path) -> String {
     let out = Command::new("sha256sum").arg(path).output().unwrap();
     assert!(out.status.success());
-    String::from_utf8(out.stdout).unwrap().split_whitespace().next().unwrap().to_owned()
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned()
 }
 
 /// name → sha256 of every file in a directory.
@@ -71,7 +83,11 @@ fn digests(dir: &Path) -> BTreeMap<String, String> {
 /// every artifact listed.
 fn verify_checksums(dir: &Path) {
     for (tool, file) in [("sha256sum", "SHA256SUMS"), ("sha512sum", "SHA512SUMS")] {
-        let out = Command::new(tool).args(["--check", "--strict", file]).current_dir(dir).output().unwrap();
+        let out = Command::new(tool)
+            .args(["--check", "--strict", file])
+            .current_dir(dir)
+            .output()
+            .unwrap();
         assert!(
             out.status.success(),
             "{tool} -c {file} in {}: {}{}",
@@ -81,8 +97,15 @@ fn verify_checksums(dir: &Path) {
         );
     }
     let sums = fs::read_to_string(dir.join("SHA256SUMS")).unwrap();
-    for name in ["kubernetes.tar.gz", "kubernetes-src.tar.gz", "kubernetes-server-linux-amd64.tar.gz"] {
-        assert!(sums.contains(&format!("  {name}\n")), "{name} missing from SHA256SUMS:\n{sums}");
+    for name in [
+        "kubernetes.tar.gz",
+        "kubernetes-src.tar.gz",
+        "kubernetes-server-linux-amd64.tar.gz",
+    ] {
+        assert!(
+            sums.contains(&format!("  {name}\n")),
+            "{name} missing from SHA256SUMS:\n{sums}"
+        );
         let bare = fs::read_to_string(dir.join(format!("{name}.sha256"))).unwrap();
         assert_eq!(bare.trim(), sha256_of(&dir.join(name)), "{name}.sha256");
         assert!(dir.join(format!("{name}.sha512")).is_file());
@@ -90,13 +113,27 @@ fn verify_checksums(dir: &Path) {
 }
 
 fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git").args(args).current_dir(dir).env("TZ", "UTC").output().unwrap();
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("TZ", "UTC")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
 fn tar_list(archive: &Path) -> String {
-    let out = Command::new("tar").args(["-tzvf"]).arg(archive).env("TZ", "UTC").output().unwrap();
+    let out = Command::new("tar")
+        .args(["-tzvf"])
+        .arg(archive)
+        .env("TZ", "UTC")
+        .output()
+        .unwrap();
     assert!(out.status.success());
     String::from_utf8(out.stdout).unwrap()
 }
@@ -112,16 +149,30 @@ fn release_is_reproducible_across_checkouts_and_survives_interruption() {
     clone_into(&a);
     clone_into(&b);
 
-    let run_a = xtask(&a, "022", &[("TZ", "UTC")], &["release", "--local", "--skip-tests"]);
+    let run_a = xtask(
+        &a,
+        "022",
+        &[("TZ", "UTC")],
+        &["release", "--local", "--skip-tests"],
+    );
     assert_success(&run_a, "release in clone a");
-    let run_b = xtask(&b, "077", &[("TZ", "Asia/Kolkata")], &["release", "--local", "--skip-tests"]);
+    let run_b = xtask(
+        &b,
+        "077",
+        &[("TZ", "Asia/Kolkata")],
+        &["release", "--local", "--skip-tests"],
+    );
     assert_success(&run_b, "release in clone b");
 
     let tars_a = a.join("_output/release-tars");
     let tars_b = b.join("_output/release-tars");
     verify_checksums(&tars_a);
     let digests_a = digests(&tars_a);
-    assert_eq!(digests_a, digests(&tars_b), "release artifacts differ between checkouts");
+    assert_eq!(
+        digests_a,
+        digests(&tars_b),
+        "release artifacts differ between checkouts"
+    );
     assert_eq!(
         sha256_of(&a.join("_output/local/bin/linux/amd64/kube-apiserver")),
         sha256_of(&b.join("_output/local/bin/linux/amd64/kube-apiserver")),
@@ -139,16 +190,35 @@ fn release_is_reproducible_across_checkouts_and_survives_interruption() {
     }
     assert!(server.contains("-rwxr-xr-x 0/0"), "{server}");
     let full = tar_list(&tars_a.join("kubernetes.tar.gz"));
-    for member in ["kubernetes/README.md", "kubernetes/version", "kubernetes/server/README", "kubernetes/LICENSES/"] {
+    for member in [
+        "kubernetes/README.md",
+        "kubernetes/version",
+        "kubernetes/server/README",
+        "kubernetes/LICENSES/",
+    ] {
         assert!(full.contains(member), "{member} missing:\n{full}");
     }
     let src = tar_list(&tars_a.join("kubernetes-src.tar.gz"));
-    assert!(src.contains("kubernetes/Cargo.lock") && src.contains("kubernetes/xtask/src/main.rs"), "{src}");
+    assert!(
+        src.contains("kubernetes/Cargo.lock") && src.contains("kubernetes/xtask/src/main.rs"),
+        "{src}"
+    );
     assert!(!src.contains("_output") && !src.contains(".git/"), "{src}");
 
     let commit = git(&a, &["rev-parse", "HEAD"]);
-    let build_date = git(&a, &["log", "-1", "--date=format-local:%Y-%m-%dT%H:%M:%SZ", "--format=%cd"]);
-    let raw = Command::new(a.join("_output/bin/kube-apiserver")).arg("--version=raw").output().unwrap();
+    let build_date = git(
+        &a,
+        &[
+            "log",
+            "-1",
+            "--date=format-local:%Y-%m-%dT%H:%M:%SZ",
+            "--format=%cd",
+        ],
+    );
+    let raw = Command::new(a.join("_output/bin/kube-apiserver"))
+        .arg("--version=raw")
+        .output()
+        .unwrap();
     let raw = String::from_utf8(raw.stdout).unwrap();
     for field in [
         r#"Major:"1""#.to_owned(),
@@ -160,23 +230,38 @@ fn release_is_reproducible_across_checkouts_and_survives_interruption() {
         assert!(raw.contains(&field), "{field} not in {raw}");
     }
     assert!(raw.contains(r#"Minor:"32"#), "{raw}");
-    let short = Command::new(a.join("_output/bin/kube-apiserver")).arg("--version").output().unwrap();
+    let short = Command::new(a.join("_output/bin/kube-apiserver"))
+        .arg("--version")
+        .output()
+        .unwrap();
     let short = String::from_utf8(short.stdout).unwrap();
-    let git_version = short.trim().strip_prefix("Kubernetes ").expect("`Kubernetes vX.Y.Z`");
+    let git_version = short
+        .trim()
+        .strip_prefix("Kubernetes ")
+        .expect("`Kubernetes vX.Y.Z`");
     assert!(git_version.starts_with("v1.32."), "{short}");
-    assert!(git_version.contains(&commit[..14]) || !git_version.contains('+'), "{short}");
+    assert!(
+        git_version.contains(&commit[..14]) || !git_version.contains('+'),
+        "{short}"
+    );
     let version_file = Command::new("tar")
         .args(["-xzOf"])
         .arg(tars_a.join("kubernetes.tar.gz"))
         .arg("kubernetes/version")
         .output()
         .unwrap();
-    assert_eq!(String::from_utf8(version_file.stdout).unwrap().trim(), git_version);
+    assert_eq!(
+        String::from_utf8(version_file.stdout).unwrap().trim(),
+        git_version
+    );
 
     // Kill later releases at moments spread over a run: whatever the moment,
     // _output/release-tars holds a complete, verifiable release.
     let started = Instant::now();
-    assert_success(&xtask(&a, "022", &[], &["release", "--local", "--skip-tests"]), "warm release");
+    assert_success(
+        &xtask(&a, "022", &[], &["release", "--local", "--skip-tests"]),
+        "warm release",
+    );
     let warm = started.elapsed();
     for step in 0..6u32 {
         let delay = warm * step / 5;
@@ -197,12 +282,25 @@ fn release_is_reproducible_across_checkouts_and_survives_interruption() {
             assert_eq!(digests(&tars_a), digests_a, "after a kill at {delay:?}");
         }
         let names: Vec<String> = fs::read_dir(&tars_a)
-            .map(|d| d.map(|e| e.unwrap().file_name().into_string().unwrap()).collect())
+            .map(|d| {
+                d.map(|e| e.unwrap().file_name().into_string().unwrap())
+                    .collect()
+            })
             .unwrap_or_default();
-        assert!(names.iter().all(|n| !n.contains(".tmp-")), "temporary file published: {names:?}");
+        assert!(
+            names.iter().all(|n| !n.contains(".tmp-")),
+            "temporary file published: {names:?}"
+        );
     }
-    assert_success(&xtask(&a, "022", &[], &["release", "--local", "--skip-tests"]), "release after kills");
-    assert_eq!(digests(&tars_a), digests_a, "the release after interruptions differs");
+    assert_success(
+        &xtask(&a, "022", &[], &["release", "--local", "--skip-tests"]),
+        "release after kills",
+    );
+    assert_eq!(
+        digests(&tars_a),
+        digests_a,
+        "the release after interruptions differs"
+    );
 }
 
 /// Unknown component, unknown platform, not a git checkout: a clear error,
@@ -216,18 +314,35 @@ fn bad_input_is_refused_and_writes_nothing() {
     let out = xtask(&clone, "022", &[], &["build", "kube-nonesuch", "--local"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("unknown component \"kube-nonesuch\"") && err.contains("kube-apiserver"), "{err}");
+    assert!(
+        err.contains("unknown component \"kube-nonesuch\"") && err.contains("kube-apiserver"),
+        "{err}"
+    );
 
     for args in [
-        &["release", "--local", "--skip-tests", "--platform", "windows/amd64"][..],
+        &[
+            "release",
+            "--local",
+            "--skip-tests",
+            "--platform",
+            "windows/amd64",
+        ][..],
         &["build", "--local", "--platform", "linux/riscv64"][..],
     ] {
         let out = xtask(&clone, "022", &[], args);
         assert!(!out.status.success(), "{args:?} succeeded");
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains("unknown platform") && err.contains("linux/amd64, linux/arm64"), "{err}");
+        assert!(
+            err.contains("unknown platform") && err.contains("linux/amd64, linux/arm64"),
+            "{err}"
+        );
     }
-    let out = xtask(&clone, "022", &[("KUBE_BUILD_PLATFORMS", "linux/mips")], &["release", "--local", "--skip-tests"]);
+    let out = xtask(
+        &clone,
+        "022",
+        &[("KUBE_BUILD_PLATFORMS", "linux/mips")],
+        &["release", "--local", "--skip-tests"],
+    );
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown platform \"linux/mips\""));
     assert!(!clone.join("_output/release-tars").exists());
@@ -246,6 +361,9 @@ fn bad_input_is_refused_and_writes_nothing() {
     let out = xtask(&export, "022", &[], &["release", "--local", "--skip-tests"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("not a git checkout") && err.contains("KUBE_GIT_VERSION"), "{err}");
+    assert!(
+        err.contains("not a git checkout") && err.contains("KUBE_GIT_VERSION"),
+        "{err}"
+    );
     assert!(!export.join("_output/release-tars").exists());
 }

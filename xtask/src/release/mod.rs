@@ -22,10 +22,11 @@ pub use stage::Stage;
 /// `KUBE_RELEASE_RUN_TESTS`: tests run unless it is set to something other
 /// than y/Y (upstream's rule; `n` is the usual way to skip).
 pub fn tests_requested_by_env() -> bool {
-    match std::env::var("KUBE_RELEASE_RUN_TESTS") {
-        Ok(value) => matches!(value.trim(), "" | "y" | "Y"),
-        Err(_) => true,
-    }
+    tests_requested(std::env::var("KUBE_RELEASE_RUN_TESTS").ok().as_deref())
+}
+
+fn tests_requested(kube_release_run_tests: Option<&str>) -> bool {
+    kube_release_run_tests.is_none_or(|value| matches!(value.trim(), "" | "y" | "Y"))
 }
 
 pub fn release(ws: &Workspace, platforms: &[Platform], run_tests: bool) -> Result<()> {
@@ -81,4 +82,18 @@ pub fn release(ws: &Workspace, platforms: &[Platform], run_tests: bool) -> Resul
         log(format!("  {name}  sha256 {}", digests.sha256));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kube_release_run_tests_follows_upstream() {
+        assert!(tests_requested(None));
+        assert!(tests_requested(Some("y")));
+        assert!(tests_requested(Some("Y")));
+        assert!(!tests_requested(Some("n")));
+        assert!(!tests_requested(Some("no")));
+    }
 }
