@@ -89,7 +89,64 @@ impl Workspace {
         self.output().join("release-tars")
     }
 
+    /// Holds `_output/.lock` exclusively until dropped, so two xtasks in one
+    /// checkout never write the same outputs at once; waits, saying so, when
+    /// another holds it.
+    pub fn lock_output(&self) -> Result<std::fs::File> {
+        let output = self.output();
+        std::fs::create_dir_all(&output).with_context(|| format!("creating {output}"))?;
+        let path = output.join(".lock");
+        let file = std::fs::File::create(&path).with_context(|| format!("creating {path}"))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                crate::progress::log(format!(
+                    "waiting for another cargo xtask in this checkout ({path})"
+                ));
+                file.lock().with_context(|| format!("locking {path}"))?;
+            }
+            Err(std::fs::TryLockError::Error(err)) => {
+                return Err(err).with_context(|| format!("locking {path}"));
+            }
+        }
+        Ok(file)
+    }
+
     pub fn relative<'a>(&self, path: &'a Utf8Path) -> &'a Utf8Path {
         path.strip_prefix(&self.root).unwrap_or(path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn output_lock_excludes_a_second_holder_until_released() {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = Workspace {
+            root: Utf8PathBuf::from_path_buf(dir.path().to_path_buf()).unwrap(),
+            target_dir: "target".into(),
+            kubernetes_api_version: "1.32".into(),
+            components: Vec::new(),
+        };
+        let first = ws.lock_output().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                let _second = ws.lock_output().unwrap();
+                tx.send(()).unwrap();
+            });
+            assert!(
+                rx.recv_timeout(Duration::from_millis(300)).is_err(),
+                "second holder got the lock while the first held it"
+            );
+            drop(first);
+            rx.recv_timeout(Duration::from_secs(30))
+                .expect("second holder never got the lock");
+        });
     }
 }
