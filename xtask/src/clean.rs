@@ -1,12 +1,31 @@
 //! `cargo xtask clean` (build/make-clean.sh): removes what this checkout
-//! generated under `_output/`.
+//! generated: its build containers and cache volumes in the engine, then
+//! `_output/`; with `--images`, the cross-build image too.
 
 use anyhow::{Context, Result};
 
 use crate::progress::log;
 use crate::workspace::Workspace;
 
-pub fn clean(ws: &Workspace) -> Result<()> {
+pub fn clean(ws: &Workspace, images: bool) -> Result<()> {
+    match crate::docker::Engine::connect() {
+        Ok(engine) => {
+            let removed = engine.block_on(crate::build::container::remove_checkout_objects(
+                &engine, ws,
+            ))?;
+            for object in &removed {
+                log(format!("removed {object}"));
+            }
+            if images {
+                for tag in engine.block_on(crate::image::remove_all(&engine))? {
+                    log(format!("removed the image {tag}"));
+                }
+            }
+        }
+        Err(no_engine) => log(format!(
+            "{no_engine}: no build containers, volumes or images to remove there"
+        )),
+    }
     let output = ws.output();
     if output.exists() {
         std::fs::remove_dir_all(&output).with_context(|| format!("removing {output}"))?;

@@ -10,12 +10,12 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use bollard::Docker;
-use bytes::Bytes;
-use sha2::{Digest, Sha256};
 use bollard::container::LogOutput;
 use bollard::exec::{StartExecOptions, StartExecResults};
 use bollard::models::ExecConfig;
+use bytes::Bytes;
 use futures_util::StreamExt;
+use sha2::{Digest, Sha256};
 
 /// The engine's address when `DOCKER_HOST` is not set.
 pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";

@@ -4,10 +4,13 @@
 
 mod archive;
 mod atomic;
+mod bench;
 mod build;
 mod checksums;
 mod clean;
 mod components;
+mod docker;
+mod image;
 mod licenses;
 mod platform;
 mod progress;
@@ -44,8 +47,15 @@ enum Command {
     Release(ReleaseArgs),
     /// Run the whole test suite (what CI runs).
     Test(TestArgs),
-    /// Remove everything this checkout generated (_output/).
-    Clean,
+    /// Remove everything this checkout generated: its build containers and
+    /// cache volumes, and _output/.
+    Clean(CleanArgs),
+    /// The cross-build image (kube-cross): `cargo xtask image build`.
+    #[command(subcommand)]
+    Image(ImageCommand),
+    /// Measure the release machinery against its peers and print a table.
+    #[command(subcommand)]
+    Bench(BenchCommand),
 }
 
 #[derive(Debug, Args)]
@@ -55,10 +65,14 @@ struct PlatformArgs {
     /// means the host platform only].
     #[arg(long = "platform", value_name = "OS/ARCH", value_delimiter = ',')]
     platforms: Vec<String>,
-    /// Build on this machine with its own toolchain (the only builder for
-    /// now: the cross-build container comes next).
+    /// Build on this machine with its own toolchain instead of the
+    /// cross-build container (the default whenever a Docker engine answers).
     #[arg(long)]
     local: bool,
+    /// Show the compiler's full output live (otherwise a progress bar on a
+    /// terminal, and the full log only on failure).
+    #[arg(long, short)]
+    verbose: bool,
 }
 
 #[derive(Debug, Args)]
@@ -78,6 +92,40 @@ struct ReleaseArgs {
     /// Do not run the workspace tests first [env: KUBE_RELEASE_RUN_TESTS=n].
     #[arg(long)]
     skip_tests: bool,
+}
+
+#[derive(Debug, Args)]
+struct CleanArgs {
+    /// Also remove the cross-build image (kube-cross) from the engine.
+    #[arg(long)]
+    images: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum ImageCommand {
+    /// Build the cross-build image named by images/kube-cross/VERSION and load
+    /// it into the engine (DOCKER_HOST), replacing any image under that tag.
+    /// Default: offline, from Debian's archive with mmdebstrap (no registry).
+    Build {
+        /// Build from images/kube-cross/Dockerfile instead (`docker build`
+        /// through the API; the engine must be able to pull debian:trixie-slim).
+        #[arg(long)]
+        dockerfile: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Packaging + hashing of a staged release vs GNU tar | gzip -n -6,
+    /// sha256sum and sha512sum on the same tree (run `release` first).
+    Packaging {
+        /// The release stage to package [default: _output/release-stage].
+        #[arg(long, value_name = "DIR")]
+        stage: Option<cargo_metadata::camino::Utf8PathBuf>,
+        /// Timed runs of each pipeline.
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -103,24 +151,44 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Build(args) => {
             let ws = workspace::Workspace::discover()?;
             let components = ws.select_components(&args.components)?;
-            let platforms = Platform::requested(&args.platform.platforms)?;
+            let route = build::Route::choose(args.platform.local, args.platform.verbose)?;
+            let platforms =
+                Platform::requested_or(&args.platform.platforms, route.default_platforms()?)?;
             let stamp = version::Stamp::from_checkout(&ws)?;
-            build::build(&ws, &stamp, &components, &platforms)?;
+            let _lock = ws.lock_output()?;
+            build::build(&ws, &stamp, &components, &platforms, &route)?;
             Ok(())
         }
         Command::Release(args) => {
             let ws = workspace::Workspace::discover()?;
-            let platforms = Platform::requested(&args.platform.platforms)?;
+            let route = build::Route::choose(args.platform.local, args.platform.verbose)?;
+            let platforms =
+                Platform::requested_or(&args.platform.platforms, route.default_platforms()?)?;
             let run_tests = !args.skip_tests && release::tests_requested_by_env();
-            release::release(&ws, &platforms, run_tests)
+            let _lock = ws.lock_output()?;
+            release::release(&ws, &platforms, run_tests, &route)
         }
         Command::Test(args) => {
             let ws = workspace::Workspace::discover()?;
             test_suite::run(&ws, &args.cargo_args)
         }
-        Command::Clean => {
+        Command::Image(ImageCommand::Build { dockerfile }) => {
             let ws = workspace::Workspace::discover()?;
-            clean::clean(&ws)
+            let engine = docker::Engine::connect()?;
+            let route = if dockerfile {
+                image::Route::Dockerfile
+            } else {
+                image::Route::Bootstrap
+            };
+            image::build_command(&engine, &ws, route)
+        }
+        Command::Bench(BenchCommand::Packaging { stage, runs }) => {
+            let ws = workspace::Workspace::discover()?;
+            bench::packaging(&ws, stage.as_deref(), runs)
+        }
+        Command::Clean(args) => {
+            let ws = workspace::Workspace::discover()?;
+            clean::clean(&ws, args.images)
         }
     }
 }

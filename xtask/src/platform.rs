@@ -71,6 +71,19 @@ impl Platform {
         )
     }
 
+    /// As `requested`, with `default` (e.g. every platform, for the
+    /// container route) when neither the flags nor the environment choose.
+    pub fn requested_or(flags: &[String], default: Vec<Platform>) -> Result<Vec<Platform>> {
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        if flags.iter().all(|f| f.trim().is_empty())
+            && env("KUBE_FASTBUILD").as_deref() != Some("true")
+            && env("KUBE_BUILD_PLATFORMS").is_none()
+        {
+            return Ok(default);
+        }
+        Self::requested(flags)
+    }
+
     fn select(
         flags: &[String],
         fastbuild: Option<&str>,

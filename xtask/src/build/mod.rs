@@ -1,7 +1,11 @@
-//! Building components: which route (for now the host toolchain, `local`),
-//! the flags every route shares (path remapping, version stamp), and where
-//! binaries land (`_output/local/bin/OS/ARCH`, `_output/bin`).
+//! Building components: which route (the cross-build `container` whenever
+//! an engine answers, else the host toolchain, `local`), the flags every
+//! route shares (path remapping, version stamp), and where binaries land
+//! (`_output/dockerized/bin/OS/ARCH` or `_output/local/bin/OS/ARCH`,
+//! `_output/bin`).
 
+pub mod container;
+mod inputs;
 mod local;
 
 use anyhow::Result;
@@ -34,17 +38,79 @@ impl Built {
     }
 }
 
+/// Where components are compiled.
+pub enum Route {
+    /// The host toolchain (`--local`, or no engine).
+    Local,
+    /// The cross-build container, through this engine.
+    Container {
+        engine: crate::docker::Engine,
+        verbosity: container::Verbosity,
+    },
+}
+
+impl Route {
+    /// The container whenever an engine answers; `--local` forces the host.
+    /// Without an engine: an error when DOCKER_HOST names one (the user asked
+    /// for it), else the host route with a visible warning.
+    pub fn choose(force_local: bool, verbose: bool) -> Result<Route> {
+        if force_local {
+            return Ok(Route::Local);
+        }
+        match crate::docker::Engine::connect() {
+            Ok(engine) => Ok(Route::Container {
+                engine,
+                verbosity: container::Verbosity { verbose },
+            }),
+            Err(no_engine) if no_engine.from_env => Err(no_engine.into()),
+            Err(no_engine) => {
+                crate::progress::log(format!(
+                    "warning: {no_engine}\nwarning: building with this machine's toolchain instead \
+                     (not hermetic, host platform only; pass --local to say so and silence this)"
+                ));
+                Ok(Route::Local)
+            }
+        }
+    }
+
+    /// Platforms built when none are requested: server components ship for
+    /// every supported platform, which only the container can build.
+    pub fn default_platforms(&self) -> Result<Vec<Platform>> {
+        match self {
+            Route::Local => Ok(vec![Platform::host()?]),
+            Route::Container { .. } => Ok(crate::platform::SUPPORTED.to_vec()),
+        }
+    }
+
+    /// The release's component tests (`make test`), on this route.
+    pub fn component_tests(&self, ws: &Workspace) -> Result<()> {
+        match self {
+            Route::Local => crate::test_suite::component_tests(ws),
+            Route::Container { engine, verbosity } => container::test(engine, ws, *verbosity),
+        }
+    }
+}
+
 /// Builds `components` for each platform; returns what was built where.
 pub fn build(
     ws: &Workspace,
     stamp: &Stamp,
     components: &[Component],
     platforms: &[Platform],
+    route: &Route,
 ) -> Result<Vec<Built>> {
-    let mut built = Vec::new();
-    for platform in platforms {
-        built.push(local::build(ws, stamp, components, *platform)?);
-    }
+    let built = match route {
+        Route::Local => {
+            let mut built = Vec::new();
+            for platform in platforms {
+                built.push(local::build(ws, stamp, components, *platform)?);
+            }
+            built
+        }
+        Route::Container { engine, verbosity } => {
+            container::build(engine, ws, stamp, components, platforms, *verbosity)?
+        }
+    };
     if let Some(host) = built
         .iter()
         .find(|b| Platform::host().ok() == Some(b.platform))

@@ -69,9 +69,14 @@ pub fn bootstrap(engine: &Engine, ws: &Workspace, definition: &Definition) -> Re
     progress.inc();
 
     // 3. Load it through the Engine API.
-    progress.step(&format!("loading {} into the engine at {}", definition.tag(), engine.host));
+    progress.step(&format!(
+        "loading {} into the engine at {}",
+        definition.tag(),
+        engine.host
+    ));
     let loaded = engine.block_on(async {
-        let body = bollard::body_try_stream(crate::docker::file_chunks(image_archive.as_std_path())?);
+        let body =
+            bollard::body_try_stream(crate::docker::file_chunks(image_archive.as_std_path())?);
         let stream = engine.docker.import_image(
             bollard::query_parameters::ImportImageOptionsBuilder::new()
                 .quiet(true)
@@ -131,24 +136,35 @@ fn ensure_mmdebstrap(sh: &Shell) -> Result<()> {
     if which("mmdebstrap") {
         return Ok(());
     }
-    let is_root = cmd!(sh, "id -u").quiet().read().map(|s| s.trim() == "0").unwrap_or(false);
+    let is_root = cmd!(sh, "id -u")
+        .quiet()
+        .read()
+        .map(|s| s.trim() == "0")
+        .unwrap_or(false);
     let hint = "install it (Debian/Ubuntu: `sudo apt-get install mmdebstrap`; it is what builds the \
                 cross-build image without a registry), or on an engine that can pull images run \
                 `cargo xtask image build --dockerfile`";
     if is_root && which("apt-get") {
-        log("mmdebstrap is not installed: installing it with apt-get (Debian package `mmdebstrap`)");
+        log(
+            "mmdebstrap is not installed: installing it with apt-get (Debian package `mmdebstrap`)",
+        );
         let installed = cmd!(sh, "apt-get update -qq")
             .env("DEBIAN_FRONTEND", "noninteractive")
             .run()
             .and_then(|_| {
-                cmd!(sh, "apt-get install -y -qq --no-install-recommends mmdebstrap")
-                    .env("DEBIAN_FRONTEND", "noninteractive")
-                    .run()
+                cmd!(
+                    sh,
+                    "apt-get install -y -qq --no-install-recommends mmdebstrap"
+                )
+                .env("DEBIAN_FRONTEND", "noninteractive")
+                .run()
             });
         if installed.is_ok() && which("mmdebstrap") {
             return Ok(());
         }
-        bail!("mmdebstrap is not installed and apt-get could not install it (its output is above): {hint}");
+        bail!(
+            "mmdebstrap is not installed and apt-get could not install it (its output is above): {hint}"
+        );
     }
     bail!("mmdebstrap is not installed: {hint}");
 }
@@ -160,7 +176,12 @@ fn which(program: &str) -> bool {
 }
 
 /// Runs mmdebstrap, showing its steps; on failure, its whole output.
-fn run_mmdebstrap(sh: &Shell, definition: &Definition, rootfs: &std::path::Path, epoch: u64) -> Result<()> {
+fn run_mmdebstrap(
+    sh: &Shell,
+    definition: &Definition,
+    rootfs: &std::path::Path,
+    epoch: u64,
+) -> Result<()> {
     let include = format!("--include={}", definition.packages.join(","));
     let hook = format!("--setup-hook={BACKPORTS_PIN_HOOK}");
     let partial = rootfs.with_extension("tar.partial");

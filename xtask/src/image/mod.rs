@@ -63,8 +63,12 @@ impl Definition {
     pub fn read(ws: &Workspace) -> Result<Definition> {
         let dir = ws.root.join("images/kube-cross");
         let read = |name: &str| {
-            std::fs::read_to_string(dir.join(name))
-                .with_context(|| format!("reading {} (the cross-build image definition)", dir.join(name)))
+            std::fs::read_to_string(dir.join(name)).with_context(|| {
+                format!(
+                    "reading {} (the cross-build image definition)",
+                    dir.join(name)
+                )
+            })
         };
         let version_file = read("VERSION")?;
         let packages_file = read("packages.txt")?;
@@ -127,7 +131,10 @@ fn parse_packages(text: &str) -> Result<Vec<String>> {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+' | ':' | '~'));
         if !name_ok || !version_ok {
-            bail!("line {}: {line:?} is not an apt name[:arch]=version", number + 1);
+            bail!(
+                "line {}: {line:?} is not an apt name[:arch]=version",
+                number + 1
+            );
         }
         packages.push(line.to_owned());
     }
@@ -158,7 +165,13 @@ async fn present(engine: &Engine, definition: &Definition) -> Result<Present> {
             })
         }
         Err(e) if is_not_found(&e) => Ok(Present::Missing),
-        Err(e) => Err(e).with_context(|| format!("asking the engine at {} for {}", engine.host, definition.tag())),
+        Err(e) => Err(e).with_context(|| {
+            format!(
+                "asking the engine at {} for {}",
+                engine.host,
+                definition.tag()
+            )
+        }),
     }
 }
 
@@ -250,8 +263,9 @@ pub async fn remove_all(engine: &Engine) -> Result<Vec<String>> {
 /// Reads the engine's progress messages of a load or build; fails with the
 /// engine's error message.
 pub async fn follow_engine_stream(
-    mut stream: impl futures_util::Stream<Item = Result<bollard::models::BuildInfo, bollard::errors::Error>>
-    + Unpin,
+    mut stream: impl futures_util::Stream<
+        Item = Result<bollard::models::BuildInfo, bollard::errors::Error>,
+    > + Unpin,
     what: &str,
     mut on_line: impl FnMut(&str),
 ) -> Result<()> {

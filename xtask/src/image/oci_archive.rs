@@ -131,7 +131,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let layer = dir.path().join("rootfs.tar");
         let mut inner = Archive::new();
-        inner.add_bytes("etc/hostname", "kube-cross\n", false).unwrap();
+        inner
+            .add_bytes("etc/hostname", "kube-cross\n", false)
+            .unwrap();
         let layer_bytes = inner.write_tar(Vec::new(), 0).unwrap();
         std::fs::write(&layer, &layer_bytes).unwrap();
 

@@ -14,7 +14,7 @@ use crate::platform::Platform;
 use crate::progress::log;
 use crate::version::Stamp;
 use crate::workspace::Workspace;
-use crate::{build, licenses, test_suite};
+use crate::{build, licenses};
 
 pub use package::{package_stage, publish};
 pub use stage::Stage;
@@ -29,7 +29,12 @@ fn tests_requested(kube_release_run_tests: Option<&str>) -> bool {
     kube_release_run_tests.is_none_or(|value| matches!(value.trim(), "" | "y" | "Y"))
 }
 
-pub fn release(ws: &Workspace, platforms: &[Platform], run_tests: bool) -> Result<()> {
+pub fn release(
+    ws: &Workspace,
+    platforms: &[Platform],
+    run_tests: bool,
+    route: &build::Route,
+) -> Result<()> {
     let stamp = Stamp::from_checkout(ws)?;
     let servers: Vec<_> = ws
         .components
@@ -61,12 +66,13 @@ pub fn release(ws: &Workspace, platforms: &[Platform], run_tests: bool) -> Resul
     let sources = source::list(ws, &stamp)?;
 
     if run_tests {
-        test_suite::component_tests(ws)
+        route
+            .component_tests(ws)
             .context("the tests failed, so no release was made (--skip-tests skips them)")?;
     } else {
         log("skipping the tests (--skip-tests / KUBE_RELEASE_RUN_TESTS)");
     }
-    let built = build::build(ws, &stamp, &servers, platforms)?;
+    let built = build::build(ws, &stamp, &servers, platforms, route)?;
     let licenses = licenses::collect(ws, &servers, platforms)?;
     let stage = stage::stage(ws, &stamp, &built, &licenses, &sources)?;
 
