@@ -1,2 +1,18 @@
-//! The generic API server, mirroring `k8s.io/apiserver`: server options,
-//! the filter chain, endpoints, storage and the registry machinery.
+//! The generic API-server library, mirroring `k8s.io/apiserver`: option
+//! groups with their flags and validation, the secure server with its filter
+//! chain, health/version/metrics endpoints, and the `Status` error shape.
+
+pub mod audit;
+pub mod authentication;
+pub mod authorization;
+pub mod filters;
+pub mod flag;
+pub mod healthz;
+pub mod logs;
+pub mod metrics;
+pub mod options;
+pub mod request_info;
+pub mod server;
+pub mod status;
+
+pub use status::Status;

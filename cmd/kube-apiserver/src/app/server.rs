@@ -1,0 +1,217 @@
+//! `NewAPIServerCommand` and `Run`: parse → version/args checks → complete →
+//! validate (all errors together) → run until SIGTERM/SIGINT, then drain.
+
+use std::ffi::OsString;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Command, CommandFactory};
+use regex::Regex;
+
+use apiserver::audit::{Auditor, LogBackend, Policy};
+use apiserver::authentication::{Authenticator, TokenFile};
+use apiserver::authorization::Authorizer;
+use apiserver::server::{Config, PreparedServer, Server, signals, tls};
+
+use super::options::{CompletedOptions, ServerRunOptions};
+
+/// The seed's long description.
+pub const LONG_DESCRIPTION: &str = "The Kubernetes API server validates and configures data
+for the api objects which include pods, services, replicationcontrollers, and
+others. The API Server services REST operations and provides the frontend to the
+cluster's shared state through which all other components interact.";
+
+/// `NewAPIServerCommand`: the clap command with every flag section.
+pub fn new_api_server_command() -> Command {
+    ServerRunOptions::command()
+        .about(LONG_DESCRIPTION)
+        .long_about(LONG_DESCRIPTION)
+}
+
+/// Runs the command for `args` (argv, program name first) and returns the
+/// process exit code.
+pub fn execute<I, T>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let options = match ServerRunOptions::try_parse_args(args) {
+        Ok(options) => options,
+        Err(err) => {
+            let _ = err.print();
+            return if err.use_stderr() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    if let Some(version) = &options.global.version {
+        let info = component_base::version::get();
+        match version.as_str() {
+            "raw" => {
+                println!("{}", info.raw());
+                return ExitCode::SUCCESS;
+            }
+            "true" | "1" | "t" | "T" | "TRUE" | "True" => {
+                println!("{}", info.short());
+                return ExitCode::SUCCESS;
+            }
+            "false" | "0" | "f" | "F" | "FALSE" | "False" => {}
+            other => {
+                eprintln!(
+                    "Error: invalid argument {other:?} for \"--version\" flag: expected true, false or raw"
+                );
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    if !options.args.is_empty() {
+        let quoted: Vec<String> = options.args.iter().map(|a| format!("{a:?}")).collect();
+        eprintln!(
+            "Error: {:?} does not take any arguments, got [{}]",
+            "kube-apiserver",
+            quoted.join(" ")
+        );
+        return ExitCode::FAILURE;
+    }
+    apiserver::logs::init(&options.logs);
+    tracing::info!(
+        version = component_base::version::get().git_version,
+        "starting kube-apiserver"
+    );
+
+    let completed = match options.complete() {
+        Ok(completed) => completed,
+        Err(err) => {
+            eprintln!("Error: {err:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    for warning in &completed.warnings {
+        tracing::warn!("{warning}");
+    }
+    let errors = completed.validate();
+    if !errors.is_empty() {
+        eprintln!("Error: {}", aggregate(&errors));
+        return ExitCode::FAILURE;
+    }
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("Error: starting the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        let prepared = prepare(completed).await?;
+        let shutdown = async {
+            if let Err(err) = signals::termination().await {
+                tracing::error!("{err:#}");
+                std::future::pending::<()>().await;
+            }
+        };
+        prepared.run(shutdown).await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("Error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `utilerrors.NewAggregate(...).Error()`: one error as is, several in brackets.
+pub fn aggregate(errors: &[String]) -> String {
+    match errors {
+        [one] => one.clone(),
+        many => format!("[{}]", many.join(", ")),
+    }
+}
+
+/// `CreateServerChain` + `PrepareRun`: builds the server from completed,
+/// validated options and binds the secure port.
+pub async fn prepare(completed: CompletedOptions) -> anyhow::Result<PreparedServer> {
+    let o = &completed.options;
+    let tls = tls::server_config(&tls::TlsSettings {
+        cert_file: &completed.tls_cert_file,
+        key_file: &completed.tls_private_key_file,
+        client_ca_file: o.authentication.client_ca_file.as_deref(),
+        min_version: o.secure_serving.tls_min_version.as_deref(),
+        cipher_suites: &o.secure_serving.tls_cipher_suites,
+    })?;
+    let tokens = o
+        .authentication
+        .token_auth_file
+        .as_deref()
+        .map(TokenFile::load)
+        .transpose()?;
+    let authenticator = Authenticator {
+        anonymous: o.authentication.anonymous_auth,
+        tokens,
+    };
+    let authorizer = Authorizer::new(o.authorization.parsed_modes())?;
+    let auditor = match (&o.audit.audit_log_path, &o.audit.audit_policy_file) {
+        (Some(log), Some(policy)) => Some(Auditor {
+            policy: Policy::load(policy)?,
+            backend: LogBackend::open(log)?,
+        }),
+        (Some(_), None) => {
+            tracing::warn!(
+                "--audit-log-path is set but --audit-policy-file is not: no events are recorded"
+            );
+            None
+        }
+        _ => None,
+    };
+    let cors_allowed_origins = o
+        .generic
+        .cors_allowed_origin_list
+        .iter()
+        .map(|origin| {
+            Regex::new(origin).with_context(|| format!("--cors-allowed-origins {origin:?}"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let port = u16::try_from(o.secure_serving.secure_port).context("--secure-port")?;
+    let request_timeout = o.generic.request_timeout.to_std();
+    let drain = if request_timeout.is_zero() {
+        Duration::from_secs(60)
+    } else {
+        request_timeout
+    };
+    let config = Config {
+        bind_address: SocketAddr::new(o.secure_serving.bind_address, port),
+        tls,
+        http2_max_streams: u32::try_from(o.secure_serving.http2_max_streams_per_connection)
+            .ok()
+            .filter(|n| *n > 0),
+        authenticator,
+        authorizer,
+        auditor,
+        max_requests_in_flight: usize::try_from(o.generic.max_requests_in_flight).unwrap_or(0),
+        max_mutating_requests_in_flight: usize::try_from(o.generic.max_mutating_requests_in_flight)
+            .unwrap_or(0),
+        request_timeout,
+        max_request_body_bytes: u64::try_from(o.generic.max_request_body_bytes).unwrap_or(0),
+        cors_allowed_origins,
+        shutdown_delay: o.generic.shutdown_delay_duration.to_std(),
+        shutdown_drain_timeout: drain + o.generic.shutdown_watch_termination_grace_period.to_std(),
+    };
+    Server::new(config)?.prepare_run().await
+}
+
+/// Runs a prepared server until `shutdown` (for embedding and tests).
+pub async fn run(
+    prepared: PreparedServer,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    prepared.run(shutdown).await
+}

@@ -1,0 +1,169 @@
+//! The accept loop: TLS handshakes, the client-certificate identity of each
+//! connection, HTTP/1.1 and HTTP/2 (ALPN) via hyper-util, and the shutdown
+//! sequence: `/readyz` fails, wait `--shutdown-delay-duration`, stop
+//! accepting, drain in-flight requests, return.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use axum::body::Body;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use tower::ServiceExt;
+
+use super::Config;
+use crate::authentication::{ClientCertIdentity, x509};
+use crate::filters::RemoteAddr;
+
+/// TLS handshakes that take longer are dropped.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A bound secure port with its handler.
+pub struct PreparedServer {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    acceptor: TlsAcceptor,
+    app: Router,
+    http: auto::Builder<TokioExecutor>,
+    shutting_down: Arc<AtomicBool>,
+    shutdown_delay: Duration,
+    drain_timeout: Duration,
+}
+
+impl PreparedServer {
+    pub(super) async fn bind(
+        config: Config,
+        app: Router,
+        shutting_down: Arc<AtomicBool>,
+    ) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(config.bind_address)
+            .await
+            .with_context(|| {
+                format!(
+                    "failed to listen on {}: choose another --bind-address/--secure-port",
+                    config.bind_address
+                )
+            })?;
+        let local_addr = listener.local_addr().context("reading the bound address")?;
+        let mut http = auto::Builder::new(TokioExecutor::new());
+        if let Some(streams) = config.http2_max_streams {
+            http.http2().max_concurrent_streams(streams);
+        }
+        Ok(PreparedServer {
+            listener,
+            local_addr,
+            acceptor: TlsAcceptor::from(config.tls),
+            app,
+            http,
+            shutting_down,
+            shutdown_delay: config.shutdown_delay,
+            drain_timeout: config.shutdown_drain_timeout,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Serves until `shutdown` resolves, then shuts down gracefully.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+        let PreparedServer {
+            listener,
+            local_addr,
+            acceptor,
+            app,
+            http,
+            shutting_down,
+            shutdown_delay,
+            drain_timeout,
+        } = self;
+        tracing::info!(address = %local_addr, "serving securely");
+        let graceful = GracefulShutdown::new();
+        let accept_loop = || async {
+            loop {
+                let (tcp, peer) = match listener.accept().await {
+                    Ok(accepted) => accepted,
+                    Err(err) => {
+                        tracing::warn!(%err, "accepting a connection");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = tcp.set_nodelay(true);
+                let acceptor = acceptor.clone();
+                let app = app.clone();
+                let http = http.clone();
+                let watcher = graceful.watcher();
+                tokio::spawn(async move {
+                    let tls =
+                        match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                            Ok(Ok(tls)) => tls,
+                            Ok(Err(err)) => {
+                                tracing::debug!(%peer, %err, "TLS handshake failed");
+                                return;
+                            }
+                            Err(_) => {
+                                tracing::debug!(%peer, "TLS handshake timed out");
+                                return;
+                            }
+                        };
+                    let identity = ClientCertIdentity(
+                        tls.get_ref()
+                            .1
+                            .peer_certificates()
+                            .and_then(|chain| chain.first())
+                            .map(|leaf| x509::user_from_certificate(leaf)),
+                    );
+                    let service = tower::service_fn(move |request: hyper::Request<Incoming>| {
+                        let mut request = request.map(Body::new);
+                        request.extensions_mut().insert(identity.clone());
+                        request.extensions_mut().insert(RemoteAddr(peer));
+                        app.clone().oneshot(request)
+                    });
+                    let connection = http.serve_connection_with_upgrades(
+                        TokioIo::new(tls),
+                        TowerToHyperService::new(service),
+                    );
+                    if let Err(err) = watcher.watch(connection.into_owned()).await {
+                        tracing::debug!(%peer, %err, "connection ended with an error");
+                    }
+                });
+            }
+        };
+        tokio::select! {
+            () = accept_loop() => {}
+            () = shutdown => {}
+        }
+        shutting_down.store(true, Ordering::SeqCst);
+        if !shutdown_delay.is_zero() {
+            tracing::info!(delay = ?shutdown_delay, "readyz is failing; delaying the shutdown");
+            // Keep serving, new connections too, during the delay.
+            tokio::select! {
+                () = accept_loop() => {}
+                () = tokio::time::sleep(shutdown_delay) => {}
+            }
+        }
+        drop(listener);
+        tracing::info!(
+            connections = graceful.count(),
+            "stopped listening; draining in-flight requests"
+        );
+        match tokio::time::timeout(drain_timeout, graceful.shutdown()).await {
+            Ok(()) => tracing::info!("all requests drained"),
+            Err(_) => {
+                tracing::warn!(timeout = ?drain_timeout, "in-flight requests did not drain in time")
+            }
+        }
+        Ok(())
+    }
+}
