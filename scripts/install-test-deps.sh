@@ -8,6 +8,10 @@ declare -A needs=(
   [tar]=tar
   [gzip]=gzip
   [sha256sum]=coreutils
+  # The cross-build image's offline bootstrap (xtask/tests/container.rs).
+  [mmdebstrap]=mmdebstrap
+  # Runs the linux/arm64 binaries on x86_64 hosts (xtask/tests/container.rs).
+  [qemu-aarch64]=qemu-user
 )
 
 missing=()

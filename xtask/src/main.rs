@@ -9,6 +9,7 @@ mod build;
 mod checksums;
 mod clean;
 mod components;
+mod container_bench;
 mod docker;
 mod image;
 mod licenses;
@@ -111,11 +112,26 @@ enum ImageCommand {
         /// through the API; the engine must be able to pull debian:trixie-slim).
         #[arg(long)]
         dockerfile: bool,
+        /// Do nothing when the engine already has the image, built from this
+        /// definition.
+        #[arg(long)]
+        if_missing: bool,
     },
 }
 
 #[derive(Debug, Subcommand)]
 enum BenchCommand {
+    /// The container route's cost, in a temporary clone: cold and warm
+    /// container builds of a component for linux/amd64 vs plain cargo in the
+    /// same image, the `release` re-run when nothing changed, and optionally
+    /// the image bootstrap.
+    Container {
+        /// The component [default: the first server component].
+        component: Option<String>,
+        /// Also time the image bootstrap (rebuilds the image).
+        #[arg(long)]
+        image: bool,
+    },
     /// Packaging + hashing of a staged release vs GNU tar | gzip -n -6,
     /// sha256sum and sha512sum on the same tree (run `release` first).
     Packaging {
@@ -172,7 +188,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let ws = workspace::Workspace::discover()?;
             test_suite::run(&ws, &args.cargo_args)
         }
-        Command::Image(ImageCommand::Build { dockerfile }) => {
+        Command::Image(ImageCommand::Build {
+            dockerfile,
+            if_missing,
+        }) => {
             let ws = workspace::Workspace::discover()?;
             let engine = docker::Engine::connect()?;
             let route = if dockerfile {
@@ -180,7 +199,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             } else {
                 image::Route::Bootstrap
             };
-            image::build_command(&engine, &ws, route)
+            image::build_command(&engine, &ws, route, if_missing)
+        }
+        Command::Bench(BenchCommand::Container { component, image }) => {
+            let ws = workspace::Workspace::discover()?;
+            container_bench::run(&ws, component.as_deref(), image)
         }
         Command::Bench(BenchCommand::Packaging { stage, runs }) => {
             let ws = workspace::Workspace::discover()?;

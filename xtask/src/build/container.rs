@@ -98,7 +98,7 @@ pub fn build(
                 .join(",")
         );
         session
-            .cargo(&label, cmd, build_env(stamp, &rustc_version), verbosity)
+            .cargo(&label, cmd, build_env(stamp, &rustc_version, true), verbosity)
             .await
             .context("the container build failed (the compiler's errors are above); no outputs were written")?;
 
@@ -168,7 +168,12 @@ pub fn test(engine: &Engine, ws: &Workspace, verbosity: Verbosity) -> Result<()>
         .map(str::to_owned)
         .to_vec();
         session
-            .cargo("test", cmd, build_env(&stamp, &rustc_version), verbosity)
+            .cargo(
+                "test",
+                cmd,
+                build_env(&stamp, &rustc_version, false),
+                verbosity,
+            )
             .await
             .context("the tests failed in the build container (their output is above)")
     })
@@ -181,14 +186,18 @@ pub fn test(engine: &Engine, ws: &Workspace, verbosity: Verbosity) -> Result<()>
 pub const STATIC_RUSTFLAG: &str = "-Ctarget-feature=+crt-static";
 
 /// The environment of cargo in the container: the version stamp and the
-/// same remapping flags as the local route (here the paths are real).
-fn build_env(stamp: &Stamp, rustc_version: &str) -> Vec<String> {
+/// same remapping flags as the local route (here the paths are real); static
+/// linking for release binaries (not for tests, which build without
+/// `--target`, so the flags would reach proc macros).
+fn build_env(stamp: &Stamp, rustc_version: &str, static_link: bool) -> Vec<String> {
     let mut rustflags = remap_rustflags(
         WORKSPACE_PATH.into(),
         CARGO_HOME_PATH.into(),
         TARGET_PATH.into(),
     );
-    rustflags.push(STATIC_RUSTFLAG.to_owned());
+    if static_link {
+        rustflags.push(STATIC_RUSTFLAG.to_owned());
+    }
     let mut env: Vec<String> = stamp
         .rustc_env(rustc_version)
         .into_iter()
@@ -222,7 +231,11 @@ fn in_session<T>(
     work: impl AsyncFnOnce(&Session<'_>) -> Result<T>,
 ) -> Result<T> {
     let key = docker::checkout_key(ws.root.as_std_path());
-    let name = format!("kube-build-{key}-{}", std::process::id());
+    // Unique per session: a release runs two (tests, build), and a kept
+    // container must not block the next one.
+    static SESSIONS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let session_number = SESSIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = format!("kube-build-{key}-{}-{session_number}", std::process::id());
     let volumes = Volumes::of(ws, image);
     let session = Session {
         engine,
@@ -648,4 +661,67 @@ pub async fn remove_checkout_objects(engine: &Engine, ws: &Workspace) -> Result<
         }
     }
     Ok(removed)
+}
+
+/// The benchmark's peer: a plain `cargo build --release --locked` of
+/// `package` in a container of the same image with the same inputs (a fresh
+/// target directory in the cache volume), cold, then again after touching
+/// `touched` (relative to the workspace). Returns (cold, warm) durations of
+/// cargo alone.
+pub fn plain_cargo_timings(
+    engine: &Engine,
+    checkout: &cargo_metadata::camino::Utf8Path,
+    package: &str,
+    touched: &str,
+) -> Result<(std::time::Duration, std::time::Duration)> {
+    let previous = std::env::current_dir()?;
+    std::env::set_current_dir(checkout).with_context(|| format!("entering {checkout}"))?;
+    let ws = Workspace::discover();
+    std::env::set_current_dir(previous)?;
+    let ws = ws?;
+    let image = crate::image::ensure(engine, &ws)?;
+    let inputs = inputs::prepare(&ws)?;
+    in_session(engine, &ws, &image, &inputs, async |session| {
+        let plain_target = format!("{TARGET_PATH}/plain-cargo");
+        let run = async |cmd: Vec<String>, env: Vec<String>| -> Result<std::time::Duration> {
+            let shown = cmd.join(" ");
+            log(format!("$ {shown} (in {})", session.name));
+            let started = std::time::Instant::now();
+            let out = docker::exec(&engine.docker, &session.name, cmd, env, |_, line| {
+                eprintln!("{line}")
+            })
+            .await?;
+            if out.exit_code != 0 {
+                bail!("`{shown}` failed in the container (exit {})", out.exit_code);
+            }
+            Ok(started.elapsed())
+        };
+        run(
+            vec!["rm".into(), "-rf".into(), plain_target.clone()],
+            vec![],
+        )
+        .await?;
+        let cargo: Vec<String> = [
+            "cargo",
+            "build",
+            "--release",
+            "--locked",
+            "--offline",
+            "--target",
+            "x86_64-unknown-linux-gnu",
+            "--package",
+            package,
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        let env = vec![format!("CARGO_TARGET_DIR={plain_target}")];
+        let cold = run(cargo.clone(), env.clone()).await?;
+        run(
+            vec!["touch".into(), format!("{WORKSPACE_PATH}/{touched}")],
+            vec![],
+        )
+        .await?;
+        let warm = run(cargo, env).await?;
+        Ok((cold, warm))
+    })
 }

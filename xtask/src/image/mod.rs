@@ -197,9 +197,27 @@ pub fn ensure(engine: &Engine, ws: &Workspace) -> Result<String> {
 }
 
 /// `cargo xtask image build`: builds the image by `route`, replacing any image
-/// under the same tag.
-pub fn build_command(engine: &Engine, ws: &Workspace, route: Route) -> Result<()> {
+/// under the same tag (unless `if_missing` and the engine has it already).
+pub fn build_command(
+    engine: &Engine,
+    ws: &Workspace,
+    route: Route,
+    if_missing: bool,
+) -> Result<()> {
     let definition = Definition::read(ws)?;
+    if if_missing
+        && matches!(
+            engine.block_on(present(engine, &definition))?,
+            Present::Current
+        )
+    {
+        log(format!(
+            "the engine at {} has {} (built from this definition): nothing to do",
+            engine.host,
+            definition.tag()
+        ));
+        return Ok(());
+    }
     build(engine, ws, &definition, route)
 }
 
