@@ -143,6 +143,7 @@ async fn assert_watch_expired(storage: &dyn Storage, key: &str, from: Revision) 
 
 pub async fn create_get_update_delete<F: Factory>(factory: &F) {
     let s = fresh(factory).await;
+    s.check_health().await.expect("a fresh store is healthy");
     let key = "/registry/pods/default/nginx";
     let created = s.create(key, bytes("v1")).await.expect("create");
     assert_eq!(created.key, key);

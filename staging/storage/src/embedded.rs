@@ -456,6 +456,30 @@ impl Storage for EmbeddedStorage {
         self.inner.history.watch(key, &opts)
     }
 
+    async fn check_health(&self) -> Result<()> {
+        let writer_alive = self
+            .inner
+            .writes
+            .as_ref()
+            .is_some_and(|writes| !writes.is_closed());
+        if !writer_alive {
+            return Err(StorageError::internal(
+                "checking the embedded store",
+                "the storage writer has stopped",
+            ));
+        }
+        self.read("checking the embedded store", |inner| {
+            let txn = inner
+                .db
+                .begin_read()
+                .map_err(|e| StorageError::internal("starting a read", e))?;
+            txn.open_table(META)
+                .map_err(|e| StorageError::internal("opening the meta table", e))?;
+            Ok(())
+        })
+        .await
+    }
+
     async fn current_revision(&self) -> Result<Revision> {
         Ok(self.inner.history.lock().current())
     }

@@ -216,6 +216,10 @@ pub trait Storage: Send + Sync + fmt::Debug {
     /// gives [`StorageError::Expired`].
     async fn watch(&self, key: &str, opts: WatchOptions) -> Result<WatchStream>;
 
+    /// Fails if the backend cannot serve requests (the apiserver's
+    /// `/readyz/etcd` and `/livez/etcd` checks).
+    async fn check_health(&self) -> Result<()>;
+
     /// The revision of the latest committed write.
     async fn current_revision(&self) -> Result<Revision>;
 
