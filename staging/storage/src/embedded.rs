@@ -18,7 +18,7 @@
 //! an acknowledged write survives `kill -9`. The global revision is stored in
 //! the same transaction as the data, so it continues across restarts; the
 //! event history for watches is in memory and starts empty at the reopened
-//! revision (see [`crate::history`]).
+//! revision (see `history.rs` and README.md).
 
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -4,7 +4,7 @@
 //! durable). Starts with `READY <revision>`, the revision it reopened at.
 //! Used by `tests/crash.rs`, which kills it with SIGKILL mid-stream.
 //!
-//! Usage: storage-crash-writer DIR RUN [WRITERS]
+//! Usage: `storage-crash-writer DIR RUN [WRITERS]`
 
 use std::io::Write as _;
 use std::process::ExitCode;
