@@ -69,6 +69,7 @@ pub fn base_config(dir: &Path) -> Config {
         request_timeout: Duration::from_secs(60),
         max_request_body_bytes: 3 * 1024 * 1024,
         cors_allowed_origins: Vec::new(),
+        hsts_directives: Vec::new(),
         shutdown_delay: Duration::ZERO,
         shutdown_drain_timeout: Duration::from_secs(30),
     }

@@ -31,11 +31,18 @@ fn assert_status(reply: &common::Reply, code: u16, reason: &str) {
 
 #[tokio::test]
 async fn tls_with_the_generated_certificate_over_http1_and_http2() {
-    let server = TestServer::start(|_, _| {}).await;
+    let server = TestServer::start(|config, _| {
+        config.hsts_directives = vec!["max-age=31536000".into(), "includeSubDomains".into()];
+    })
+    .await;
     // The client trusts only the generated certificate and checks the name.
     let http1 = server.client().get("/version").await;
     assert_eq!(http1.status, StatusCode::OK);
     assert!(!http1.http2);
+    assert_eq!(
+        http1.headers["strict-transport-security"],
+        "max-age=31536000; includeSubDomains"
+    );
     let version = http1.json();
     assert_eq!(version["major"], "1");
     assert_eq!(version["minor"], "32");

@@ -202,6 +202,7 @@ pub async fn prepare(completed: CompletedOptions) -> anyhow::Result<PreparedServ
         request_timeout,
         max_request_body_bytes: u64::try_from(o.generic.max_request_body_bytes).unwrap_or(0),
         cors_allowed_origins,
+        hsts_directives: o.generic.hsts_directives.clone(),
         shutdown_delay: o.generic.shutdown_delay_duration.to_std(),
         shutdown_drain_timeout: drain + o.generic.shutdown_watch_termination_grace_period.to_std(),
     };

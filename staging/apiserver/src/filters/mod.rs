@@ -1,13 +1,15 @@
 //! The request filter chain, as tower layers in Kubernetes' order (outermost
 //! first): panic recovery → request info (+ metrics) → max-in-flight →
 //! timeout → body limit → CORS → authentication → audit → authorization →
-//! handlers. Every rejection is a `Status`.
+//! handlers, with HSTS just inside panic recovery. Every rejection is a
+//! `Status`.
 
 pub mod audit;
 pub mod authentication;
 pub mod authorization;
 pub mod body_limit;
 pub mod cors;
+pub mod hsts;
 pub mod max_inflight;
 pub mod panic_recovery;
 pub mod request_info;
@@ -37,6 +39,8 @@ pub struct Chain {
     pub authenticator: Authenticator,
     pub auditor: Option<Auditor>,
     pub authorizer: Authorizer,
+    /// The `Strict-Transport-Security` value, when directives are configured.
+    pub hsts: Option<http::HeaderValue>,
 }
 
 /// The peer of the connection a request came in on.
@@ -57,6 +61,7 @@ pub fn wrap(handlers: Router, chain: Arc<Chain>) -> Router {
         .layer(from_fn_with_state(chain.clone(), body_limit::filter))
         .layer(from_fn_with_state(chain.clone(), timeout::filter))
         .layer(from_fn_with_state(chain.clone(), max_inflight::filter))
-        .layer(from_fn_with_state(chain, request_info::filter))
+        .layer(from_fn_with_state(chain.clone(), request_info::filter))
+        .layer(from_fn_with_state(chain, hsts::filter))
         .layer(panic_recovery::layer())
 }

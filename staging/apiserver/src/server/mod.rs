@@ -44,6 +44,8 @@ pub struct Config {
     pub request_timeout: Duration,
     pub max_request_body_bytes: u64,
     pub cors_allowed_origins: Vec<Regex>,
+    /// `--strict-transport-security-directives`; empty: no HSTS header.
+    pub hsts_directives: Vec<String>,
     /// `/readyz` fails this long before the listener closes.
     pub shutdown_delay: Duration,
     /// How long in-flight requests may take to drain after that.
@@ -118,6 +120,9 @@ impl Server {
             authenticator: self.config.authenticator.clone(),
             auditor: self.config.auditor.take(),
             authorizer: self.config.authorizer.clone(),
+            hsts: (!self.config.hsts_directives.is_empty())
+                .then(|| http::HeaderValue::from_str(&self.config.hsts_directives.join("; ")).ok())
+                .flatten(),
         });
         filters::wrap(handlers, chain)
     }
