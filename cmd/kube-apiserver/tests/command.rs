@@ -144,6 +144,30 @@ fn bad_flags_exit_non_zero_with_every_error() {
     ] {
         assert!(err.contains(expected), "{expected:?} missing from {err}");
     }
+    let json_logs = run(&[
+        &cert_dir,
+        "--bind-address=127.0.0.1",
+        "--logging-format=json",
+        "--apiserver-count=0",
+    ]);
+    assert_eq!(json_logs.status.code(), Some(1));
+    let log_lines: Vec<String> = stderr(&json_logs)
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(String::from)
+        .collect();
+    assert!(
+        !log_lines.is_empty(),
+        "no JSON log lines: {}",
+        stderr(&json_logs)
+    );
+    for line in &log_lines {
+        let value: serde_json::Value = serde_json::from_str(line).expect("a JSON log line");
+        assert!(
+            value.get("level").is_some() && value.get("message").is_some(),
+            "{line}"
+        );
+    }
     let unparsable = run(&["--request-timeout=soon"]);
     assert!(!unparsable.status.success());
     assert!(

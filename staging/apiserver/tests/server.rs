@@ -249,6 +249,16 @@ async fn slow_requests_time_out_with_504() {
         TestServer::start(|config, _| config.request_timeout = Duration::from_millis(200)).await;
     let client = server.client();
     assert_status(&client.get("/slow").await, 504, "Timeout");
+    // Watches are exempt: one outliving the timeout still completes.
+    let mut server = server;
+    let watch = tokio::spawn({
+        let client = client.clone();
+        async move { client.get("/api/v1/pods?watch=true").await }
+    });
+    server.entered.recv().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    server.release.notify_waiters();
+    assert_eq!(watch.await.unwrap().status, StatusCode::OK);
 
     let server = TestServer::start(|_, _| {}).await;
     let client = server.client();
@@ -505,12 +515,27 @@ rules:
         )
         .await
         .unwrap();
+    let rejected = client
+        .send(
+            Method::GET,
+            "/version",
+            &[("authorization", "Bearer wrong")],
+            Bytes::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(rejected.status, StatusCode::UNAUTHORIZED);
     let text = std::fs::read_to_string(&log).unwrap();
     let events: Vec<serde_json::Value> = text
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(events.len(), 2, "{text}");
+    assert_eq!(events.len(), 3, "{text}");
+    let failed = &events[2];
+    assert_eq!(failed["level"], "Metadata");
+    assert_eq!(failed["user"], serde_json::json!({}));
+    assert_eq!(failed["responseStatus"]["code"], 401);
+    assert_eq!(failed["responseStatus"]["message"], "Authentication failed");
     let (echo_event, version_event) = (&events[0], &events[1]);
     assert_eq!(echo_event["kind"], "Event");
     assert_eq!(echo_event["apiVersion"], "audit.k8s.io/v1");

@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use super::Level;
 use crate::authentication::UserInfo;
 use crate::request_info::RequestInfo;
 
@@ -35,9 +36,11 @@ pub struct Event {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct EventUser {
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub username: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub uid: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub groups: Vec<String>,
 }
 
@@ -82,7 +85,64 @@ impl ObjectReference {
 #[derive(Debug, Clone, Serialize)]
 pub struct ResponseStatus {
     pub metadata: serde_json::Map<String, serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
     pub code: u16,
+}
+
+impl Event {
+    /// An event for `request`, received now, before the response is known.
+    pub fn begin<B>(
+        level: Level,
+        info: &RequestInfo,
+        user: &UserInfo,
+        request: &http::Request<B>,
+    ) -> Event {
+        let source_ips = request
+            .extensions()
+            .get::<crate::filters::RemoteAddr>()
+            .map(|a| a.0.ip().to_string())
+            .into_iter()
+            .collect();
+        let user_agent = request
+            .headers()
+            .get(http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(String::from);
+        let request_uri = request
+            .uri()
+            .path_and_query()
+            .map_or_else(|| request.uri().path().to_string(), |pq| pq.to_string());
+        let now = timestamp(jiff::Timestamp::now());
+        Event {
+            kind: "Event",
+            api_version: "audit.k8s.io/v1",
+            level: level.as_str(),
+            audit_id: uuid::Uuid::new_v4().to_string(),
+            stage: "ResponseComplete",
+            request_uri,
+            verb: info.verb.clone(),
+            user: EventUser::from(user),
+            source_ips,
+            user_agent,
+            object_ref: ObjectReference::of(info),
+            response_status: ResponseStatus {
+                metadata: serde_json::Map::new(),
+                message: None,
+                code: 0,
+            },
+            request_object: None,
+            response_object: None,
+            request_received_timestamp: now.clone(),
+            stage_timestamp: now,
+        }
+    }
+
+    /// Records the response code and the completion time.
+    pub fn finish(&mut self, code: http::StatusCode) {
+        self.response_status.code = code.as_u16();
+        self.stage_timestamp = timestamp(jiff::Timestamp::now());
+    }
 }
 
 /// RFC 3339 with microseconds, as audit timestamps are written.

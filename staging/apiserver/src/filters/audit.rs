@@ -1,6 +1,7 @@
 //! Audit filter: for requests the policy audits, writes one
 //! `ResponseComplete` event with the metadata, and the request/response
-//! bodies at the Request/RequestResponse levels. Sets `Audit-Id`.
+//! bodies at the Request/RequestResponse levels. Sets `Audit-Id`. Failed
+//! authentications are audited by the authentication filter.
 
 use std::sync::Arc;
 
@@ -8,14 +9,14 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use http::header::{CONTENT_TYPE, USER_AGENT};
+use http::header::CONTENT_TYPE;
 use http::{HeaderValue, Method};
 use http_body_util::BodyExt;
 
+use super::Chain;
 use super::body_limit::{BodyLimit, read_body};
-use super::{Chain, RemoteAddr};
+use crate::audit::Event;
 use crate::audit::Level;
-use crate::audit::event::{Event, EventUser, ObjectReference, ResponseStatus, timestamp};
 use crate::authentication::UserInfo;
 use crate::request_info::RequestInfo;
 
@@ -36,22 +37,7 @@ pub async fn filter(State(chain): State<Arc<Chain>>, request: Request, next: Nex
     if level == Level::None {
         return next.run(request).await;
     }
-    let received = jiff::Timestamp::now();
-    let audit_id = uuid::Uuid::new_v4().to_string();
-    let source_ip = request
-        .extensions()
-        .get::<RemoteAddr>()
-        .map(|a| a.0.ip().to_string());
-    let user_agent = request
-        .headers()
-        .get(USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(String::from);
-    let request_uri = request
-        .uri()
-        .path_and_query()
-        .map_or_else(|| request.uri().path().to_string(), |pq| pq.to_string());
-
+    let mut event = Event::begin(level, &info, &user, &request);
     let mut request = request;
     let mut request_object = None;
     if level >= Level::Request
@@ -90,30 +76,12 @@ pub async fn filter(State(chain): State<Arc<Chain>>, request: Request, next: Nex
             }
         }
     }
-    if let Ok(value) = HeaderValue::from_str(&audit_id) {
+    if let Ok(value) = HeaderValue::from_str(&event.audit_id) {
         response.headers_mut().insert("audit-id", value);
     }
-    let event = Event {
-        kind: "Event",
-        api_version: "audit.k8s.io/v1",
-        level: level.as_str(),
-        audit_id,
-        stage: "ResponseComplete",
-        request_uri,
-        verb: info.verb.clone(),
-        user: EventUser::from(&user),
-        source_ips: source_ip.into_iter().collect(),
-        user_agent,
-        object_ref: ObjectReference::of(&info),
-        response_status: ResponseStatus {
-            metadata: serde_json::Map::new(),
-            code: response.status().as_u16(),
-        },
-        request_object,
-        response_object,
-        request_received_timestamp: timestamp(received),
-        stage_timestamp: timestamp(jiff::Timestamp::now()),
-    };
+    event.request_object = request_object;
+    event.response_object = response_object;
+    event.finish(response.status());
     auditor.backend.write(&event);
     response.into_response()
 }

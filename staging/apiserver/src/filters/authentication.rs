@@ -1,16 +1,20 @@
 //! Authentication filter: resolves the user (client certificate, bearer
 //! token, anonymous) into the extensions, strips the `Authorization` header,
-//! and answers 401 `Unauthorized` when no authenticator accepts the request.
+//! and answers 401 `Unauthorized` when no authenticator accepts the request
+//! (audited when the policy asks for it).
 
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use http::StatusCode;
 use http::header::AUTHORIZATION;
 
 use super::Chain;
-use crate::authentication::ClientCertIdentity;
+use crate::audit::{Event, Level};
+use crate::authentication::{ClientCertIdentity, UserInfo};
+use crate::request_info::RequestInfo;
 use crate::status::Status;
 
 pub async fn filter(State(chain): State<Arc<Chain>>, mut request: Request, next: Next) -> Response {
@@ -23,7 +27,26 @@ pub async fn filter(State(chain): State<Arc<Chain>>, mut request: Request, next:
         }
         Err(err) => {
             tracing::debug!(reason = %err.0, path = request.uri().path(), "unable to authenticate the request");
+            audit_failure(&chain, &request);
             Status::unauthorized().into_response()
         }
     }
+}
+
+/// `WithFailedAuthenticationAudit`: a 401 is audited with no user, at the
+/// level the policy gives a request without one.
+fn audit_failure(chain: &Chain, request: &Request) {
+    let (Some(auditor), Some(info)) = (&chain.auditor, request.extensions().get::<RequestInfo>())
+    else {
+        return;
+    };
+    let nobody = UserInfo::default();
+    let level = auditor.policy.level_for(&nobody, info);
+    if level == Level::None {
+        return;
+    }
+    let mut event = Event::begin(level, info, &nobody, request);
+    event.response_status.message = Some("Authentication failed".to_string());
+    event.finish(StatusCode::UNAUTHORIZED);
+    auditor.backend.write(&event);
 }
