@@ -393,3 +393,23 @@ fn broken_source_fails_with_the_compilers_error() {
     assert_success(&out, "clean");
     assert_eq!(objects_of(&runtime, &docker, &key), Vec::<String>::new());
 }
+
+/// No engine where DOCKER_HOST points: the error says where it looked and
+/// offers --local; nothing is built.
+#[test]
+fn missing_engine_is_reported_with_where_and_what_to_do() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("no-engine");
+    clone_into(&d);
+    let host = format!("unix://{}/docker.sock", tmp.path().display());
+    let out = xtask(&d, &[("DOCKER_HOST", host.as_str())], &["build"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("no Docker engine at {host}")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("DOCKER_HOST"), "{stderr}");
+    assert!(stderr.contains("--local"), "{stderr}");
+    assert!(!d.join("_output/dockerized").exists());
+}

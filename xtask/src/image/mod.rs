@@ -323,4 +323,40 @@ mod tests {
         assert!(parse_packages("gcc=1; rm -rf /\n").is_err());
         assert!(parse_packages("# nothing\n").is_err());
     }
+
+    /// The two routes must make the same image: same packages (one list),
+    /// same environment.
+    #[test]
+    fn dockerfile_matches_the_bootstrap_route() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../images/kube-cross");
+        let dockerfile = std::fs::read_to_string(dir.join("Dockerfile")).unwrap();
+        for (name, value) in IMAGE_ENV.iter().filter(|(name, _)| *name != "PATH") {
+            assert!(
+                dockerfile.contains(&format!("ENV {name}={value}\n")),
+                "the Dockerfile lacks ENV {name}={value}"
+            );
+        }
+        assert!(dockerfile.contains("/tmp/packages.txt"));
+        assert!(dockerfile.contains(&format!("WORKDIR {}", crate::build::WORKSPACE_PATH)));
+        let packages = std::fs::read_to_string(dir.join("packages.txt")).unwrap();
+        let packages = parse_packages(&packages).unwrap();
+        assert!(
+            packages
+                .iter()
+                .any(|p| p.starts_with("libstd-rust-dev:arm64="))
+        );
+        let version = std::fs::read_to_string(dir.join("VERSION")).unwrap();
+        let rustc = packages.iter().find(|p| p.starts_with("rustc=")).unwrap();
+        assert!(
+            version.trim().starts_with(&format!(
+                "v{}-",
+                rustc
+                    .trim_start_matches("rustc=")
+                    .split('+')
+                    .next()
+                    .unwrap()
+            )),
+            "VERSION {version:?} does not name the pinned rustc {rustc}"
+        );
+    }
 }
