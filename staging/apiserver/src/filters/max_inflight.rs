@@ -8,6 +8,7 @@ use std::sync::Arc;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use prometheus::IntGauge;
 use tokio::sync::Semaphore;
 
 use super::Chain;
@@ -42,7 +43,6 @@ pub async fn filter(State(chain): State<Arc<Chain>>, request: Request, next: Nex
     } else {
         (&chain.inflight.mutating, "mutating")
     };
-    let gauge = chain.metrics.inflight.with_label_values(&[kind]);
     let _permit = match semaphore {
         None => None,
         Some(semaphore) => match semaphore.clone().try_acquire_owned() {
@@ -50,8 +50,23 @@ pub async fn filter(State(chain): State<Arc<Chain>>, request: Request, next: Nex
             Err(_) => return Status::too_many_requests(1).into_response(),
         },
     };
-    gauge.inc();
-    let response = next.run(request).await;
-    gauge.dec();
-    response
+    let _in_flight = InFlight::new(chain.metrics.inflight.with_label_values(&[kind]));
+    next.run(request).await
+}
+
+/// Counts a request in `apiserver_current_inflight_requests` until dropped,
+/// also when the client goes away mid-request.
+struct InFlight(IntGauge);
+
+impl InFlight {
+    fn new(gauge: IntGauge) -> Self {
+        gauge.inc();
+        InFlight(gauge)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }
