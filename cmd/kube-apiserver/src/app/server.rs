@@ -29,6 +29,7 @@ pub fn new_api_server_command() -> Command {
     ServerRunOptions::command()
         .about(LONG_DESCRIPTION)
         .long_about(LONG_DESCRIPTION)
+        .mut_args(super::options::parse_only::mark)
 }
 
 /// Runs the command for `args` (argv, program name first) and returns the

@@ -4,6 +4,7 @@
 
 pub mod completion;
 pub mod extra;
+pub mod parse_only;
 pub mod validation;
 
 use clap::{ArgAction, Args, FromArgMatches, Parser};
