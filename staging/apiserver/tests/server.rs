@@ -335,6 +335,16 @@ async fn health_endpoints_verbose_exclude_and_single_checks() {
     assert_eq!(etcd.text(), "internal server error: storage is down\n");
     assert_status(&client.get("/readyz/nope").await, 404, "NotFound");
     assert_status(&client.get("/no/such/path").await, 404, "NotFound");
+    let post = client
+        .send(Method::POST, "/healthz", &[], Bytes::new())
+        .await
+        .unwrap();
+    assert_status(&post, 405, "MethodNotAllowed");
+    let post = client
+        .send(Method::POST, "/version", &[], Bytes::new())
+        .await
+        .unwrap();
+    assert_status(&post, 405, "MethodNotAllowed");
 }
 
 fn counter(metrics: &str, labels: &[&str]) -> u64 {

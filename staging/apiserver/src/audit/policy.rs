@@ -9,6 +9,9 @@ use serde::Deserialize;
 use crate::authentication::UserInfo;
 use crate::request_info::RequestInfo;
 
+/// The stage this server records events at.
+const RESPONSE_COMPLETE: &str = "ResponseComplete";
+
 /// How much of a request is recorded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Default)]
 pub enum Level {
@@ -97,12 +100,17 @@ impl Policy {
         Ok(policy)
     }
 
-    /// The level of the first rule matching the request.
+    /// The level of the first rule matching the request; `None` also when
+    /// the `ResponseComplete` stage (the one this server writes) is omitted.
     pub fn level_for(&self, user: &UserInfo, request: &RequestInfo) -> Level {
-        self.rules
-            .iter()
-            .find(|rule| rule.matches(user, request))
-            .map_or(Level::None, |rule| rule.level)
+        let Some(rule) = self.rules.iter().find(|rule| rule.matches(user, request)) else {
+            return Level::None;
+        };
+        let omitted = |stages: &[String]| stages.iter().any(|s| s == RESPONSE_COMPLETE);
+        if omitted(&self.omit_stages) || omitted(&rule.omit_stages) {
+            return Level::None;
+        }
+        rule.level
     }
 }
 
@@ -188,6 +196,9 @@ rules:
         resources: ["pods"]
   - level: Request
     users: ["alice"]
+  - level: RequestResponse
+    users: ["quiet"]
+    omitStages: ["ResponseComplete"]
   - level: Metadata
 "#;
 
@@ -211,6 +222,11 @@ rules:
         );
         assert_eq!(policy.level_for(&alice, &get("/version")), Level::Request);
         assert_eq!(policy.level_for(&anyone, &get("/version")), Level::Metadata);
+        let quiet = UserInfo {
+            name: "quiet".into(),
+            ..UserInfo::default()
+        };
+        assert_eq!(policy.level_for(&quiet, &get("/version")), Level::None);
     }
 
     #[test]

@@ -107,7 +107,8 @@ impl Server {
             .merge(Endpoint::new("livez", self.healthz_checks.clone()).router())
             .merge(Endpoint::new("readyz", readyz).router())
             .merge(std::mem::take(&mut self.routes))
-            .fallback(not_found);
+            .fallback(not_found)
+            .method_not_allowed_fallback(method_not_allowed);
         let chain = Arc::new(Chain {
             metrics: self.metrics.clone(),
             inflight: max_inflight::Limits::new(
@@ -145,4 +146,13 @@ async fn version() -> Response {
 
 async fn not_found() -> Response {
     Status::not_found_path().into_response()
+}
+
+async fn method_not_allowed() -> Response {
+    Status::failure(
+        http::StatusCode::METHOD_NOT_ALLOWED,
+        "MethodNotAllowed",
+        "the server does not allow this method on the requested resource",
+    )
+    .into_response()
 }
