@@ -56,6 +56,7 @@ pub fn base_config(dir: &Path) -> Config {
     .expect("tls config");
     Config {
         bind_address: "127.0.0.1:0".parse().unwrap(),
+        permit_port_sharing: false,
         tls,
         http2_max_streams: None,
         authenticator: Authenticator {

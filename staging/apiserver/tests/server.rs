@@ -631,3 +631,31 @@ async fn readyz_fails_during_the_shutdown_delay() {
     assert_eq!(client.get("/version").await.status, StatusCode::OK);
     server.task.abort();
 }
+
+#[tokio::test]
+async fn port_sharing_lets_two_servers_bind_one_port() {
+    let first = TestServer::start(|config, _| config.permit_port_sharing = true).await;
+    let port = first.addr.port();
+    let second = TestServer::start(move |config, _| {
+        config.permit_port_sharing = true;
+        config.bind_address = format!("127.0.0.1:{port}").parse().unwrap();
+    })
+    .await;
+    assert_eq!(second.addr, first.addr);
+    assert_eq!(second.client().get("/healthz").await.status, StatusCode::OK);
+
+    // Without the flag, the port is taken: a clear error, no panic.
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = common::base_config(dir.path());
+    config.bind_address = first.addr;
+    let err = apiserver::server::Server::new(config)
+        .unwrap()
+        .prepare_run()
+        .await
+        .err()
+        .expect("bind must fail");
+    assert!(
+        format!("{err:#}").contains("failed to listen on 127.0.0.1:"),
+        "{err:#}"
+    );
+}

@@ -190,6 +190,7 @@ pub async fn prepare(completed: CompletedOptions) -> anyhow::Result<PreparedServ
     };
     let config = Config {
         bind_address: SocketAddr::new(o.secure_serving.bind_address, port),
+        permit_port_sharing: o.secure_serving.permit_port_sharing,
         tls,
         http2_max_streams: u32::try_from(o.secure_serving.http2_max_streams_per_connection)
             .ok()

@@ -58,11 +58,11 @@ pub struct SecureServingOptions {
     )]
     pub http2_max_streams_per_connection: i64,
 
-    /// If true, SO_REUSEPORT will be used when binding the port, which allows more than one instance to bind on the same address and port. [parsed and validated only: not implemented yet]
+    /// If true, SO_REUSEPORT will be used when binding the port, which allows more than one instance to bind on the same address and port.
     #[arg(long, value_name = "true|false", action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", value_parser = parse_bool)]
     pub permit_port_sharing: bool,
 
-    /// If true, SO_REUSEADDR will be used when binding the port. This allows binding to wildcard IPs like 0.0.0.0 and specific IPs in parallel, and it avoids waiting for the kernel to release sockets in TIME_WAIT state.
+    /// If true, SO_REUSEADDR will be used when binding the port. This allows binding to wildcard IPs like 0.0.0.0 and specific IPs in parallel, and it avoids waiting for the kernel to release sockets in TIME_WAIT state. [always on here: the listener sets SO_REUSEADDR]
     #[arg(long, value_name = "true|false", action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", value_parser = parse_bool)]
     pub permit_address_sharing: bool,
 }

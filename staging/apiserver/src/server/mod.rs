@@ -30,6 +30,8 @@ pub use serve::PreparedServer;
 /// The completed configuration of the generic server (`server.CompletedConfig`).
 pub struct Config {
     pub bind_address: SocketAddr,
+    /// `--permit-port-sharing`: SO_REUSEPORT on the listener.
+    pub permit_port_sharing: bool,
     pub tls: Arc<rustls::ServerConfig>,
     /// HTTP/2 `SETTINGS_MAX_CONCURRENT_STREAMS`; `None`: hyper's default.
     pub http2_max_streams: Option<u32>,

@@ -1,5 +1,6 @@
 //! The accept loop: TLS handshakes, the client-certificate identity of each
-//! connection, HTTP/1.1 and HTTP/2 (ALPN) via hyper-util, and the shutdown
+//! connection, HTTP/1.1 and HTTP/2 (ALPN) via hyper-util, port sharing, and
+//! the shutdown
 //! sequence: `/readyz` fails, wait `--shutdown-delay-duration`, stop
 //! accepting, drain in-flight requests, return.
 
@@ -17,13 +18,29 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 use super::Config;
 use crate::authentication::{ClientCertIdentity, x509};
 use crate::filters::RemoteAddr;
+
+/// The listening socket: SO_REUSEADDR always (as Rust's and Go's listeners
+/// do), SO_REUSEPORT with `--permit-port-sharing`.
+fn listen(address: SocketAddr, reuse_port: bool) -> std::io::Result<TcpListener> {
+    let socket = if address.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    if reuse_port {
+        socket.set_reuseport(true)?;
+    }
+    socket.bind(address)?;
+    socket.listen(1024)
+}
 
 /// TLS handshakes that take longer are dropped.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -46,9 +63,8 @@ impl PreparedServer {
         app: Router,
         shutting_down: Arc<AtomicBool>,
     ) -> anyhow::Result<Self> {
-        let listener = TcpListener::bind(config.bind_address)
-            .await
-            .with_context(|| {
+        let listener =
+            listen(config.bind_address, config.permit_port_sharing).with_context(|| {
                 format!(
                     "failed to listen on {}: choose another --bind-address/--secure-port",
                     config.bind_address

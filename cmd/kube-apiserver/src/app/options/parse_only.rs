@@ -39,8 +39,6 @@ pub const PARSE_ONLY_FLAGS: &[&str] = &[
     "watch-cache",
     "watch-cache-sizes",
     // Secure serving
-    "permit-address-sharing",
-    "permit-port-sharing",
     "tls-sni-cert-key",
     // Auditing
     "audit-log-batch-buffer-size",
