@@ -52,6 +52,7 @@ pub fn base_config(dir: &Path) -> Config {
         client_ca_file: None,
         min_version: None,
         cipher_suites: &[],
+        sni_cert_keys: &[],
     })
     .expect("tls config");
     Config {
@@ -172,6 +173,8 @@ pub struct Client {
     pub addr: SocketAddr,
     pub config: Arc<rustls::ClientConfig>,
     pub http2: bool,
+    /// The TLS server name (SNI and certificate check).
+    pub server_name: String,
 }
 
 pub struct Reply {
@@ -235,7 +238,13 @@ impl Client {
             addr,
             config: Arc::new(config),
             http2: false,
+            server_name: "localhost".to_string(),
         }
+    }
+
+    pub fn with_server_name(mut self, name: &str) -> Client {
+        self.server_name = name.to_string();
+        self
     }
 
     pub fn http2(mut self) -> Client {
@@ -279,7 +288,10 @@ impl Client {
         let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
         let tcp = tokio::net::TcpStream::connect(self.addr).await?;
         let tls = connector
-            .connect(ServerName::try_from("localhost")?.to_owned(), tcp)
+            .connect(
+                ServerName::try_from(self.server_name.as_str())?.to_owned(),
+                tcp,
+            )
             .await?;
         let negotiated_h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
         let mut builder = http::Request::builder()

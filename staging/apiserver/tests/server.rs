@@ -132,6 +132,7 @@ async fn token_and_client_certificate_authentication() {
             client_ca_file: Some(&ca_file),
             min_version: None,
             cipher_suites: &[],
+            sni_cert_keys: &[],
         })
         .unwrap();
         config.authenticator = Authenticator {
@@ -636,13 +637,26 @@ async fn readyz_fails_during_the_shutdown_delay() {
 async fn port_sharing_lets_two_servers_bind_one_port() {
     let first = TestServer::start(|config, _| config.permit_port_sharing = true).await;
     let port = first.addr.port();
+    // The kernel spreads connections over both: serve the same certificate.
+    let shared = apiserver::server::self_signed::CertKeyPaths::in_dir(first.dir.path());
     let second = TestServer::start(move |config, _| {
         config.permit_port_sharing = true;
         config.bind_address = format!("127.0.0.1:{port}").parse().unwrap();
+        config.tls = tls::server_config(&tls::TlsSettings {
+            cert_file: &shared.cert,
+            key_file: &shared.key,
+            client_ca_file: None,
+            min_version: None,
+            cipher_suites: &[],
+            sni_cert_keys: &[],
+        })
+        .unwrap();
     })
     .await;
     assert_eq!(second.addr, first.addr);
-    assert_eq!(second.client().get("/healthz").await.status, StatusCode::OK);
+    for _ in 0..4 {
+        assert_eq!(first.client().get("/healthz").await.status, StatusCode::OK);
+    }
 
     // Without the flag, the port is taken: a clear error, no panic.
     let dir = tempfile::tempdir().unwrap();
@@ -657,5 +671,54 @@ async fn port_sharing_lets_two_servers_bind_one_port() {
     assert!(
         format!("{err:#}").contains("failed to listen on 127.0.0.1:"),
         "{err:#}"
+    );
+}
+
+#[tokio::test]
+async fn sni_certificates_are_chosen_by_server_name() {
+    let sni_dir = tempfile::tempdir().unwrap();
+    let (sni, _) = apiserver::server::self_signed::ensure(
+        sni_dir.path(),
+        "sni.example",
+        &["*.wild.example"],
+        &[],
+    )
+    .unwrap();
+    let pair = format!(
+        "{},{}:sni.example,*.wild.example",
+        sni.cert.display(),
+        sni.key.display()
+    );
+    let server = TestServer::start(move |config, dir| {
+        let paths = apiserver::server::self_signed::CertKeyPaths::in_dir(dir);
+        config.tls = tls::server_config(&tls::TlsSettings {
+            cert_file: &paths.cert,
+            key_file: &paths.key,
+            client_ca_file: None,
+            min_version: None,
+            cipher_suites: &[],
+            sni_cert_keys: &[pair],
+        })
+        .unwrap();
+    })
+    .await;
+    // The default certificate for names that match no pair.
+    assert_eq!(server.client().get("/healthz").await.status, StatusCode::OK);
+    // The SNI pair, verified against its own CA, for the exact and wildcard names.
+    for name in ["sni.example", "api.wild.example"] {
+        let client = Client::new(server.addr, &sni.cert).with_server_name(name);
+        assert_eq!(
+            client.get("/healthz").await.status,
+            StatusCode::OK,
+            "{name}"
+        );
+    }
+    // The default certificate does not verify against the SNI CA.
+    let wrong = Client::new(server.addr, &sni.cert);
+    assert!(
+        wrong
+            .send(Method::GET, "/healthz", &[], Bytes::new())
+            .await
+            .is_err()
     );
 }

@@ -148,6 +148,7 @@ pub async fn prepare(completed: CompletedOptions) -> anyhow::Result<PreparedServ
         client_ca_file: o.authentication.client_ca_file.as_deref(),
         min_version: o.secure_serving.tls_min_version.as_deref(),
         cipher_suites: &o.secure_serving.tls_cipher_suites,
+        sni_cert_keys: &o.secure_serving.tls_sni_cert_key,
     })?;
     let tokens = o
         .authentication

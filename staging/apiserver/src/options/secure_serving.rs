@@ -46,7 +46,7 @@ pub struct SecureServingOptions {
     #[arg(long, value_name = "string")]
     pub tls_min_version: Option<String>,
 
-    /// A pair of x509 certificate and private key file paths, optionally suffixed with a list of domain patterns which are fully qualified domain names, possibly with prefixed wildcard segments. [parsed and validated only: not implemented yet]
+    /// A pair of x509 certificate and private key file paths, optionally suffixed with a list of domain patterns which are fully qualified domain names, possibly with prefixed wildcard segments. If no domain patterns are provided, the names of the certificate are extracted. Non-wildcard matches trump over wildcard matches, explicit domain patterns trump over extracted names. Examples: "example.crt,example.key" or "foo.crt,foo.key:*.foo.com,foo.com".
     #[arg(long, value_name = "namedCertKey")]
     pub tls_sni_cert_key: Vec<String>,
 
@@ -103,11 +103,8 @@ impl SecureServingOptions {
             }
         }
         for pair in &self.tls_sni_cert_key {
-            let files = pair.split(':').next().unwrap_or_default();
-            if files.split(',').count() != 2 {
-                errors.push(format!(
-                    "--tls-sni-cert-key {pair:?}: expected certfile,keyfile[:domains]"
-                ));
+            if let Err(err) = pair.parse::<crate::server::sni::NamedCertKey>() {
+                errors.push(err);
             }
         }
         if self.http2_max_streams_per_connection < 0 {

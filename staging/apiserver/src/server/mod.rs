@@ -5,6 +5,7 @@
 pub mod self_signed;
 pub mod serve;
 pub mod signals;
+pub mod sni;
 pub mod tls;
 
 use std::net::SocketAddr;

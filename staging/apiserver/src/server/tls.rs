@@ -1,7 +1,7 @@
 //! TLS for the secure port (rustls, ring provider): loading the serving
 //! certificate and key, client-certificate verification against
-//! `--client-ca-file` (optional for clients), minimum version and cipher
-//! suites, ALPN for HTTP/2 and HTTP/1.1.
+//! `--client-ca-file` (optional for clients), SNI certificates, minimum
+//! version and cipher suites, ALPN for HTTP/2 and HTTP/1.1.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -9,9 +9,12 @@ use std::sync::Arc;
 use anyhow::{Context, anyhow, bail};
 use rustls::crypto::ring;
 use rustls::server::WebPkiClientVerifier;
+use rustls::sign::CertifiedKey;
 use rustls::{RootCertStore, ServerConfig, SupportedCipherSuite};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+use super::sni::{NamedCertKey, SniResolver};
 
 /// The ring provider's cipher suite with this Go name (`TLS_AES_128_GCM_SHA256`,
 /// `TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256`, ...).
@@ -46,6 +49,8 @@ pub struct TlsSettings<'a> {
     /// `VersionTLS13` restricts to TLS 1.3; anything else allows 1.2 and 1.3.
     pub min_version: Option<&'a str>,
     pub cipher_suites: &'a [String],
+    /// `--tls-sni-cert-key` values.
+    pub sni_cert_keys: &'a [String],
 }
 
 pub fn server_config(settings: &TlsSettings<'_>) -> anyhow::Result<Arc<ServerConfig>> {
@@ -78,6 +83,7 @@ pub fn server_config(settings: &TlsSettings<'_>) -> anyhow::Result<Arc<ServerCon
         } else {
             rustls::DEFAULT_VERSIONS
         };
+    let provider_for_keys = provider.clone();
     let builder = ServerConfig::builder_with_provider(Arc::new(provider.clone()))
         .with_protocol_versions(versions)
         .context("configuring TLS versions")?;
@@ -100,9 +106,15 @@ pub fn server_config(settings: &TlsSettings<'_>) -> anyhow::Result<Arc<ServerCon
     };
     let chain = load_certificates(settings.cert_file).context("--tls-cert-file")?;
     let key = load_private_key(settings.key_file).context("--tls-private-key-file")?;
-    let mut config = builder
-        .with_single_cert(chain, key)
+    let default = CertifiedKey::from_der(chain, key, &provider_for_keys)
         .context("the serving certificate and key do not match or are unusable")?;
+    let named = settings
+        .sni_cert_keys
+        .iter()
+        .map(|value| value.parse::<NamedCertKey>().map_err(|e| anyhow!(e)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let resolver = SniResolver::new(Arc::new(default), &named, &provider_for_keys)?;
+    let mut config = builder.with_cert_resolver(Arc::new(resolver));
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }

@@ -39,7 +39,6 @@ pub const PARSE_ONLY_FLAGS: &[&str] = &[
     "watch-cache",
     "watch-cache-sizes",
     // Secure serving
-    "tls-sni-cert-key",
     // Auditing
     "audit-log-batch-buffer-size",
     "audit-log-batch-max-size",
