@@ -11,6 +11,7 @@ use anyhow::Context;
 use clap::{Command, CommandFactory};
 use regex::Regex;
 
+use apiserver::audit::log::Rotation;
 use apiserver::audit::{Auditor, LogBackend, Policy};
 use apiserver::authentication::{Authenticator, TokenFile};
 use apiserver::authorization::Authorizer;
@@ -164,7 +165,14 @@ pub async fn prepare(completed: CompletedOptions) -> anyhow::Result<PreparedServ
     let auditor = match (&o.audit.audit_log_path, &o.audit.audit_policy_file) {
         (Some(log), Some(policy)) => Some(Auditor {
             policy: Policy::load(policy)?,
-            backend: LogBackend::open(log)?,
+            backend: LogBackend::open_with_rotation(
+                log,
+                Rotation::from_flags(
+                    o.audit.audit_log_maxsize,
+                    o.audit.audit_log_maxbackup,
+                    o.audit.audit_log_maxage,
+                ),
+            )?,
         }),
         (Some(_), None) => {
             tracing::warn!(

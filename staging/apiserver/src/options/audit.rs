@@ -1,6 +1,6 @@
 //! Auditing options (`options.AuditOptions`): the policy file and the log
-//! backend. The webhook backend, batching, truncation and log rotation are
-//! parsed and validated only.
+//! backend (with size-based rotation). The webhook backend, batching,
+//! truncation and compression are parsed and validated only.
 
 use std::path::PathBuf;
 
@@ -23,15 +23,15 @@ pub struct AuditOptions {
     #[arg(long, value_name = "string")]
     pub audit_log_path: Option<PathBuf>,
 
-    /// The maximum number of days to retain old audit log files based on the timestamp encoded in their filename. [parsed and validated only: no rotation yet]
+    /// The maximum number of days to retain old audit log files based on the timestamp encoded in their filename.
     #[arg(long, value_name = "int", default_value_t = 0)]
     pub audit_log_maxage: i64,
 
-    /// The maximum number of old audit log files to retain. Setting a value of 0 will mean there's no restriction on the number of files. [parsed and validated only]
+    /// The maximum number of old audit log files to retain. Setting a value of 0 will mean there's no restriction on the number of files.
     #[arg(long, value_name = "int", default_value_t = 0)]
     pub audit_log_maxbackup: i64,
 
-    /// The maximum size in megabytes of the audit log file before it gets rotated. [parsed and validated only]
+    /// The maximum size in megabytes of the audit log file before it gets rotated.
     #[arg(long, value_name = "int", default_value_t = 0)]
     pub audit_log_maxsize: i64,
 
