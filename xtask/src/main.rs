@@ -131,6 +131,9 @@ enum BenchCommand {
         /// Also time the image bootstrap (rebuilds the image).
         #[arg(long)]
         image: bool,
+        /// Warm builds of each kind (the median is reported).
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
     },
     /// Packaging + hashing of a staged release vs GNU tar | gzip -n -6,
     /// sha256sum and sha512sum on the same tree (run `release` first).
@@ -201,9 +204,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             };
             image::build_command(&engine, &ws, route, if_missing)
         }
-        Command::Bench(BenchCommand::Container { component, image }) => {
+        Command::Bench(BenchCommand::Container {
+            component,
+            image,
+            runs,
+        }) => {
             let ws = workspace::Workspace::discover()?;
-            container_bench::run(&ws, component.as_deref(), image)
+            container_bench::run(&ws, component.as_deref(), image, runs)
         }
         Command::Bench(BenchCommand::Packaging { stage, runs }) => {
             let ws = workspace::Workspace::discover()?;

@@ -1,11 +1,13 @@
 //! The container route: components compiled inside the cross-build image,
 //! driven through the Engine API only. A build session is one container
-//! (network `none`, no bind mounts, this checkout's cache volume at
-//! `/target`): the source and vendored crates go in as tar uploads, cargo runs
-//! `--locked --offline` at the fixed paths with the version stamp, binaries
-//! come back as tar downloads and are written atomically under
-//! `_output/dockerized/bin/OS/ARCH/`. The container is removed on success,
-//! on failure and on Ctrl-C.
+//! (network `none`, no bind mounts, this checkout's cache volumes at
+//! `/target` and `/cargo`): the source and vendored crates go in as tar
+//! uploads, cargo runs `--locked --offline` at the fixed paths with the
+//! version stamp, binaries come back as tar downloads and are written
+//! atomically under `_output/dockerized/bin/OS/ARCH/`. The container is
+//! removed on success, on failure, on Ctrl-C/SIGTERM and on a panic. Also:
+//! removing a checkout's containers and volumes (`clean`), and the plain-cargo
+//! peer of `bench container`.
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -664,16 +666,18 @@ pub async fn remove_checkout_objects(engine: &Engine, ws: &Workspace) -> Result<
 }
 
 /// The benchmark's peer: a plain `cargo build --release --locked` of
-/// `package` in a container of the same image with the same inputs (a fresh
-/// target directory in the cache volume), cold, then again after touching
-/// `touched` (relative to the workspace). Returns (cold, warm) durations of
+/// `package` in a container of the same image with the same inputs, flags and
+/// stamp (so only the orchestration differs; a fresh target directory in the
+/// cache volume), cold, then again after touching `touched` (relative to the
+/// workspace), `warm_runs` times. Returns the cold and the warm durations of
 /// cargo alone.
 pub fn plain_cargo_timings(
     engine: &Engine,
     checkout: &cargo_metadata::camino::Utf8Path,
     package: &str,
     touched: &str,
-) -> Result<(std::time::Duration, std::time::Duration)> {
+    warm_runs: usize,
+) -> Result<(std::time::Duration, Vec<std::time::Duration>)> {
     let previous = std::env::current_dir()?;
     std::env::set_current_dir(checkout).with_context(|| format!("entering {checkout}"))?;
     let ws = Workspace::discover();
@@ -681,8 +685,15 @@ pub fn plain_cargo_timings(
     let ws = ws?;
     let image = crate::image::ensure(engine, &ws)?;
     let inputs = inputs::prepare(&ws)?;
+    let stamp = Stamp::from_checkout(&ws)?;
     in_session(engine, &ws, &image, &inputs, async |session| {
         let plain_target = format!("{TARGET_PATH}/plain-cargo");
+        let rustc_version = session.rustc_version().await?;
+        let mut env: Vec<String> = build_env(&stamp, &rustc_version, true)
+            .into_iter()
+            .filter(|e| !e.starts_with("CARGO_TARGET_DIR=") && !e.starts_with("CARGO_TERM_COLOR="))
+            .collect();
+        env.push(format!("CARGO_TARGET_DIR={plain_target}"));
         let run = async |cmd: Vec<String>, env: Vec<String>| -> Result<std::time::Duration> {
             let shown = cmd.join(" ");
             log(format!("$ {shown} (in {})", session.name));
@@ -714,14 +725,16 @@ pub fn plain_cargo_timings(
         ]
         .map(str::to_owned)
         .to_vec();
-        let env = vec![format!("CARGO_TARGET_DIR={plain_target}")];
         let cold = run(cargo.clone(), env.clone()).await?;
-        run(
-            vec!["touch".into(), format!("{WORKSPACE_PATH}/{touched}")],
-            vec![],
-        )
-        .await?;
-        let warm = run(cargo, env).await?;
+        let mut warm = Vec::new();
+        for _ in 0..warm_runs {
+            run(
+                vec!["touch".into(), format!("{WORKSPACE_PATH}/{touched}")],
+                vec![],
+            )
+            .await?;
+            warm.push(run(cargo.clone(), env.clone()).await?);
+        }
         Ok((cold, warm))
     })
 }

@@ -193,7 +193,8 @@ fn run_mmdebstrap(
     )
     .env("SOURCE_DATE_EPOCH", epoch.to_string());
     log(format!("$ {command}"));
-    let progress = Progress::new("mmdebstrap", 0);
+    // A spinner on a terminal; without one, mmdebstrap's steps as log lines.
+    let progress = Progress::spinner("mmdebstrap");
     let mut child = std::process::Command::from(command)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -203,9 +204,13 @@ fn run_mmdebstrap(
     let mut output = Vec::new();
     for line in BufReader::new(stderr).lines() {
         let line = line.context("reading mmdebstrap's output")?;
-        if line.starts_with("I: ") {
-            progress.step(line.trim_start_matches("I: "));
-            progress.inc();
+        if let Some(step) = line.strip_prefix("I: ") {
+            if progress.is_drawn() {
+                progress.step(step);
+                progress.inc();
+            } else {
+                log(format!("mmdebstrap: {step}"));
+            }
         }
         output.push(line);
     }
