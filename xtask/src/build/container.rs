@@ -100,7 +100,12 @@ pub fn build(
                 .join(",")
         );
         session
-            .cargo(&label, cmd, build_env(stamp, &rustc_version, true), verbosity)
+            .cargo(
+                &label,
+                cmd,
+                build_env(Some((stamp, &rustc_version)), true),
+                verbosity,
+            )
             .await
             .context("the container build failed (the compiler's errors are above); no outputs were written")?;
 
@@ -150,13 +155,12 @@ pub fn build(
 }
 
 /// The release's `make test`: the workspace's tests (the orchestrator's
-/// excluded) in the container.
+/// excluded) in the container. Like upstream's `make test`, unstamped: tests
+/// see the same version defaults as a plain `cargo test`.
 pub fn test(engine: &Engine, ws: &Workspace, verbosity: Verbosity) -> Result<()> {
     let image = crate::image::ensure(engine, ws)?;
     let inputs = inputs::prepare(ws)?;
-    let stamp = Stamp::from_checkout(ws)?;
     in_session(engine, ws, &image, &inputs, async |session| {
-        let rustc_version = session.rustc_version().await?;
         let cmd = [
             "cargo",
             "test",
@@ -170,12 +174,7 @@ pub fn test(engine: &Engine, ws: &Workspace, verbosity: Verbosity) -> Result<()>
         .map(str::to_owned)
         .to_vec();
         session
-            .cargo(
-                "test",
-                cmd,
-                build_env(&stamp, &rustc_version, false),
-                verbosity,
-            )
+            .cargo("test", cmd, build_env(None, false), verbosity)
             .await
             .context("the tests failed in the build container (their output is above)")
     })
@@ -187,11 +186,12 @@ pub fn test(engine: &Engine, ws: &Workspace, verbosity: Verbosity) -> Result<()>
 /// proc macros stay dynamic.
 pub const STATIC_RUSTFLAG: &str = "-Ctarget-feature=+crt-static";
 
-/// The environment of cargo in the container: the version stamp and the
+/// The environment of cargo in the container: the version stamp (with the
+/// container's `rustc --version`) for builds, and the
 /// same remapping flags as the local route (here the paths are real); static
 /// linking for release binaries (not for tests, which build without
 /// `--target`, so the flags would reach proc macros).
-fn build_env(stamp: &Stamp, rustc_version: &str, static_link: bool) -> Vec<String> {
+fn build_env(stamp: Option<(&Stamp, &str)>, static_link: bool) -> Vec<String> {
     let mut rustflags = remap_rustflags(
         WORKSPACE_PATH.into(),
         CARGO_HOME_PATH.into(),
@@ -201,7 +201,8 @@ fn build_env(stamp: &Stamp, rustc_version: &str, static_link: bool) -> Vec<Strin
         rustflags.push(STATIC_RUSTFLAG.to_owned());
     }
     let mut env: Vec<String> = stamp
-        .rustc_env(rustc_version)
+        .map(|(stamp, rustc_version)| stamp.rustc_env(rustc_version))
+        .unwrap_or_default()
         .into_iter()
         .map(|(name, value)| format!("{name}={value}"))
         .collect();
@@ -689,7 +690,7 @@ pub fn plain_cargo_timings(
     in_session(engine, &ws, &image, &inputs, async |session| {
         let plain_target = format!("{TARGET_PATH}/plain-cargo");
         let rustc_version = session.rustc_version().await?;
-        let mut env: Vec<String> = build_env(&stamp, &rustc_version, true)
+        let mut env: Vec<String> = build_env(Some((&stamp, &rustc_version)), true)
             .into_iter()
             .filter(|e| !e.starts_with("CARGO_TARGET_DIR=") && !e.starts_with("CARGO_TERM_COLOR="))
             .collect();
