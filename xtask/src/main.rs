@@ -40,8 +40,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Compile components into _output/local/bin/OS/ARCH (the `go build`
-    /// route of the Kubernetes docs), stamped with the git version.
+    /// Compile components, stamped with the git version: in the cross-build
+    /// container into _output/dockerized/bin/OS/ARCH, or with --local into
+    /// _output/local/bin/OS/ARCH (the `go build` route of the Kubernetes docs).
     Build(BuildArgs),
     /// Test, build and package a release into _output/release-tars
     /// (kubernetes.tar.gz, server and source tarballs, checksums).
