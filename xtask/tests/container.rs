@@ -14,37 +14,14 @@ use bollard::exec::StartExecResults;
 use bollard::models::ExecConfig;
 use futures_util::StreamExt;
 
+mod common;
+use common::{assert_success, clone_into, without_build_env};
+
 const CHECKOUT_LABEL: &str = "io.k8s-rs.build.checkout";
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-fn clone_into(dest: &Path) {
-    std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
-    let status = Command::new("git")
-        .args(["clone", "--quiet", "--no-hardlinks"])
-        .arg(repo_root())
-        .arg(dest)
-        .status()
-        .unwrap();
-    assert!(status.success(), "git clone failed");
-}
 
 fn xtask(dir: &Path, envs: &[(&str, &str)], args: &[&str]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_xtask"));
-    command
-        .current_dir(dir)
-        .args(args)
-        .env_remove("KUBE_BUILD_PLATFORMS")
-        .env_remove("KUBE_FASTBUILD")
-        .env_remove("KUBE_GIT_VERSION")
-        .env_remove("SOURCE_DATE_EPOCH")
-        .env_remove("KUBE_RELEASE_RUN_TESTS")
-        .env_remove("KUBE_BUILD_KEEP_CONTAINER");
+    without_build_env(&mut command).current_dir(dir).args(args);
     for (k, v) in envs {
         command.env(k, v);
     }
@@ -57,16 +34,6 @@ fn xtask(dir: &Path, envs: &[(&str, &str)], args: &[&str]) -> Output {
         String::from_utf8_lossy(&out.stderr)
     );
     out
-}
-
-fn assert_success(out: &Output, what: &str) {
-    assert!(
-        out.status.success(),
-        "{what} failed ({}):\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// Runs `cargo xtask clean` in a checkout when dropped, so a failing test

@@ -8,55 +8,22 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-/// Clones the committed state of this repository into `dest`.
-fn clone_into(dest: &Path) {
-    let out = Command::new("git")
-        .args(["clone", "--quiet", "--no-hardlinks"])
-        .arg(repo_root())
-        .arg(dest)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git clone: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+mod common;
+use common::{assert_success, clone_into, without_build_env};
 
 /// Runs the xtask in `dir` under `sh -c 'umask U; exec xtask ARGS'`.
 fn xtask(dir: &Path, umask: &str, envs: &[(&str, &str)], args: &[&str]) -> Output {
     let mut command = Command::new("sh");
-    command
+    without_build_env(&mut command)
         .arg("-c")
         .arg(format!("umask {umask}; exec \"$0\" \"$@\""))
         .arg(env!("CARGO_BIN_EXE_xtask"))
         .args(args)
-        .current_dir(dir)
-        .env_remove("SOURCE_DATE_EPOCH")
-        .env_remove("KUBE_GIT_VERSION")
-        .env_remove("KUBE_BUILD_PLATFORMS")
-        .env_remove("KUBE_FASTBUILD")
-        .env_remove("CARGO_TARGET_DIR");
+        .current_dir(dir);
     for (k, v) in envs {
         command.env(k, v);
     }
     command.output().unwrap()
-}
-
-fn assert_success(out: &Output, what: &str) {
-    assert!(
-        out.status.success(),
-        "{what} failed ({:?}):\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 fn sha256_of(path: &Path) -> String {
