@@ -173,7 +173,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let components = ws.select_components(&args.components)?;
             let route = build::Route::choose(args.platform.local, args.platform.verbose)?;
             let platforms =
-                Platform::requested_or(&args.platform.platforms, route.default_platforms()?)?;
+                Platform::requested(&args.platform.platforms, route.default_platforms()?)?;
             let stamp = version::Stamp::from_checkout(&ws)?;
             let _lock = ws.lock_output()?;
             build::build(&ws, &stamp, &components, &platforms, &route)?;
@@ -183,7 +183,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let ws = workspace::Workspace::discover()?;
             let route = build::Route::choose(args.platform.local, args.platform.verbose)?;
             let platforms =
-                Platform::requested_or(&args.platform.platforms, route.default_platforms()?)?;
+                Platform::requested(&args.platform.platforms, route.default_platforms()?)?;
             let run_tests = !args.skip_tests && release::tests_requested_by_env();
             let _lock = ws.lock_output()?;
             release::release(&ws, &platforms, run_tests, &route)

@@ -61,46 +61,38 @@ impl Platform {
     }
 
     /// The platforms to build: `--platform` values, else `KUBE_FASTBUILD=true`
-    /// (host only), else `KUBE_BUILD_PLATFORMS` (space-separated), else the host.
-    pub fn requested(flags: &[String]) -> Result<Vec<Platform>> {
+    /// (host only), else `KUBE_BUILD_PLATFORMS` (space-separated), else
+    /// `default` (the route's: every platform in the container, the host
+    /// locally).
+    pub fn requested(flags: &[String], default: Vec<Platform>) -> Result<Vec<Platform>> {
         let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
         Self::select(
             flags,
             env("KUBE_FASTBUILD").as_deref(),
             env("KUBE_BUILD_PLATFORMS").as_deref(),
+            default,
         )
-    }
-
-    /// As `requested`, with `default` (e.g. every platform, for the
-    /// container route) when neither the flags nor the environment choose.
-    pub fn requested_or(flags: &[String], default: Vec<Platform>) -> Result<Vec<Platform>> {
-        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        if flags.iter().all(|f| f.trim().is_empty())
-            && env("KUBE_FASTBUILD").as_deref() != Some("true")
-            && env("KUBE_BUILD_PLATFORMS").is_none()
-        {
-            return Ok(default);
-        }
-        Self::requested(flags)
     }
 
     fn select(
         flags: &[String],
         fastbuild: Option<&str>,
         build_platforms: Option<&str>,
+        default: Vec<Platform>,
     ) -> Result<Vec<Platform>> {
+        let flags: Vec<&str> = flags
+            .iter()
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+            .collect();
         let names: Vec<&str> = if !flags.is_empty() {
             flags
-                .iter()
-                .map(|s| s.trim())
-                .filter(|s| !s.is_empty())
-                .collect()
         } else if fastbuild == Some("true") {
             return Ok(vec![Platform::host()?]);
         } else if let Some(list) = build_platforms {
             list.split_whitespace().collect()
         } else {
-            return Ok(vec![Platform::host()?]);
+            return Ok(default);
         };
         let mut platforms = Vec::new();
         for name in names {
@@ -177,6 +169,7 @@ mod tests {
             &strings(&["linux/arm64", "linux/amd64", "linux/arm64"]),
             Some("true"),
             None,
+            Vec::new(),
         )
         .unwrap();
         assert_eq!(got, SUPPORTED.to_vec());
@@ -184,14 +177,38 @@ mod tests {
 
     #[test]
     fn fastbuild_means_host_only() {
-        let got = Platform::select(&[], Some("true"), Some("linux/amd64 linux/arm64")).unwrap();
+        let got = Platform::select(
+            &[],
+            Some("true"),
+            Some("linux/amd64 linux/arm64"),
+            Vec::new(),
+        )
+        .unwrap();
         assert_eq!(got, vec![Platform::host().unwrap()]);
     }
 
     #[test]
     fn kube_build_platforms_is_space_separated() {
-        let got = Platform::select(&[], None, Some("linux/arm64  linux/amd64")).unwrap();
+        let got =
+            Platform::select(&[], None, Some("linux/arm64  linux/amd64"), Vec::new()).unwrap();
         assert_eq!(got, SUPPORTED.to_vec());
-        assert!(Platform::select(&[], None, Some("linux/amd64 plan9/386")).is_err());
+        assert!(Platform::select(&[], None, Some("linux/amd64 plan9/386"), Vec::new()).is_err());
+    }
+
+    #[test]
+    fn the_route_default_applies_when_nothing_chooses() {
+        let default = SUPPORTED.to_vec();
+        assert_eq!(
+            Platform::select(&[], None, None, default.clone()).unwrap(),
+            default
+        );
+        assert_eq!(
+            Platform::select(&strings(&[" "]), None, None, default.clone()).unwrap(),
+            default
+        );
+        assert_eq!(
+            Platform::select(&strings(&["linux/arm64"]), None, None, default).unwrap(),
+            vec![Platform { arch: Arch::Arm64 }]
+        );
     }
 }
