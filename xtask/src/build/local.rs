@@ -63,7 +63,7 @@ pub fn build(
                 progress.step(&artifact.target.name);
                 progress.inc();
                 if let Some(executable) = artifact.executable {
-                    executables.push((artifact.package_id.clone(), executable));
+                    executables.push(executable);
                 }
             }
             Message::BuildFinished(_) => {}
@@ -83,7 +83,6 @@ pub fn build(
         for binary in &component.binaries {
             let source: &Utf8PathBuf = executables
                 .iter()
-                .map(|(_, path)| path)
                 .find(|path| path.file_name() == Some(binary.as_str()))
                 .with_context(|| {
                     format!(
