@@ -11,6 +11,7 @@ pub mod healthz;
 pub mod logs;
 pub mod metrics;
 pub mod options;
+pub mod registry;
 pub mod request_info;
 pub mod server;
 pub mod status;

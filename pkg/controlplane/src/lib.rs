@@ -1,0 +1,4 @@
+//! The control plane's API on top of the generic server (mirrors
+//! `k8s.io/kubernetes/pkg/registry` and `pkg/controlplane`): the strategy of
+//! every built-in kind, service IP and node-port allocation, the objects that
+//! exist at start, and the namespace and event-TTL controllers.

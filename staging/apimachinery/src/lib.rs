@@ -1,0 +1,5 @@
+//! API machinery shared by the generic server and the per-kind registry
+//! (mirrors `k8s.io/apimachinery`): label and field selectors, field error
+//! lists, name and object-metadata validation.
+
+pub mod validation;

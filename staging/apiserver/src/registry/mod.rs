@@ -1,0 +1,7 @@
+//! The generic registry (mirrors `k8s.io/apiserver/pkg/registry`): one
+//! [`store::Store`] per resource over the shared `Storage`, its behaviour
+//! per kind given by a [`strategy::Strategy`].
+
+pub mod strategy;
+
+pub use strategy::{FinishFunc, Object, ResourceInfo, Strategy};

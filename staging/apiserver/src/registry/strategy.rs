@@ -1,0 +1,198 @@
+//! What makes one kind different from another in the generic store
+//! (`rest.RESTCreateStrategy`, `RESTUpdateStrategy`, `RESTDeleteStrategy`
+//! and the registry's `BeginCreate`/`BeginUpdate` hooks): defaults, validation,
+//! generation and status handling, selectable fields, graceful deletion and
+//! allocation side effects.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use apimachinery::validation::field::ErrorList;
+
+use crate::status::Status;
+
+/// Called once a write that allocated something (a cluster IP, a node port)
+/// has succeeded (`true`) or failed (`false`), so a failed write releases
+/// what it took (`registry.FinishFunc`).
+pub type FinishFunc = Box<dyn FnOnce(bool) + Send>;
+
+/// The static description of a resource, as discovery and routing need it.
+#[derive(Debug, Clone)]
+pub struct ResourceInfo {
+    /// API group; empty for the legacy core group.
+    pub group: &'static str,
+    pub version: &'static str,
+    pub kind: &'static str,
+    /// The URL segment: `pods`.
+    pub plural: &'static str,
+    /// `pod`.
+    pub singular: &'static str,
+    pub namespaced: bool,
+    pub short_names: &'static [&'static str],
+    /// Discovery categories, e.g. `all` for `kubectl get all`.
+    pub categories: &'static [&'static str],
+    /// Has a `/status` subresource (status is ignored on the main resource,
+    /// everything but status is ignored on `/status`).
+    pub has_status: bool,
+    /// Has a `/scale` subresource.
+    pub has_scale: bool,
+}
+
+impl ResourceInfo {
+    /// `apps/v1` or `v1`.
+    pub fn api_version(&self) -> String {
+        if self.group.is_empty() {
+            self.version.to_string()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
+    }
+
+    /// `pods` or `deployments.apps`, the name in "not found" messages.
+    pub fn qualified_resource(&self) -> String {
+        if self.group.is_empty() {
+            self.plural.to_string()
+        } else {
+            format!("{}.{}", self.plural, self.group)
+        }
+    }
+
+    /// The storage prefix of every object of this resource:
+    /// `/registry/pods/`.
+    pub fn key_prefix(&self) -> String {
+        format!("/registry/{}/", self.plural)
+    }
+}
+
+/// An object kind as the registry needs it: the k8s-openapi type with its
+/// metadata.
+pub trait Object:
+    k8s_openapi::Resource
+    + k8s_openapi::Metadata<Ty = ObjectMeta>
+    + Serialize
+    + DeserializeOwned
+    + Clone
+    + PartialEq
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<T> Object for T where
+    T: k8s_openapi::Resource
+        + k8s_openapi::Metadata<Ty = ObjectMeta>
+        + Serialize
+        + DeserializeOwned
+        + Clone
+        + PartialEq
+        + Send
+        + Sync
+        + 'static
+{
+}
+
+/// One kind's behaviour in the generic store. Every method but
+/// [`Strategy::info`] and [`Strategy::validate`] has the behaviour of a kind
+/// that needs nothing special.
+///
+/// Metadata the store owns (uid, creationTimestamp, resourceVersion,
+/// generation, deletion fields, namespace from the URL, `generateName`) is
+/// handled by the store and never by a strategy.
+pub trait Strategy: Send + Sync + 'static {
+    type Object: Object;
+
+    fn info(&self) -> &ResourceInfo;
+
+    /// Fills defaults and clears what a client may not set on create (for a
+    /// kind with status: the status, then its initial value, e.g. a pod's
+    /// `phase: Pending`). Runs before validation.
+    fn prepare_for_create(&self, _obj: &mut Self::Object) {}
+
+    /// Fills defaults on update and keeps what the main resource may not
+    /// change (for a kind with status: `new.status = old.status`).
+    fn prepare_for_update(&self, _new: &mut Self::Object, _old: &Self::Object) {}
+
+    /// On a `/status` update: keeps everything but the status from `old`.
+    fn prepare_for_status_update(&self, _new: &mut Self::Object, _old: &Self::Object) {}
+
+    /// The kind's validation of a new object; field paths as upstream
+    /// (`spec.containers[0].image`).
+    fn validate(&self, obj: &Self::Object) -> ErrorList;
+
+    /// Validation of an update (immutable fields and the like); by default
+    /// the new object is validated like a new one.
+    fn validate_update(&self, new: &Self::Object, _old: &Self::Object) -> ErrorList {
+        self.validate(new)
+    }
+
+    /// Whether `metadata.generation` is kept (set to 1 on create, bumped
+    /// when [`Strategy::spec_changed`]).
+    fn tracks_generation(&self) -> bool {
+        false
+    }
+
+    /// Whether the update changed the desired state (spec) rather than only
+    /// metadata or status.
+    fn spec_changed(&self, _new: &Self::Object, _old: &Self::Object) -> bool {
+        false
+    }
+
+    /// The kind-specific fields a field selector may use besides
+    /// `metadata.name` and `metadata.namespace`, with their values for
+    /// `obj` (`spec.nodeName`, `status.phase`, ...). The names must be the
+    /// same for every object.
+    fn selectable_fields(&self, _obj: &Self::Object) -> Vec<(&'static str, String)> {
+        Vec::new()
+    }
+
+    /// The names [`Strategy::selectable_fields`] returns (for the error on an
+    /// unsupported field, without an object at hand).
+    fn selectable_field_names(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// The grace period a delete of `obj` waits for, given the one the client
+    /// asked for (`CheckGracefulDelete`); `None` or `Some(0)` deletes at once.
+    fn graceful_delete_period(&self, _obj: &Self::Object, _requested: Option<i64>) -> Option<i64> {
+        None
+    }
+
+    /// Takes what a new object needs from shared pools (cluster IPs, node
+    /// ports) before it is stored; 422/409 `Status` when it can't. With
+    /// `dry_run` nothing is kept. The returned function learns whether the
+    /// write succeeded.
+    fn begin_create(
+        &self,
+        _obj: &mut Self::Object,
+        _dry_run: bool,
+    ) -> Result<Option<FinishFunc>, Status> {
+        Ok(None)
+    }
+
+    /// As [`Strategy::begin_create`], for an update from `old` to `new`.
+    fn begin_update(
+        &self,
+        _new: &mut Self::Object,
+        _old: &Self::Object,
+        _dry_run: bool,
+    ) -> Result<Option<FinishFunc>, Status> {
+        Ok(None)
+    }
+
+    /// Whether a delete must keep the object (marked with
+    /// `deletionTimestamp`) because the kind has its own finalization still
+    /// to run, beyond `metadata.finalizers`: a namespace's
+    /// `spec.finalizers` until its contents are gone.
+    fn has_pending_finalization(&self, _obj: &Self::Object) -> bool {
+        false
+    }
+
+    /// Changes a kept object on its first delete (a namespace becomes
+    /// `Terminating`).
+    fn prepare_for_delete(&self, _obj: &mut Self::Object) {}
+
+    /// Gives back what the object held, once it is gone from storage.
+    fn after_delete(&self, _obj: &Self::Object) {}
+}
