@@ -3,3 +3,7 @@
 //! lists, name and object-metadata validation.
 
 pub mod validation;
+pub mod api;
+pub mod fields;
+pub mod labels;
+pub mod patch;

@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod authentication;
 pub mod authorization;
+pub mod endpoints;
 pub mod filters;
 pub mod flag;
 pub mod healthz;

@@ -1,0 +1,1 @@
+//! The `daemonset` kind's strategy.

@@ -1,0 +1,1 @@
+//! The `deployment` kind's strategy.

@@ -1,0 +1,6 @@
+//! The `apps/v1` group's kinds.
+
+pub mod daemonset;
+pub mod deployment;
+pub mod replicaset;
+pub mod statefulset;

@@ -1,0 +1,1 @@
+//! The `replicaset` kind's strategy.

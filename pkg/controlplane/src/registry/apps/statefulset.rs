@@ -1,0 +1,1 @@
+//! The `statefulset` kind's strategy.

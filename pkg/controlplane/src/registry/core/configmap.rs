@@ -1,0 +1,1 @@
+//! The `configmap` kind's strategy.

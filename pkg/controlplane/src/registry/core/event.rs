@@ -1,0 +1,1 @@
+//! The `event` kind's strategy.

@@ -1,0 +1,1 @@
+//! The `namespace` kind's strategy.

@@ -1,0 +1,1 @@
+//! The `node` kind's strategy.

@@ -1,0 +1,1 @@
+//! Pods: strategy, defaults and validation (shared with the pod templates of workloads).

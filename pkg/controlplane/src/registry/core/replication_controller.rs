@@ -1,0 +1,1 @@
+//! The `replication_controller` kind's strategy.

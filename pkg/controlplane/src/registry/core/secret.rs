@@ -1,0 +1,1 @@
+//! The `secret` kind's strategy.

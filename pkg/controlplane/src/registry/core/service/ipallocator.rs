@@ -1,0 +1,1 @@
+//! Cluster IP allocation from `--service-cluster-ip-range`.

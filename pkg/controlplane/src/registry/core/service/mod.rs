@@ -1,0 +1,4 @@
+//! Services: strategy, cluster IP and node port allocation.
+
+pub mod ipallocator;
+pub mod portallocator;

@@ -1,0 +1,1 @@
+//! Node port allocation from `--service-node-port-range`.

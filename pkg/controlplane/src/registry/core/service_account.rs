@@ -1,0 +1,1 @@
+//! The `service_account` kind's strategy.

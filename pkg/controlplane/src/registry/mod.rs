@@ -1,0 +1,4 @@
+//! The strategy of every built-in kind (mirrors `pkg/registry`).
+
+pub mod apps;
+pub mod core;

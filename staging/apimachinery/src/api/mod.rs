@@ -1,0 +1,1 @@
+//! Validation of object metadata (`k8s.io/apimachinery/pkg/api/validation`).

@@ -1,0 +1,1 @@
+//! Field selectors (`k8s.io/apimachinery/pkg/fields`).

@@ -1,0 +1,1 @@
+//! Label selectors (`k8s.io/apimachinery/pkg/labels`).

@@ -1,0 +1,1 @@
+//! API discovery: legacy (`/api`, `/apis`, `/apis/G/V`) and aggregated v2.

@@ -1,0 +1,5 @@
+//! The REST endpoints (mirrors `k8s.io/apiserver/pkg/endpoints`): routes for
+//! every installed resource, their handlers, discovery and OpenAPI.
+
+pub mod discovery;
+pub mod openapi;

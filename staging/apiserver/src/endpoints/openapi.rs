@@ -1,0 +1,1 @@
+//! OpenAPI v3: the index and one document per group-version.
