@@ -2,6 +2,7 @@
 //! groups with their flags and validation, the secure server with its filter
 //! chain, health/version/metrics endpoints, and the `Status` error shape.
 
+pub mod admission;
 pub mod audit;
 pub mod authentication;
 pub mod authorization;

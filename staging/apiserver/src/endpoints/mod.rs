@@ -2,4 +2,8 @@
 //! every installed resource, their handlers, discovery and OpenAPI.
 
 pub mod discovery;
+pub mod handlers;
+pub mod installer;
 pub mod openapi;
+
+pub use installer::Api;

@@ -2,6 +2,10 @@
 //! [`store::Store`] per resource over the shared `Storage`, its behaviour
 //! per kind given by a [`strategy::Strategy`].
 
+pub mod rest;
+pub mod store;
 pub mod strategy;
 
+pub use rest::RestStorage;
+pub use store::Store;
 pub use strategy::{FinishFunc, Object, ResourceInfo, Strategy};

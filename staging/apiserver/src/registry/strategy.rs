@@ -68,7 +68,7 @@ impl ResourceInfo {
 /// An object kind as the registry needs it: the k8s-openapi type with its
 /// metadata.
 pub trait Object:
-    k8s_openapi::Resource
+    k8s_openapi::ListableResource
     + k8s_openapi::Metadata<Ty = ObjectMeta>
     + Serialize
     + DeserializeOwned
@@ -81,7 +81,7 @@ pub trait Object:
 }
 
 impl<T> Object for T where
-    T: k8s_openapi::Resource
+    T: k8s_openapi::ListableResource
         + k8s_openapi::Metadata<Ty = ObjectMeta>
         + Serialize
         + DeserializeOwned
@@ -192,6 +192,12 @@ pub trait Strategy: Send + Sync + 'static {
     /// Changes a kept object on its first delete (a namespace becomes
     /// `Terminating`).
     fn prepare_for_delete(&self, _obj: &mut Self::Object) {}
+
+    /// Whether a delete answers with the deleted object (pods, services,
+    /// namespaces) rather than a success `Status` (`ReturnDeletedObject`).
+    fn returns_deleted_object(&self) -> bool {
+        false
+    }
 
     /// Gives back what the object held, once it is gone from storage.
     fn after_delete(&self, _obj: &Self::Object) {}

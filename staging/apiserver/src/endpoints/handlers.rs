@@ -1,0 +1,482 @@
+//! The REST handlers (`endpoints/handlers`): query parameters and bodies
+//! into the store's typed options, the store's reply into an HTTP response
+//! (JSON, `Warning` headers, chunked watch streams).
+
+use std::convert::Infallible;
+use std::num::NonZeroUsize;
+use std::time::Duration;
+
+use axum::body::Body as HttpBody;
+use axum::response::{IntoResponse, Response};
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use serde_json::Value;
+
+use apimachinery::validation::field::{Error as FieldError, Path};
+use apimachinery::{fields, labels};
+
+use crate::registry::rest::{
+    Body, BodyFormat, DeleteOptions, FieldValidation, GetOptions, ListOptions, PropagationPolicy,
+    Reply, ResourceVersionMatch, WatchLines, WriteOptions,
+};
+use crate::status::Status;
+
+/// A request's query parameters, percent-decoded, in order.
+#[derive(Debug, Default)]
+pub struct Query(Vec<(String, String)>);
+
+impl Query {
+    pub fn parse(query: Option<&str>) -> Self {
+        Query(
+            query
+                .map(|q| {
+                    url_decode_pairs(q)
+                        .into_iter()
+                        .collect::<Vec<(String, String)>>()
+                })
+                .unwrap_or_default(),
+        )
+    }
+
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn flag(&self, key: &str) -> bool {
+        matches!(self.get(key), Some("true" | "1"))
+    }
+}
+
+/// `application/x-www-form-urlencoded` pairs (the query string).
+fn url_decode_pairs(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(key), percent_decode(value))
+        })
+        .collect()
+}
+
+fn percent_decode(input: &str) -> String {
+    let bytes = input.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Whether the request asks for a watch (`?watch=true` or the `/watch/`
+/// path prefix, already stripped by the router).
+pub fn is_watch(query: &Query) -> bool {
+    query.flag("watch")
+}
+
+pub fn get_options(query: &Query) -> GetOptions {
+    GetOptions {
+        resource_version: query.get("resourceVersion").map(str::to_string),
+    }
+}
+
+/// `metav1.ListOptions` from the query, validated as upstream's
+/// `ValidateListOptions`. `default_watch_timeout` is used when the client
+/// gives no `timeoutSeconds`.
+pub fn list_options(
+    query: &Query,
+    watch: bool,
+    default_watch_timeout: Duration,
+) -> Result<ListOptions, Status> {
+    let label_selector = match query.get("labelSelector") {
+        Some(text) => labels::Selector::parse(text).map_err(Status::bad_request)?,
+        None => labels::Selector::everything(),
+    };
+    let field_selector = match query.get("fieldSelector") {
+        Some(text) => fields::Selector::parse(text).map_err(Status::bad_request)?,
+        None => fields::Selector::everything(),
+    };
+    let limit = match query.get("limit") {
+        Some(text) => {
+            let n: i64 = text
+                .parse()
+                .map_err(|_| Status::bad_request(format!("limit: invalid value {text:?}")))?;
+            usize::try_from(n).ok().and_then(NonZeroUsize::new)
+        }
+        None => None,
+    };
+    let continue_token = query
+        .get("continue")
+        .filter(|c| !c.is_empty())
+        .map(str::to_string);
+    let resource_version = query.get("resourceVersion").map(str::to_string);
+    let mut errors = Vec::new();
+    let match_path = Path::new("resourceVersionMatch");
+    let resource_version_match = match query.get("resourceVersionMatch") {
+        None | Some("") => None,
+        Some("NotOlderThan") => Some(ResourceVersionMatch::NotOlderThan),
+        Some("Exact") => Some(ResourceVersionMatch::Exact),
+        Some(other) => {
+            errors.push(FieldError::not_supported(
+                &match_path,
+                other,
+                &["Exact", "NotOlderThan"],
+            ));
+            None
+        }
+    };
+    if resource_version_match.is_some() {
+        if watch {
+            errors.push(FieldError::forbidden(
+                &match_path,
+                "resourceVersionMatch is forbidden for watch",
+            ));
+        }
+        if resource_version.as_deref().unwrap_or_default().is_empty() {
+            errors.push(FieldError::forbidden(
+                &match_path,
+                "resourceVersionMatch is forbidden unless resourceVersion is provided",
+            ));
+        }
+        if continue_token.is_some() {
+            errors.push(FieldError::forbidden(
+                &match_path,
+                "resourceVersionMatch is forbidden when continue is provided",
+            ));
+        }
+        if resource_version_match == Some(ResourceVersionMatch::Exact)
+            && resource_version.as_deref() == Some("0")
+        {
+            errors.push(FieldError::forbidden(
+                &match_path,
+                "resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\"",
+            ));
+        }
+    }
+    let send_initial_events = match query.get("sendInitialEvents") {
+        Some("true") => Some(true),
+        Some("false") => Some(false),
+        _ => None,
+    };
+    if send_initial_events.is_some() && !watch {
+        errors.push(FieldError::forbidden(
+            &Path::new("sendInitialEvents"),
+            "sendInitialEvents is forbidden for list",
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(Status::invalid_options("ListOptions", &errors));
+    }
+    let timeout = match query.get("timeoutSeconds") {
+        Some(text) => {
+            let seconds: u64 = text.parse().map_err(|_| {
+                Status::bad_request(format!("timeoutSeconds: invalid value {text:?}"))
+            })?;
+            Some(Duration::from_secs(seconds))
+        }
+        None if watch => Some(default_watch_timeout),
+        None => None,
+    };
+    Ok(ListOptions {
+        label_selector,
+        field_selector,
+        limit,
+        continue_token,
+        resource_version,
+        resource_version_match,
+        allow_watch_bookmarks: query.flag("allowWatchBookmarks"),
+        send_initial_events,
+        timeout,
+    })
+}
+
+fn dry_run(query: &Query) -> Result<bool, Status> {
+    match query.get("dryRun") {
+        None | Some("") => Ok(false),
+        Some("All") => Ok(true),
+        Some(other) => Err(Status::bad_request(format!(
+            "dryRun: Unsupported value: {other:?}: supported values: \"All\""
+        ))),
+    }
+}
+
+pub fn write_options(query: &Query) -> Result<WriteOptions, Status> {
+    let field_validation = match query.get("fieldValidation") {
+        None | Some("") | Some("Warn") => FieldValidation::Warn,
+        Some("Strict") => FieldValidation::Strict,
+        Some("Ignore") => FieldValidation::Ignore,
+        Some(other) => {
+            return Err(Status::bad_request(format!(
+                "fieldValidation: Unsupported value: {other:?}: supported values: \"Ignore\", \"Strict\", \"Warn\""
+            )));
+        }
+    };
+    Ok(WriteOptions {
+        dry_run: dry_run(query)?,
+        field_manager: query.get("fieldManager").map(str::to_string),
+        field_validation,
+    })
+}
+
+/// `DeleteOptions` from the body (if any) and the query; query values win
+/// as upstream.
+pub fn delete_options(query: &Query, body: &[u8]) -> Result<DeleteOptions, Status> {
+    let mut opts = DeleteOptions::default();
+    if !body.iter().all(u8::is_ascii_whitespace) {
+        let value: Value = serde_json::from_slice(body)
+            .map_err(|err| Status::bad_request(format!("decoding DeleteOptions: {err}")))?;
+        opts.grace_period_seconds = value.get("gracePeriodSeconds").and_then(Value::as_i64);
+        if let Some(policy) = value.get("propagationPolicy").and_then(Value::as_str) {
+            opts.propagation_policy = Some(propagation_policy(policy)?);
+        }
+        if value.get("orphanDependents").and_then(Value::as_bool) == Some(true) {
+            opts.propagation_policy = Some(PropagationPolicy::Orphan);
+        }
+        if let Some(pre) = value.get("preconditions") {
+            opts.precondition_uid = pre.get("uid").and_then(Value::as_str).map(str::to_string);
+            opts.precondition_resource_version = pre
+                .get("resourceVersion")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+        }
+        if let Some(Value::Array(modes)) = value.get("dryRun") {
+            opts.dry_run = modes.iter().any(|m| m == "All");
+        }
+    }
+    if let Some(text) = query.get("gracePeriodSeconds") {
+        opts.grace_period_seconds = Some(text.parse().map_err(|_| {
+            Status::bad_request(format!("gracePeriodSeconds: invalid value {text:?}"))
+        })?);
+    }
+    if let Some(policy) = query.get("propagationPolicy") {
+        opts.propagation_policy = Some(propagation_policy(policy)?);
+    }
+    opts.dry_run |= dry_run(query)?;
+    if opts.grace_period_seconds.is_some_and(|s| s < 0) {
+        opts.grace_period_seconds = Some(0);
+    }
+    Ok(opts)
+}
+
+fn propagation_policy(value: &str) -> Result<PropagationPolicy, Status> {
+    match value {
+        "Orphan" => Ok(PropagationPolicy::Orphan),
+        "Background" => Ok(PropagationPolicy::Background),
+        "Foreground" => Ok(PropagationPolicy::Foreground),
+        other => Err(Status::invalid_options(
+            "DeleteOptions",
+            &[FieldError::not_supported(
+                &Path::new("propagationPolicy"),
+                other,
+                &["Foreground", "Background", "Orphan", "nil"],
+            )],
+        )),
+    }
+}
+
+/// The body of a create or update, by its Content-Type.
+pub fn request_body(headers: &HeaderMap, bytes: Bytes) -> Result<Body, Status> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json");
+    let media = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    let format = match media.as_str() {
+        "application/json" | "" => BodyFormat::Json,
+        "application/yaml" => BodyFormat::Yaml,
+        _ => return Err(Status::unsupported_media_type(content_type)),
+    };
+    Ok(Body { format, bytes })
+}
+
+/// Refuses a request whose `Accept` allows no type we can write (406).
+pub fn check_accept(headers: &HeaderMap) -> Result<(), Status> {
+    let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
+        return Ok(());
+    };
+    let acceptable = accept.split(',').any(|item| {
+        let media = item.split(';').next().unwrap_or_default().trim();
+        matches!(media, "" | "*/*" | "application/*" | "application/json")
+    });
+    if acceptable {
+        Ok(())
+    } else {
+        Err(Status::failure(
+            StatusCode::NOT_ACCEPTABLE,
+            "NotAcceptable",
+            format!(
+                "only the following media types are accepted: application/json, got {accept:?}"
+            ),
+        ))
+    }
+}
+
+/// The HTTP response of a store reply.
+pub fn reply(reply: Reply) -> Response {
+    let mut response = (reply.code, reply.body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    for warning in reply.warnings {
+        let text = format!("299 - {}", quote_warning(&warning));
+        if let Ok(value) = HeaderValue::from_str(&text) {
+            headers.append(header::WARNING, value);
+        }
+    }
+    response
+}
+
+/// A warning text as a quoted string (RFC 7234 warn-text).
+fn quote_warning(text: &str) -> String {
+    let escaped: String = text
+        .chars()
+        .filter(|c| !c.is_control())
+        .flat_map(|c| match c {
+            '"' | '\\' => vec!['\\', c],
+            c => vec![c],
+        })
+        .collect();
+    format!("\"{escaped}\"")
+}
+
+/// A watch as a chunked stream: one JSON event per line, flushed per event.
+pub fn watch_response(lines: WatchLines) -> Response {
+    let body = lines.map(|line| {
+        let mut chunk = BytesMut::with_capacity(line.len() + 1);
+        chunk.extend_from_slice(&line);
+        chunk.extend_from_slice(b"\n");
+        Ok::<Bytes, Infallible>(chunk.freeze())
+    });
+    let mut response = Response::new(HttpBody::from_stream(body));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_is_percent_decoded() {
+        let query = Query::parse(Some(
+            "labelSelector=app%3Dweb%2Ctier+in+(a)&watch=1&limit=5",
+        ));
+        assert_eq!(query.get("labelSelector"), Some("app=web,tier in (a)"));
+        assert!(is_watch(&query));
+        assert_eq!(query.get("limit"), Some("5"));
+        assert_eq!(Query::parse(Some("a=%zz")).get("a"), Some("%zz"));
+    }
+
+    #[test]
+    fn list_options_are_validated_like_upstream() {
+        let opts = list_options(
+            &Query::parse(Some("limit=2&resourceVersion=5&resourceVersionMatch=Exact")),
+            false,
+            Duration::ZERO,
+        )
+        .unwrap();
+        assert_eq!(opts.limit.map(NonZeroUsize::get), Some(2));
+        assert_eq!(
+            opts.resource_version_match,
+            Some(ResourceVersionMatch::Exact)
+        );
+        let err = list_options(
+            &Query::parse(Some("resourceVersionMatch=Exact")),
+            false,
+            Duration::ZERO,
+        )
+        .unwrap_err();
+        assert_eq!(err.code, 422);
+        assert!(
+            err.message
+                .contains("resourceVersionMatch is forbidden unless resourceVersion is provided"),
+            "{}",
+            err.message
+        );
+        let err = list_options(
+            &Query::parse(Some("resourceVersionMatch=Sometimes&resourceVersion=1")),
+            false,
+            Duration::ZERO,
+        )
+        .unwrap_err();
+        assert!(
+            err.message.contains("Unsupported value: \"Sometimes\""),
+            "{}",
+            err.message
+        );
+        let watch =
+            list_options(&Query::parse(Some("watch=1")), true, Duration::from_secs(7)).unwrap();
+        assert_eq!(watch.timeout, Some(Duration::from_secs(7)));
+    }
+
+    #[test]
+    fn delete_options_merge_body_and_query() {
+        let opts = delete_options(
+            &Query::parse(Some("gracePeriodSeconds=0")),
+            br#"{"kind":"DeleteOptions","propagationPolicy":"Background","preconditions":{"uid":"u1"},"gracePeriodSeconds":30}"#,
+        )
+        .unwrap();
+        assert_eq!(opts.grace_period_seconds, Some(0));
+        assert_eq!(opts.propagation_policy, Some(PropagationPolicy::Background));
+        assert_eq!(opts.precondition_uid.as_deref(), Some("u1"));
+        assert!(delete_options(&Query::default(), br#"{"propagationPolicy":"Sideways"}"#).is_err());
+        assert!(delete_options(&Query::default(), b"{not json").is_err());
+    }
+
+    #[test]
+    fn bodies_by_content_type() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        );
+        assert_eq!(
+            request_body(&headers, Bytes::new()).unwrap().format,
+            BodyFormat::Json
+        );
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+        assert_eq!(request_body(&headers, Bytes::new()).unwrap_err().code, 415);
+    }
+
+    #[test]
+    fn warnings_are_quoted() {
+        let response = reply(Reply {
+            code: StatusCode::CREATED,
+            body: Bytes::from_static(b"{}"),
+            warnings: vec!["unknown field \"spec.foo\"".into()],
+        });
+        assert_eq!(
+            response.headers()[header::WARNING],
+            "299 - \"unknown field \\\"spec.foo\\\"\""
+        );
+    }
+}

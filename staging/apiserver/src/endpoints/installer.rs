@@ -1,0 +1,297 @@
+//! Installs resources under `/api/v1` and `/apis/<group>/<version>`
+//! (`endpoints.APIInstaller`): parses a resource path into namespace,
+//! resource, name and subresource, picks the verb from the method and query,
+//! and calls the resource's store.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use bytes::Bytes;
+use http::{HeaderMap, Method, Uri};
+
+use crate::registry::RestStorage;
+use crate::registry::rest::Subresource;
+use crate::status::Status;
+
+use super::handlers::{self, Query};
+
+/// Every installed resource, by group, version and plural name.
+pub struct Api {
+    resources: HashMap<(String, String, String), Arc<dyn RestStorage>>,
+    /// `--min-request-timeout`: a watch without `timeoutSeconds` ends after
+    /// a random time in [this, 2×this], as upstream spreads reconnects.
+    min_request_timeout: Duration,
+}
+
+/// What a resource path addresses.
+#[derive(Debug, PartialEq, Eq)]
+struct Target<'a> {
+    group: &'a str,
+    version: &'a str,
+    namespace: Option<&'a str>,
+    resource: &'a str,
+    name: Option<&'a str>,
+    subresource: Option<&'a str>,
+    /// The deprecated `/watch/` path prefix.
+    watch: bool,
+}
+
+/// Namespace subresources that are not nested resources:
+/// `/api/v1/namespaces/<name>/status`.
+const NAMESPACE_SUBRESOURCES: [&str; 2] = ["status", "finalize"];
+
+fn parse_target(path: &str) -> Option<Target<'_>> {
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let (group, version, mut rest) = match parts.as_slice() {
+        ["api", version, rest @ ..] => ("", *version, rest),
+        ["apis", group, version, rest @ ..] => (*group, *version, rest),
+        _ => return None,
+    };
+    let watch = rest.first() == Some(&"watch");
+    if watch {
+        rest = &rest[1..];
+    }
+    let mut namespace = None;
+    if let ["namespaces", ns, nested, tail @ ..] = rest
+        && !NAMESPACE_SUBRESOURCES.contains(nested)
+    {
+        namespace = Some(*ns);
+        rest = &rest[2..];
+        let _ = tail;
+    }
+    match rest {
+        [resource] => Some(Target {
+            group,
+            version,
+            namespace,
+            resource,
+            name: None,
+            subresource: None,
+            watch,
+        }),
+        [resource, name] => Some(Target {
+            group,
+            version,
+            namespace,
+            resource,
+            name: Some(name),
+            subresource: None,
+            watch,
+        }),
+        [resource, name, sub] => Some(Target {
+            group,
+            version,
+            namespace,
+            resource,
+            name: Some(name),
+            subresource: Some(sub),
+            watch,
+        }),
+        _ => None,
+    }
+    .filter(|t| !t.resource.is_empty() && t.name.is_none_or(|n| !n.is_empty()))
+}
+
+impl Api {
+    pub fn new(resources: Vec<Arc<dyn RestStorage>>, min_request_timeout: Duration) -> Self {
+        let resources = resources
+            .into_iter()
+            .map(|store| {
+                let info = store.info();
+                (
+                    (
+                        info.group.to_string(),
+                        info.version.to_string(),
+                        info.plural.to_string(),
+                    ),
+                    store,
+                )
+            })
+            .collect();
+        Api {
+            resources,
+            min_request_timeout,
+        }
+    }
+
+    /// The routes of every resource path (discovery is served beside them).
+    pub fn router(self) -> Router {
+        let api = Arc::new(self);
+        Router::new()
+            .route("/api/{version}/{*rest}", any(serve))
+            .route("/apis/{group}/{version}/{*rest}", any(serve))
+            .with_state(api)
+    }
+
+    fn watch_timeout(&self) -> Duration {
+        let base = self.min_request_timeout;
+        let jitter = u64::from(uuid::Uuid::new_v4().as_bytes()[0]);
+        base + base.mul_f64(jitter as f64 / 255.0)
+    }
+
+    async fn handle(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: Bytes,
+    ) -> Result<Response, Status> {
+        let target = parse_target(uri.path()).ok_or_else(Status::not_found_path)?;
+        let store = self
+            .resources
+            .get(&(
+                target.group.to_string(),
+                target.version.to_string(),
+                target.resource.to_string(),
+            ))
+            .ok_or_else(Status::not_found_path)?;
+        let info = store.info();
+        // A namespaced resource is addressed through its namespace (or, for
+        // lists and watches, across all); a cluster-scoped one never is.
+        if !info.namespaced && target.namespace.is_some() {
+            return Err(Status::not_found_path());
+        }
+        if info.namespaced && target.namespace.is_none() && target.name.is_some() {
+            return Err(Status::not_found_path());
+        }
+        let subresource = match target.subresource {
+            None => Subresource::Main,
+            Some("status") if info.has_status => Subresource::Status,
+            Some(_) => return Err(Status::not_found_path()),
+        };
+        let namespace = target.namespace;
+        let query = Query::parse(uri.query());
+        handlers::check_accept(headers)?;
+        let watch = target.watch || handlers::is_watch(&query);
+        let reply = match (method.clone(), target.name) {
+            (Method::GET, None) if watch => {
+                let opts = handlers::list_options(&query, true, self.watch_timeout())?;
+                return Ok(handlers::watch_response(
+                    store.watch(namespace, &opts).await?,
+                ));
+            }
+            (Method::GET, Some(name)) if watch => {
+                // `/watch/.../name`: a watch of one object.
+                let mut opts = handlers::list_options(&query, true, self.watch_timeout())?;
+                opts.field_selector =
+                    apimachinery::fields::Selector::parse(&format!("metadata.name={name}"))
+                        .map_err(Status::bad_request)?;
+                return Ok(handlers::watch_response(
+                    store.watch(namespace, &opts).await?,
+                ));
+            }
+            (Method::GET, None) => {
+                let opts = handlers::list_options(&query, false, Duration::ZERO)?;
+                store.list(namespace, &opts).await?
+            }
+            (Method::GET, Some(name)) => {
+                store
+                    .get(namespace, name, &handlers::get_options(&query))
+                    .await?
+            }
+            (Method::POST, None) => {
+                if info.namespaced && namespace.is_none() {
+                    return Err(Status::not_found_path());
+                }
+                let opts = handlers::write_options(&query)?;
+                store
+                    .create(namespace, handlers::request_body(headers, body)?, &opts)
+                    .await?
+            }
+            (Method::PUT, Some(name)) => {
+                let opts = handlers::write_options(&query)?;
+                store
+                    .update(
+                        namespace,
+                        name,
+                        subresource,
+                        handlers::request_body(headers, body)?,
+                        &opts,
+                    )
+                    .await?
+            }
+            (Method::DELETE, Some(name)) if subresource == Subresource::Main => {
+                let opts = handlers::delete_options(&query, &body)?;
+                store.delete(namespace, name, &opts).await?
+            }
+            (Method::DELETE, None) => {
+                let list = handlers::list_options(&query, false, Duration::ZERO)?;
+                let opts = handlers::delete_options(&query, &body)?;
+                store.delete_collection(namespace, &list, &opts).await?
+            }
+            (method, _) => {
+                return Err(Status::method_not_supported(
+                    info.group,
+                    info.plural,
+                    &method.as_str().to_ascii_lowercase(),
+                ));
+            }
+        };
+        Ok(handlers::reply(reply))
+    }
+}
+
+async fn serve(
+    State(api): State<Arc<Api>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match api.handle(&method, &uri, &headers, body).await {
+        Ok(response) => response,
+        Err(status) => status.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(path: &str) -> Option<(Option<&str>, &str, Option<&str>, Option<&str>, bool)> {
+        parse_target(path).map(|t| (t.namespace, t.resource, t.name, t.subresource, t.watch))
+    }
+
+    #[test]
+    fn paths_parse_like_upstream() {
+        assert_eq!(
+            target("/api/v1/pods"),
+            Some((None, "pods", None, None, false))
+        );
+        assert_eq!(
+            target("/api/v1/namespaces/default/pods"),
+            Some((Some("default"), "pods", None, None, false))
+        );
+        assert_eq!(
+            target("/api/v1/namespaces/default/pods/x/status"),
+            Some((Some("default"), "pods", Some("x"), Some("status"), false))
+        );
+        assert_eq!(
+            target("/api/v1/namespaces/default"),
+            Some((None, "namespaces", Some("default"), None, false))
+        );
+        assert_eq!(
+            target("/api/v1/namespaces/default/status"),
+            Some((None, "namespaces", Some("default"), Some("status"), false))
+        );
+        assert_eq!(
+            target("/api/v1/namespaces/default/finalize"),
+            Some((None, "namespaces", Some("default"), Some("finalize"), false))
+        );
+        assert_eq!(
+            target("/apis/apps/v1/namespaces/a/deployments/web/scale"),
+            Some((Some("a"), "deployments", Some("web"), Some("scale"), false))
+        );
+        assert_eq!(
+            target("/api/v1/watch/namespaces/a/pods"),
+            Some((Some("a"), "pods", None, None, true))
+        );
+        assert_eq!(target("/api/v1/namespaces/a/pods/x/y/z"), None);
+        assert_eq!(target("/apis/apps"), None);
+    }
+}

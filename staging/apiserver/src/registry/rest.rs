@@ -1,0 +1,183 @@
+//! The interface between the HTTP handlers and a resource's store
+//! (`k8s.io/apiserver/pkg/registry/rest`): the verbs, their parsed options,
+//! and what they answer. [`RestStorage`] is object-safe so that routes hold
+//! every resource's store the same way, whatever its Rust type.
+
+use std::num::NonZeroUsize;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::stream::BoxStream;
+use http::StatusCode;
+
+use apimachinery::{fields, labels};
+
+use crate::status::Status;
+
+use super::ResourceInfo;
+
+/// `resourceVersionMatch`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResourceVersionMatch {
+    NotOlderThan,
+    Exact,
+}
+
+/// The options of a get (`metav1.GetOptions`).
+#[derive(Debug, Clone, Default)]
+pub struct GetOptions {
+    /// `resourceVersion`: unset or "0" is the latest; a number asks for a
+    /// state at least that new.
+    pub resource_version: Option<String>,
+}
+
+/// The options of a list or watch (`metav1.ListOptions`), already
+/// validated and parsed.
+#[derive(Debug, Clone, Default)]
+pub struct ListOptions {
+    pub label_selector: labels::Selector,
+    pub field_selector: fields::Selector,
+    pub limit: Option<NonZeroUsize>,
+    pub continue_token: Option<String>,
+    pub resource_version: Option<String>,
+    pub resource_version_match: Option<ResourceVersionMatch>,
+    pub allow_watch_bookmarks: bool,
+    /// `sendInitialEvents` (watch-list): the initial state as ADDED events,
+    /// then a bookmark marking its end.
+    pub send_initial_events: Option<bool>,
+    /// How long a watch runs before the server ends it.
+    pub timeout: Option<Duration>,
+}
+
+/// How a write reads and checks its body (`fieldValidation`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FieldValidation {
+    Ignore,
+    #[default]
+    Warn,
+    Strict,
+}
+
+/// The options every write shares (`CreateOptions`, `UpdateOptions`,
+/// `PatchOptions`).
+#[derive(Debug, Clone, Default)]
+pub struct WriteOptions {
+    /// `dryRun=All`: validate and answer, store nothing.
+    pub dry_run: bool,
+    pub field_manager: Option<String>,
+    pub field_validation: FieldValidation,
+}
+
+/// `propagationPolicy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PropagationPolicy {
+    Orphan,
+    Background,
+    Foreground,
+}
+
+/// `metav1.DeleteOptions`, merged from the body and the query.
+#[derive(Debug, Clone, Default)]
+pub struct DeleteOptions {
+    pub dry_run: bool,
+    pub grace_period_seconds: Option<i64>,
+    pub propagation_policy: Option<PropagationPolicy>,
+    pub precondition_uid: Option<String>,
+    pub precondition_resource_version: Option<String>,
+}
+
+/// The media type of a request body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyFormat {
+    Json,
+    Yaml,
+}
+
+/// A decoded request body as the store receives it.
+#[derive(Debug, Clone)]
+pub struct Body {
+    pub format: BodyFormat,
+    pub bytes: Bytes,
+}
+
+/// Which part of an object a write addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subresource {
+    Main,
+    Status,
+}
+
+/// A successful answer: the HTTP code, the JSON body and any
+/// `Warning` headers (`299 - "..."`).
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub code: StatusCode,
+    pub body: Bytes,
+    pub warnings: Vec<String>,
+}
+
+impl Reply {
+    pub fn ok(body: Bytes) -> Self {
+        Reply {
+            code: StatusCode::OK,
+            body,
+            warnings: Vec::new(),
+        }
+    }
+}
+
+/// The lines of a watch: each item is one JSON watch event
+/// (`{"type":"ADDED","object":{...}}`) without the newline. An error inside
+/// the stream is sent as an `ERROR` event by the store itself.
+pub type WatchLines = BoxStream<'static, Bytes>;
+
+/// One resource's REST verbs, with the object encoding done inside.
+#[async_trait::async_trait]
+pub trait RestStorage: Send + Sync {
+    fn info(&self) -> &ResourceInfo;
+
+    async fn get(
+        &self,
+        namespace: Option<&str>,
+        name: &str,
+        opts: &GetOptions,
+    ) -> Result<Reply, Status>;
+
+    async fn list(&self, namespace: Option<&str>, opts: &ListOptions) -> Result<Reply, Status>;
+
+    async fn watch(
+        &self,
+        namespace: Option<&str>,
+        opts: &ListOptions,
+    ) -> Result<WatchLines, Status>;
+
+    async fn create(
+        &self,
+        namespace: Option<&str>,
+        body: Body,
+        opts: &WriteOptions,
+    ) -> Result<Reply, Status>;
+
+    async fn update(
+        &self,
+        namespace: Option<&str>,
+        name: &str,
+        subresource: Subresource,
+        body: Body,
+        opts: &WriteOptions,
+    ) -> Result<Reply, Status>;
+
+    async fn delete(
+        &self,
+        namespace: Option<&str>,
+        name: &str,
+        opts: &DeleteOptions,
+    ) -> Result<Reply, Status>;
+
+    async fn delete_collection(
+        &self,
+        namespace: Option<&str>,
+        list: &ListOptions,
+        opts: &DeleteOptions,
+    ) -> Result<Reply, Status>;
+}

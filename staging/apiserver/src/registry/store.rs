@@ -1,0 +1,1133 @@
+//! The generic store of one resource (`registry/generic/registry.Store`):
+//! objects encoded as JSON under `/registry/<resource>/<namespace>/<name>`,
+//! resourceVersion = the storage revision, and every verb's semantics —
+//! system metadata, strategy hooks, optimistic concurrency, graceful and
+//! finalizer-held deletion, selectors, paging and watches.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use http::StatusCode;
+use k8s_openapi::Metadata;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+use k8s_openapi::chrono::DateTime;
+use serde::Serialize;
+
+use apiserver_storage::{
+    ContinueToken, KeyValue, ListOptions as StorageListOptions, Revision, Storage, StorageError,
+    WatchEvent, WatchOptions,
+};
+
+use crate::admission::{self, Attributes, Operation};
+use crate::status::{Status, StatusDetails};
+
+use super::rest::{
+    Body, BodyFormat, DeleteOptions, FieldValidation, GetOptions, ListOptions, Reply,
+    ResourceVersionMatch, RestStorage, Subresource, WatchLines, WriteOptions,
+};
+use super::{FinishFunc, ResourceInfo, Strategy};
+
+/// How often a watch that allows bookmarks gets one when nothing else
+/// happens (upstream: about a minute, and just before the watch times out).
+const BOOKMARK_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Attempts at a unique name for `generateName` before giving up
+/// (upstream's RetryGenerateName).
+const GENERATE_NAME_ATTEMPTS: usize = 8;
+
+/// The characters of a generated name suffix (no vowels, no look-alikes).
+const NAME_ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+
+/// One resource's store.
+pub struct Store<S: Strategy> {
+    strategy: Arc<S>,
+    storage: Arc<dyn Storage>,
+    admission: admission::Chain,
+    prefix: String,
+}
+
+impl<S: Strategy> Store<S> {
+    pub fn new(strategy: Arc<S>, storage: Arc<dyn Storage>, admission: admission::Chain) -> Self {
+        let prefix = strategy.info().key_prefix();
+        Store {
+            strategy,
+            storage,
+            admission,
+            prefix,
+        }
+    }
+
+    pub fn strategy(&self) -> &Arc<S> {
+        &self.strategy
+    }
+
+    fn info(&self) -> &ResourceInfo {
+        self.strategy.info()
+    }
+
+    /// The storage key of one object.
+    pub fn key(&self, namespace: Option<&str>, name: &str) -> String {
+        match (self.info().namespaced, namespace) {
+            (true, Some(ns)) => format!("{}{ns}/{name}", self.prefix),
+            _ => format!("{}{name}", self.prefix),
+        }
+    }
+
+    /// The storage prefix of a collection: one namespace's, or all.
+    fn collection_prefix(&self, namespace: Option<&str>) -> String {
+        match (self.info().namespaced, namespace) {
+            (true, Some(ns)) => format!("{}{ns}/", self.prefix),
+            _ => self.prefix.clone(),
+        }
+    }
+
+    // ----- encoding -------------------------------------------------------
+
+    /// The object as stored, with `resourceVersion` set from the revision.
+    fn decode_stored(&self, kv: &KeyValue) -> Result<S::Object, Status> {
+        let mut obj: S::Object = serde_json::from_slice(&kv.value)
+            .map_err(|err| Status::internal_error(format!("decoding {}: {err}", kv.key)))?;
+        obj.metadata_mut().resource_version = Some(kv.mod_revision.to_string());
+        Ok(obj)
+    }
+
+    /// The bytes stored for an object: JSON without `resourceVersion`, which
+    /// the revision carries.
+    fn encode_for_storage(&self, obj: &S::Object) -> Result<Bytes, Status> {
+        let mut obj = obj.clone();
+        obj.metadata_mut().resource_version = None;
+        serde_json::to_vec(&obj)
+            .map(Bytes::from)
+            .map_err(|err| Status::internal_error(format!("encoding: {err}")))
+    }
+
+    fn encode_reply(obj: &impl Serialize) -> Result<Bytes, Status> {
+        serde_json::to_vec(obj)
+            .map(Bytes::from)
+            .map_err(|err| Status::internal_error(format!("encoding: {err}")))
+    }
+
+    /// Decodes a request body into the kind, collecting unknown fields for
+    /// `fieldValidation`.
+    fn decode_body(
+        &self,
+        body: &Body,
+        validation: FieldValidation,
+    ) -> Result<(S::Object, Vec<String>), Status> {
+        let mut unknown = Vec::new();
+        let mut record = |path: serde_ignored::Path<'_>| unknown.push(field_path(&path));
+        let decoded: Result<S::Object, String> = match body.format {
+            BodyFormat::Json => {
+                let mut de = serde_json::Deserializer::from_slice(&body.bytes);
+                serde_ignored::deserialize(&mut de, &mut record)
+                    .map_err(|e| e.to_string())
+                    .and_then(|obj| de.end().map(|()| obj).map_err(|e| e.to_string()))
+            }
+            BodyFormat::Yaml => {
+                let de = serde_yaml_ng::Deserializer::from_slice(&body.bytes);
+                serde_ignored::deserialize(de, &mut record).map_err(|e| e.to_string())
+            }
+        };
+        let obj = decoded.map_err(|err| {
+            let message = if validation == FieldValidation::Strict {
+                format!("strict decoding error: {err}")
+            } else {
+                format!("error decoding the body as {}: {err}", self.info().kind)
+            };
+            Status::bad_request(message)
+        })?;
+        let unknown: Vec<String> = unknown
+            .into_iter()
+            .map(|path| format!("unknown field {path:?}"))
+            .collect();
+        match validation {
+            FieldValidation::Strict if !unknown.is_empty() => Err(Status::bad_request(format!(
+                "strict decoding error: {}",
+                unknown.join(", ")
+            ))),
+            FieldValidation::Warn => Ok((obj, unknown)),
+            _ => Ok((obj, Vec::new())),
+        }
+    }
+
+    // ----- errors ---------------------------------------------------------
+
+    fn storage_error(&self, err: StorageError, name: &str) -> Status {
+        let info = self.info();
+        match err {
+            StorageError::NotFound { .. } => Status::not_found(info.group, info.plural, name),
+            StorageError::AlreadyExists { .. } => {
+                Status::already_exists(info.group, info.plural, name)
+            }
+            StorageError::Conflict { .. } => {
+                Status::modified_conflict(info.group, info.plural, name)
+            }
+            StorageError::Expired { .. } => Status::expired(err.to_string()),
+            StorageError::TooLargeRevision { .. } => {
+                Status::failure(StatusCode::GATEWAY_TIMEOUT, "Timeout", err.to_string())
+            }
+            StorageError::InvalidContinue { .. } => Status::bad_request(err.to_string()),
+            other => Status::internal_error(other.to_string()),
+        }
+    }
+
+    fn invalid(&self, name: &str, errors: &[apimachinery::validation::field::Error]) -> Status {
+        let info = self.info();
+        Status::invalid(info.group, info.kind, name, errors)
+    }
+
+    // ----- reads ----------------------------------------------------------
+
+    /// One object, typed (for controllers in the same process).
+    pub async fn get_object(
+        &self,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<S::Object, Status> {
+        let kv = self
+            .storage
+            .get(&self.key(namespace, name))
+            .await
+            .map_err(|err| self.storage_error(err, name))?;
+        self.decode_stored(&kv)
+    }
+
+    /// Every object of a namespace (or all), typed, at one revision.
+    pub async fn list_objects(
+        &self,
+        namespace: Option<&str>,
+    ) -> Result<(Vec<S::Object>, Revision), Status> {
+        let list = self
+            .storage
+            .list(
+                &self.collection_prefix(namespace),
+                StorageListOptions::default(),
+            )
+            .await
+            .map_err(|err| self.storage_error(err, ""))?;
+        let items = list
+            .items
+            .iter()
+            .map(|kv| self.decode_stored(kv))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((items, list.revision))
+    }
+
+    /// Waits until the store has seen `resourceVersion` (a read "not older
+    /// than" it), or answers 504 as upstream does for a revision from the
+    /// future.
+    async fn require_revision(&self, resource_version: Option<&str>) -> Result<(), Status> {
+        let Some(wanted) = parse_resource_version(resource_version)? else {
+            return Ok(());
+        };
+        if wanted == Revision::ZERO {
+            return Ok(());
+        }
+        for _ in 0..30 {
+            let current = self
+                .storage
+                .current_revision()
+                .await
+                .map_err(|err| self.storage_error(err, ""))?;
+            if current >= wanted {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let current = self.storage.current_revision().await.unwrap_or_default();
+        Err(self.storage_error(
+            StorageError::TooLargeRevision {
+                requested: wanted,
+                current,
+            },
+            "",
+        ))
+    }
+
+    fn matches(&self, obj: &S::Object, opts: &ListOptions) -> bool {
+        matches_selectors(self.strategy.as_ref(), obj, opts)
+    }
+
+    /// Refuses selectors on fields this kind cannot select by (400
+    /// `field label not supported: ...`).
+    fn check_field_selector(&self, opts: &ListOptions) -> Result<(), Status> {
+        let mut supported = vec!["metadata.name", "metadata.namespace"];
+        supported.extend_from_slice(self.strategy.selectable_field_names());
+        opts.field_selector
+            .check_supported(&supported)
+            .map_err(Status::bad_request)
+    }
+
+    /// One page of matching objects: the items, the revision they were read
+    /// at, and the continue token when more may follow.
+    async fn list_matching(
+        &self,
+        namespace: Option<&str>,
+        opts: &ListOptions,
+    ) -> Result<(Vec<S::Object>, Revision, Option<String>), Status> {
+        self.check_field_selector(opts)?;
+        let prefix = self.collection_prefix(namespace);
+        let mut revision = None;
+        if opts.continue_token.is_none() {
+            match opts.resource_version_match {
+                Some(ResourceVersionMatch::Exact) => {
+                    revision = parse_resource_version(opts.resource_version.as_deref())?;
+                }
+                _ => {
+                    self.require_revision(opts.resource_version.as_deref())
+                        .await?
+                }
+            }
+        }
+        let mut items = Vec::new();
+        let mut continue_token = opts.continue_token.clone();
+        loop {
+            let wanted = opts.limit.map(|limit| limit.get() - items.len());
+            let page = self
+                .storage
+                .list(
+                    &prefix,
+                    StorageListOptions {
+                        limit: wanted.and_then(std::num::NonZeroUsize::new),
+                        continue_token: continue_token.take(),
+                        revision,
+                    },
+                )
+                .await
+                .map_err(|err| self.storage_error(err, ""))?;
+            revision = Some(page.revision);
+            let mut last_key = None;
+            for kv in &page.items {
+                let obj = self.decode_stored(kv)?;
+                if self.matches(&obj, opts) {
+                    items.push(obj);
+                }
+                last_key = Some(kv.key.as_str());
+                if opts.limit.is_some_and(|limit| items.len() >= limit.get()) {
+                    break;
+                }
+            }
+            let full = opts.limit.is_some_and(|limit| items.len() >= limit.get());
+            let stopped_early =
+                last_key.is_some_and(|key| page.items.last().is_some_and(|last| last.key != key));
+            match (full, stopped_early, page.continue_token) {
+                (true, true, _) => {
+                    let key = last_key.unwrap_or_default();
+                    let token = ContinueToken::after(key, page.revision)
+                        .encode(&prefix)
+                        .map_err(|err| self.storage_error(err, ""))?;
+                    return Ok((items, page.revision, Some(token)));
+                }
+                (true, false, token) => return Ok((items, page.revision, token)),
+                (false, _, Some(token)) => continue_token = Some(token),
+                (false, _, None) => return Ok((items, page.revision, None)),
+            }
+        }
+    }
+
+    fn list_body(
+        &self,
+        items: &[S::Object],
+        revision: Revision,
+        continue_token: Option<&str>,
+    ) -> Result<Bytes, Status> {
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct ListMeta<'a> {
+            resource_version: String,
+            #[serde(rename = "continue", skip_serializing_if = "Option::is_none")]
+            continue_token: Option<&'a str>,
+        }
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct List<'a, T> {
+            kind: &'static str,
+            api_version: &'static str,
+            metadata: ListMeta<'a>,
+            items: &'a [T],
+        }
+        Self::encode_reply(&List {
+            kind: <S::Object as k8s_openapi::ListableResource>::LIST_KIND,
+            api_version: <S::Object as k8s_openapi::Resource>::API_VERSION,
+            metadata: ListMeta {
+                resource_version: revision.to_string(),
+                continue_token,
+            },
+            items,
+        })
+    }
+
+    // ----- writes ---------------------------------------------------------
+
+    /// Fills what the server owns on a new object.
+    fn fill_system_fields(&self, obj: &mut S::Object) {
+        let tracks_generation = self.strategy.tracks_generation();
+        let meta = obj.metadata_mut();
+        meta.uid = Some(uuid::Uuid::new_v4().to_string());
+        meta.creation_timestamp = Some(now());
+        meta.resource_version = None;
+        meta.deletion_timestamp = None;
+        meta.deletion_grace_period_seconds = None;
+        meta.generation = tracks_generation.then_some(1);
+        meta.self_link = None;
+    }
+
+    fn check_namespace(&self, obj: &mut S::Object, namespace: Option<&str>) -> Result<(), Status> {
+        let meta = obj.metadata_mut();
+        if !self.info().namespaced {
+            meta.namespace = None;
+            return Ok(());
+        }
+        match (namespace, meta.namespace.as_deref()) {
+            (Some(url), Some(body)) if !body.is_empty() && body != url => Err(Status::bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request",
+            )),
+            (url, _) => {
+                meta.namespace = url.map(str::to_string);
+                Ok(())
+            }
+        }
+    }
+
+    async fn admit(
+        &self,
+        operation: Operation,
+        namespace: Option<&str>,
+        name: &str,
+        subresource: Subresource,
+        dry_run: bool,
+    ) -> Result<(), Status> {
+        let info = self.info();
+        self.admission
+            .validate(&Attributes {
+                operation,
+                group: info.group,
+                resource: info.plural,
+                subresource: (subresource == Subresource::Status).then_some("status"),
+                namespace: if info.namespaced { namespace } else { None },
+                name,
+                dry_run,
+            })
+            .await
+    }
+
+    /// Creates a typed object (for bootstrap and controllers).
+    pub async fn create_object(
+        &self,
+        namespace: Option<&str>,
+        mut obj: S::Object,
+        dry_run: bool,
+    ) -> Result<S::Object, Status> {
+        self.check_namespace(&mut obj, namespace)?;
+        let namespace = obj.metadata().namespace.clone();
+        let generate_name = obj.metadata().generate_name.clone().filter(|_| {
+            obj.metadata()
+                .name
+                .as_deref()
+                .unwrap_or_default()
+                .is_empty()
+        });
+        let attempts = if generate_name.is_some() {
+            GENERATE_NAME_ATTEMPTS
+        } else {
+            1
+        };
+        let mut last_error = None;
+        for _ in 0..attempts {
+            let mut candidate = obj.clone();
+            if let Some(base) = &generate_name {
+                candidate.metadata_mut().name = Some(format!("{base}{}", random_suffix()));
+            }
+            match self
+                .create_once(namespace.as_deref(), candidate, dry_run)
+                .await
+            {
+                Err(status) if status.reason == "AlreadyExists" && generate_name.is_some() => {
+                    last_error = Some(status);
+                }
+                other => return other,
+            }
+        }
+        Err(last_error.unwrap_or_else(|| Status::internal_error("no name could be generated")))
+    }
+
+    async fn create_once(
+        &self,
+        namespace: Option<&str>,
+        mut obj: S::Object,
+        dry_run: bool,
+    ) -> Result<S::Object, Status> {
+        let name = obj.metadata().name.clone().unwrap_or_default();
+        self.admit(
+            Operation::Create,
+            namespace,
+            &name,
+            Subresource::Main,
+            dry_run,
+        )
+        .await?;
+        self.fill_system_fields(&mut obj);
+        self.strategy.prepare_for_create(&mut obj);
+        let errors = self.strategy.validate(&obj);
+        if !errors.is_empty() {
+            return Err(self.invalid(&name, &errors));
+        }
+        let finish = self.strategy.begin_create(&mut obj, dry_run)?;
+        if dry_run {
+            finish_with(finish, true);
+            return Ok(obj);
+        }
+        let result = async {
+            let value = self.encode_for_storage(&obj)?;
+            let kv = self
+                .storage
+                .create(&self.key(namespace, &name), value)
+                .await
+                .map_err(|err| self.storage_error(err, &name))?;
+            self.decode_stored(&kv)
+        }
+        .await;
+        finish_with(finish, result.is_ok());
+        result
+    }
+
+    /// Applies `change` to the stored object under optimistic concurrency,
+    /// rereading on conflict, with the strategy's update semantics. `change`
+    /// gets the current object and returns the desired one (or a Status).
+    pub async fn update_object<F>(
+        &self,
+        namespace: Option<&str>,
+        name: &str,
+        subresource: Subresource,
+        dry_run: bool,
+        mut change: F,
+    ) -> Result<S::Object, Status>
+    where
+        F: FnMut(&S::Object) -> Result<S::Object, Status> + Send,
+    {
+        let key = self.key(namespace, name);
+        self.admit(Operation::Update, namespace, name, subresource, dry_run)
+            .await?;
+        loop {
+            let current = self
+                .storage
+                .get(&key)
+                .await
+                .map_err(|err| self.storage_error(err, name))?;
+            let old = self.decode_stored(&current)?;
+            let mut new = change(&old)?;
+            self.carry_system_fields(&mut new, &old, namespace);
+            match subresource {
+                Subresource::Main => self.strategy.prepare_for_update(&mut new, &old),
+                Subresource::Status => self.strategy.prepare_for_status_update(&mut new, &old),
+            }
+            if self.strategy.tracks_generation() && self.strategy.spec_changed(&new, &old) {
+                let generation = old.metadata().generation.unwrap_or(0);
+                new.metadata_mut().generation = Some(generation + 1);
+            }
+            let errors = self.strategy.validate_update(&new, &old);
+            if !errors.is_empty() {
+                return Err(self.invalid(name, &errors));
+            }
+            if new == old {
+                return Ok(old);
+            }
+            let finish = self.strategy.begin_update(&mut new, &old, dry_run)?;
+            if dry_run {
+                finish_with(finish, true);
+                return Ok(new);
+            }
+            // The last finalizer of an object being deleted is gone: the
+            // object goes with it.
+            if self.ready_to_delete(&new) {
+                let deleted = self.storage.delete(&key, Some(current.mod_revision)).await;
+                finish_with(finish, deleted.is_ok());
+                match deleted {
+                    Err(StorageError::Conflict { .. }) => continue,
+                    Err(err) => return Err(self.storage_error(err, name)),
+                    Ok(_) => {
+                        self.strategy.after_delete(&new);
+                        return Ok(new);
+                    }
+                }
+            }
+            let value = self.encode_for_storage(&new)?;
+            let written = self.storage.update(&key, current.mod_revision, value).await;
+            finish_with(finish, written.is_ok());
+            match written {
+                Err(StorageError::Conflict { .. }) => continue,
+                Err(err) => return Err(self.storage_error(err, name)),
+                Ok(kv) => return self.decode_stored(&kv),
+            }
+        }
+    }
+
+    /// Keeps what a client may not change on update: uid, creation time,
+    /// generation, deletion fields.
+    fn carry_system_fields(&self, new: &mut S::Object, old: &S::Object, namespace: Option<&str>) {
+        let old_meta: &ObjectMeta = old.metadata();
+        let meta = new.metadata_mut();
+        if meta.uid.as_deref().unwrap_or_default().is_empty() {
+            meta.uid = old_meta.uid.clone();
+        }
+        meta.creation_timestamp = old_meta.creation_timestamp.clone();
+        meta.generation = old_meta.generation;
+        meta.deletion_timestamp = old_meta.deletion_timestamp.clone();
+        meta.deletion_grace_period_seconds = old_meta.deletion_grace_period_seconds;
+        meta.resource_version = old_meta.resource_version.clone();
+        meta.self_link = None;
+        if self.info().namespaced {
+            meta.namespace = namespace.map(str::to_string);
+        }
+    }
+
+    fn ready_to_delete(&self, obj: &S::Object) -> bool {
+        let meta = obj.metadata();
+        meta.deletion_timestamp.is_some()
+            && meta.finalizers.as_ref().is_none_or(Vec::is_empty)
+            && !self.strategy.has_pending_finalization(obj)
+    }
+
+    /// Deletes an object (typed answer for controllers): at once, or marked
+    /// with `deletionTimestamp` while finalizers or a grace period hold it.
+    /// Returns the object and whether it is gone from storage.
+    pub async fn delete_object(
+        &self,
+        namespace: Option<&str>,
+        name: &str,
+        opts: &DeleteOptions,
+    ) -> Result<(S::Object, bool), Status> {
+        let key = self.key(namespace, name);
+        let info = self.info();
+        self.admit(
+            Operation::Delete,
+            namespace,
+            name,
+            Subresource::Main,
+            opts.dry_run,
+        )
+        .await?;
+        loop {
+            let current = self
+                .storage
+                .get(&key)
+                .await
+                .map_err(|err| self.storage_error(err, name))?;
+            let mut obj = self.decode_stored(&current)?;
+            let meta = obj.metadata();
+            if let Some(uid) = &opts.precondition_uid
+                && meta.uid.as_deref() != Some(uid.as_str())
+            {
+                return Err(Status::conflict(
+                    info.group,
+                    info.plural,
+                    name,
+                    &format!(
+                        "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                        meta.uid.as_deref().unwrap_or_default()
+                    ),
+                ));
+            }
+            if let Some(rv) = &opts.precondition_resource_version
+                && meta.resource_version.as_deref() != Some(rv.as_str())
+            {
+                return Err(Status::conflict(
+                    info.group,
+                    info.plural,
+                    name,
+                    &format!(
+                        "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
+                        meta.resource_version.as_deref().unwrap_or_default()
+                    ),
+                ));
+            }
+            let grace = self
+                .strategy
+                .graceful_delete_period(&obj, opts.grace_period_seconds)
+                .filter(|seconds| *seconds > 0);
+            let held = meta.finalizers.as_ref().is_some_and(|f| !f.is_empty())
+                || self.strategy.has_pending_finalization(&obj);
+            if held || grace.is_some() {
+                if meta.deletion_timestamp.is_some() {
+                    // Already being deleted: nothing changes.
+                    return Ok((obj, false));
+                }
+                let seconds = grace.unwrap_or(0);
+                let meta = obj.metadata_mut();
+                meta.deletion_timestamp = Some(time_in(seconds));
+                meta.deletion_grace_period_seconds = Some(seconds);
+                if self.strategy.tracks_generation() {
+                    meta.generation = Some(meta.generation.unwrap_or(0) + 1);
+                }
+                self.strategy.prepare_for_delete(&mut obj);
+                if opts.dry_run {
+                    return Ok((obj, false));
+                }
+                let value = self.encode_for_storage(&obj)?;
+                match self.storage.update(&key, current.mod_revision, value).await {
+                    Err(StorageError::Conflict { .. }) => continue,
+                    Err(err) => return Err(self.storage_error(err, name)),
+                    Ok(kv) => return Ok((self.decode_stored(&kv)?, false)),
+                }
+            }
+            if opts.dry_run {
+                return Ok((obj, true));
+            }
+            match self.storage.delete(&key, Some(current.mod_revision)).await {
+                Err(StorageError::Conflict { .. }) => continue,
+                Err(err) => return Err(self.storage_error(err, name)),
+                Ok(_) => {
+                    self.strategy.after_delete(&obj);
+                    return Ok((obj, true));
+                }
+            }
+        }
+    }
+
+    // ----- watch ----------------------------------------------------------
+
+    async fn start_watch(
+        &self,
+        namespace: Option<&str>,
+        opts: &ListOptions,
+    ) -> Result<WatchLines, Status> {
+        self.check_field_selector(opts)?;
+        let prefix = self.collection_prefix(namespace);
+        let requested = parse_resource_version(opts.resource_version.as_deref())?
+            .filter(|rv| *rv != Revision::ZERO);
+        let send_initial = opts.send_initial_events.unwrap_or(requested.is_none());
+        let (initial, start) = if send_initial {
+            let list = self
+                .storage
+                .list(&prefix, StorageListOptions::default())
+                .await
+                .map_err(|err| self.storage_error(err, ""))?;
+            let mut objects = Vec::new();
+            for kv in &list.items {
+                let obj = self.decode_stored(kv)?;
+                if self.matches(&obj, opts) {
+                    objects.push(obj);
+                }
+            }
+            (objects, list.revision)
+        } else {
+            (Vec::new(), Revision::ZERO)
+        };
+        let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);
+        let from = match (send_initial, requested) {
+            (true, _) => start,
+            (false, Some(revision)) => revision,
+            (false, None) => self
+                .storage
+                .current_revision()
+                .await
+                .map_err(|err| self.storage_error(err, ""))?,
+        };
+        let source = self
+            .storage
+            .watch(
+                &prefix,
+                WatchOptions {
+                    revision: Some(from),
+                    recursive: true,
+                },
+            )
+            .await;
+        let watcher = Watcher {
+            strategy: self.strategy.clone(),
+            opts: opts.clone(),
+            tx,
+            last_revision: start,
+        };
+        tokio::spawn(watcher.run(initial, source));
+        Ok(futures_util::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|line| (line, rx))
+        })
+        .boxed())
+    }
+}
+
+/// The task behind one watch: initial state, then storage events through
+/// the selectors, bookmarks, and the timeout. It ends when the client goes
+/// away (the channel closes).
+struct Watcher<S: Strategy> {
+    strategy: Arc<S>,
+    opts: ListOptions,
+    tx: tokio::sync::mpsc::Sender<Bytes>,
+    last_revision: Revision,
+}
+
+impl<S: Strategy> Watcher<S> {
+    fn decode(&self, kv: &KeyValue, revision: Revision) -> Option<S::Object> {
+        let mut obj: S::Object = serde_json::from_slice(&kv.value).ok()?;
+        obj.metadata_mut().resource_version = Some(revision.to_string());
+        Some(obj)
+    }
+
+    fn matches(&self, obj: &S::Object) -> bool {
+        matches_selectors(self.strategy.as_ref(), obj, &self.opts)
+    }
+
+    async fn send(&self, kind: &str, object: &impl Serialize) -> bool {
+        #[derive(Serialize)]
+        struct Event<'a, T> {
+            #[serde(rename = "type")]
+            kind: &'a str,
+            object: &'a T,
+        }
+        match serde_json::to_vec(&Event { kind, object }) {
+            Ok(line) => self.tx.send(Bytes::from(line)).await.is_ok(),
+            Err(_) => false,
+        }
+    }
+
+    async fn send_bookmark(&self, initial_events_end: bool) -> bool {
+        let mut annotations = serde_json::Map::new();
+        if initial_events_end {
+            annotations.insert("k8s.io/initial-events-end".into(), "true".into());
+        }
+        let mut metadata = serde_json::json!({ "resourceVersion": self.last_revision.to_string() });
+        if !annotations.is_empty() {
+            metadata["annotations"] = serde_json::Value::Object(annotations);
+        }
+        let object = serde_json::json!({
+            "kind": <S::Object as k8s_openapi::Resource>::KIND,
+            "apiVersion": <S::Object as k8s_openapi::Resource>::API_VERSION,
+            "metadata": metadata,
+        });
+        self.send("BOOKMARK", &object).await
+    }
+
+    async fn run(
+        mut self,
+        initial: Vec<S::Object>,
+        source: Result<apiserver_storage::WatchStream, StorageError>,
+    ) {
+        for obj in &initial {
+            if !self.send("ADDED", obj).await {
+                return;
+            }
+        }
+        if self.opts.send_initial_events == Some(true)
+            && self.opts.allow_watch_bookmarks
+            && !self.send_bookmark(true).await
+        {
+            return;
+        }
+        let mut source = match source {
+            Ok(source) => source,
+            Err(err) => {
+                let _ = self.send("ERROR", &expired_status(err)).await;
+                return;
+            }
+        };
+        let deadline = self.opts.timeout.map(|t| tokio::time::Instant::now() + t);
+        let mut next_bookmark = next_bookmark_at(deadline);
+        loop {
+            let timeout = async {
+                match deadline {
+                    Some(deadline) => tokio::time::sleep_until(deadline).await,
+                    None => std::future::pending().await,
+                }
+            };
+            let bookmark = async {
+                match next_bookmark {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = timeout => return,
+                _ = self.tx.closed() => return,
+                _ = bookmark => {
+                    if self.opts.allow_watch_bookmarks && !self.send_bookmark(false).await {
+                        return;
+                    }
+                    next_bookmark = next_bookmark_at(deadline)
+                        .filter(|at| Some(*at) != next_bookmark);
+                }
+                event = source.next() => {
+                    let Some(event) = event else { return };
+                    let event = match event {
+                        Ok(event) => event,
+                        Err(err) => {
+                            let _ = self.send("ERROR", &expired_status(err)).await;
+                            return;
+                        }
+                    };
+                    let revision = event.revision();
+                    self.last_revision = revision;
+                    if !self.deliver(&event, revision).await {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends one storage event as the client sees it through its
+    /// selectors: entering the selection is ADDED, leaving it DELETED.
+    async fn deliver(&self, event: &WatchEvent, revision: Revision) -> bool {
+        let current = event
+            .current()
+            .and_then(|kv| self.decode(kv, revision))
+            .filter(|obj| self.matches(obj));
+        let previous = event
+            .previous()
+            .and_then(|kv| self.decode(kv, revision))
+            .filter(|obj| self.matches(obj));
+        match (event, current, previous) {
+            (WatchEvent::Modified { .. }, Some(obj), Some(_)) => self.send("MODIFIED", &obj).await,
+            (WatchEvent::Added(_) | WatchEvent::Modified { .. }, Some(obj), None) => {
+                self.send("ADDED", &obj).await
+            }
+            (WatchEvent::Modified { .. } | WatchEvent::Deleted { .. }, None, Some(obj)) => {
+                self.send("DELETED", &obj).await
+            }
+            _ => true,
+        }
+    }
+}
+
+/// Whether an object passes a list's label and field selectors.
+fn matches_selectors<S: Strategy>(strategy: &S, obj: &S::Object, opts: &ListOptions) -> bool {
+    let meta = obj.metadata();
+    if !opts.label_selector.is_empty() {
+        let empty = BTreeMap::new();
+        if !opts
+            .label_selector
+            .matches(meta.labels.as_ref().unwrap_or(&empty))
+        {
+            return false;
+        }
+    }
+    if opts.field_selector.is_empty() {
+        return true;
+    }
+    let extra = strategy.selectable_fields(obj);
+    opts.field_selector.matches(|field| match field {
+        "metadata.name" => meta.name.clone(),
+        "metadata.namespace" => Some(meta.namespace.clone().unwrap_or_default()),
+        other => extra
+            .iter()
+            .find(|(name, _)| *name == other)
+            .map(|(_, value)| value.clone()),
+    })
+}
+
+fn expired_status(err: StorageError) -> Status {
+    match err {
+        StorageError::Expired { .. } => Status::expired(err.to_string()),
+        other => Status::internal_error(other.to_string()),
+    }
+}
+
+/// The next bookmark: a minute from now, or two seconds before the watch
+/// ends if that is sooner (so a client resumes from a fresh revision).
+fn next_bookmark_at(deadline: Option<tokio::time::Instant>) -> Option<tokio::time::Instant> {
+    let now = tokio::time::Instant::now();
+    let regular = now + BOOKMARK_INTERVAL;
+    match deadline.map(|d| d.checked_sub(Duration::from_secs(2)).unwrap_or(d)) {
+        Some(before_end) if before_end > now && before_end < regular => Some(before_end),
+        _ => Some(regular),
+    }
+}
+
+fn finish_with(finish: Option<FinishFunc>, success: bool) {
+    if let Some(finish) = finish {
+        finish(success);
+    }
+}
+
+/// Now, to the second (Kubernetes' metadata times have no fraction).
+fn now() -> Time {
+    time_in(0)
+}
+
+/// `seconds` from now, to the second.
+fn time_in(seconds: i64) -> Time {
+    let unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0);
+    let at = DateTime::from_timestamp(unix.saturating_add(seconds), 0).unwrap_or_default();
+    Time(at)
+}
+
+/// Five characters for `generateName`.
+fn random_suffix() -> String {
+    let random = uuid::Uuid::new_v4();
+    random.as_bytes()[..5]
+        .iter()
+        .map(|b| NAME_ALPHABET[usize::from(*b) % NAME_ALPHABET.len()] as char)
+        .collect()
+}
+
+/// A `resourceVersion` parameter: unset or empty is `None`.
+fn parse_resource_version(value: Option<&str>) -> Result<Option<Revision>, Status> {
+    match value {
+        None | Some("") => Ok(None),
+        Some(text) => text
+            .parse::<Revision>()
+            .map(Some)
+            .map_err(|_| Status::bad_request(format!("invalid resource version: {text}"))),
+    }
+}
+
+/// A field path as upstream prints it in decoding errors:
+/// `spec.containers[0].foo`.
+fn field_path(path: &serde_ignored::Path<'_>) -> String {
+    use serde_ignored::Path;
+    match path {
+        Path::Root => String::new(),
+        Path::Seq { parent, index } => format!("{}[{index}]", field_path(parent)),
+        Path::Map { parent, key } => {
+            let parent = field_path(parent);
+            if parent.is_empty() {
+                key.to_string()
+            } else {
+                format!("{parent}.{key}")
+            }
+        }
+        Path::Some { parent }
+        | Path::NewtypeStruct { parent }
+        | Path::NewtypeVariant { parent } => field_path(parent),
+    }
+}
+
+#[async_trait::async_trait]
+impl<S: Strategy> RestStorage for Store<S> {
+    fn info(&self) -> &ResourceInfo {
+        self.strategy.info()
+    }
+
+    async fn get(
+        &self,
+        namespace: Option<&str>,
+        name: &str,
+        opts: &GetOptions,
+    ) -> Result<Reply, Status> {
+        self.require_revision(opts.resource_version.as_deref())
+            .await?;
+        let obj = self.get_object(namespace, name).await?;
+        Ok(Reply::ok(Self::encode_reply(&obj)?))
+    }
+
+    async fn list(&self, namespace: Option<&str>, opts: &ListOptions) -> Result<Reply, Status> {
+        let (items, revision, continue_token) = self.list_matching(namespace, opts).await?;
+        Ok(Reply::ok(self.list_body(
+            &items,
+            revision,
+            continue_token.as_deref(),
+        )?))
+    }
+
+    async fn watch(
+        &self,
+        namespace: Option<&str>,
+        opts: &ListOptions,
+    ) -> Result<WatchLines, Status> {
+        self.start_watch(namespace, opts).await
+    }
+
+    async fn create(
+        &self,
+        namespace: Option<&str>,
+        body: Body,
+        opts: &WriteOptions,
+    ) -> Result<Reply, Status> {
+        let (obj, warnings) = self.decode_body(&body, opts.field_validation)?;
+        let created = self.create_object(namespace, obj, opts.dry_run).await?;
+        Ok(Reply {
+            code: StatusCode::CREATED,
+            body: Self::encode_reply(&created)?,
+            warnings,
+        })
+    }
+
+    async fn update(
+        &self,
+        namespace: Option<&str>,
+        name: &str,
+        subresource: Subresource,
+        body: Body,
+        opts: &WriteOptions,
+    ) -> Result<Reply, Status> {
+        let (mut obj, warnings) = self.decode_body(&body, opts.field_validation)?;
+        let info = self.info();
+        match obj.metadata().name.as_deref() {
+            Some(body_name) if body_name != name => {
+                return Err(Status::bad_request(format!(
+                    "the name of the object ({body_name}) does not match the name on the URL ({name})"
+                )));
+            }
+            _ => obj.metadata_mut().name = Some(name.to_string()),
+        }
+        self.check_namespace(&mut obj, namespace)?;
+        let wanted_rv = obj
+            .metadata()
+            .resource_version
+            .clone()
+            .filter(|rv| !rv.is_empty());
+        let updated = self
+            .update_object(namespace, name, subresource, opts.dry_run, |current| {
+                if let Some(rv) = &wanted_rv
+                    && current.metadata().resource_version.as_deref() != Some(rv.as_str())
+                {
+                    return Err(Status::modified_conflict(info.group, info.plural, name));
+                }
+                Ok(obj.clone())
+            })
+            .await?;
+        Ok(Reply {
+            code: StatusCode::OK,
+            body: Self::encode_reply(&updated)?,
+            warnings,
+        })
+    }
+
+    async fn delete(
+        &self,
+        namespace: Option<&str>,
+        name: &str,
+        opts: &DeleteOptions,
+    ) -> Result<Reply, Status> {
+        let (obj, gone) = self.delete_object(namespace, name, opts).await?;
+        let body = if gone && !self.strategy.returns_deleted_object() {
+            let info = self.info();
+            let mut details = StatusDetails::named(info.group, info.plural, name);
+            details.uid = obj.metadata().uid.clone();
+            Self::encode_reply(&Status::success(details))?
+        } else {
+            Self::encode_reply(&obj)?
+        };
+        Ok(Reply::ok(body))
+    }
+
+    async fn delete_collection(
+        &self,
+        namespace: Option<&str>,
+        list: &ListOptions,
+        opts: &DeleteOptions,
+    ) -> Result<Reply, Status> {
+        let mut unpaged = list.clone();
+        unpaged.limit = None;
+        unpaged.continue_token = None;
+        let (items, revision, _) = self.list_matching(namespace, &unpaged).await?;
+        let mut deleted = Vec::with_capacity(items.len());
+        for item in items {
+            let meta = item.metadata();
+            let name = meta.name.clone().unwrap_or_default();
+            let ns = meta.namespace.clone();
+            match self.delete_object(ns.as_deref(), &name, opts).await {
+                Ok((obj, _)) => deleted.push(obj),
+                Err(status) if status.code == 404 => {}
+                Err(status) => return Err(status),
+            }
+        }
+        Ok(Reply::ok(self.list_body(&deleted, revision, None)?))
+    }
+}
