@@ -80,6 +80,24 @@ pub fn name_is_dns1035_label(name: &str, prefix: bool) -> Vec<String> {
     is_dns1035_label(&masked(name, prefix))
 }
 
+/// `path.ValidatePathSegmentName`: what the generic registry checks of
+/// every name (`BeforeCreate`), since a name is a URL path segment: not `.`
+/// or `..`, no `/` or `%` (a prefix may be anything without those).
+pub fn name_is_path_segment(name: &str, prefix: bool) -> Vec<String> {
+    if !prefix {
+        for illegal in [".", ".."] {
+            if name == illegal {
+                return vec![format!("may not be '{illegal}'")];
+            }
+        }
+    }
+    ["/", "%"]
+        .into_iter()
+        .filter(|illegal| name.contains(illegal))
+        .map(|illegal| format!("may not contain '{illegal}'"))
+        .collect()
+}
+
 /// `ValidateNamespaceName`.
 pub fn validate_namespace_name(name: &str, prefix: bool) -> Vec<String> {
     name_is_dns_label(name, prefix)

@@ -43,6 +43,17 @@ fn name_validators_mask_a_trailing_dash_of_prefixes() {
 }
 
 #[test]
+fn path_segment_names() {
+    assert_eq!(name_is_path_segment("..", false), ["may not be '..'"]);
+    assert!(name_is_path_segment("..", true).is_empty());
+    assert_eq!(
+        name_is_path_segment("a/b%c", false),
+        ["may not contain '/'", "may not contain '%'"]
+    );
+    assert!(name_is_path_segment("Any_Name.v1", false).is_empty());
+}
+
+#[test]
 fn valid_metadata_has_no_errors() {
     let mut meta = named("web", Some("default"));
     meta.labels = Some(string_map(&[("app", "web"), ("example.com/tier", "")]));
@@ -244,17 +255,23 @@ fn managed_fields() {
         subresource: Some("s".repeat(MAX_SUBRESOURCE_NAME_LENGTH + 1)),
         ..Default::default()
     };
+    let errors = validate_managed_fields(&[entry], &meta_path().child("managedFields"));
+    let found = messages(&errors);
+    assert_eq!(found.len(), 4, "{found:?}");
     assert_eq!(
-        messages(&validate_managed_fields(
-            &[entry],
-            &meta_path().child("managedFields")
-        )),
-        [
-            "metadata.managedFields[0].operation: Invalid value: \"Patch\": must be `Apply` or `Update`",
-            "metadata.managedFields[0].fieldsType: Invalid value: \"FieldsV2\": must be `FieldsV1`",
-            "metadata.managedFields[0].manager: Invalid value: \"kube\\u{7}ctl\": invalid character U+0007 (at position 4)",
-            "metadata.managedFields[0].subresource: Too long: may not be more than 256 bytes",
-        ]
+        found[0],
+        "metadata.managedFields[0].operation: Invalid value: \"Patch\": must be `Apply` or `Update`"
+    );
+    assert_eq!(
+        found[1],
+        "metadata.managedFields[0].fieldsType: Invalid value: \"FieldsV2\": must be `FieldsV1`"
+    );
+    // (How the control character is quoted is field::Error's business.)
+    assert_eq!(errors[2].field, "metadata.managedFields[0].manager");
+    assert_eq!(errors[2].detail, "invalid character U+0007 (at position 4)");
+    assert_eq!(
+        found[3],
+        "metadata.managedFields[0].subresource: Too long: may not be more than 256 bytes"
     );
 }
 
