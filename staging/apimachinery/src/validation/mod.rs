@@ -38,10 +38,17 @@ fn max_len_error(length: usize) -> String {
 }
 
 fn regex_error(msg: &str, fmt: &str, examples: &[&str]) -> String {
+    // Upstream's RegexError: each example is followed by "', " and joined
+    // with " or ", hence the double space.
     let mut text = format!("{msg} (");
     if !examples.is_empty() {
-        let quoted: Vec<String> = examples.iter().map(|e| format!("'{e}'")).collect();
-        text.push_str(&format!("e.g. {}, ", quoted.join(" or ")));
+        text.push_str("e.g. ");
+        for (i, example) in examples.iter().enumerate() {
+            if i > 0 {
+                text.push_str(" or ");
+            }
+            text.push_str(&format!("'{example}', "));
+        }
     }
     text.push_str(&format!("regex used for validation is '{fmt}')"));
     text
@@ -201,6 +208,14 @@ mod tests {
         assert!(is_valid_label_value("").is_empty());
         assert!(is_valid_label_value("v1.2_x").is_empty());
         assert!(!is_valid_label_value("a b").is_empty());
+    }
+
+    #[test]
+    fn messages_match_upstream_text() {
+        assert_eq!(
+            is_dns1123_label("A")[0],
+            "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
+        );
     }
 
     #[test]
