@@ -1,0 +1,296 @@
+//! What strategic merge patch needs to know of a kind's structure: which
+//! fields it has, which are lists, maps or structs, and (from the
+//! [`field_patch_meta`](super::field_patch_meta) table) their patch strategy
+//! and merge key. Built from the kind's JSON Schema (schemars, as
+//! k8s-openapi generates it) by following `properties`, `items`,
+//! `additionalProperties` and `$ref`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use k8s_openapi::schemars::{JsonSchema, SchemaGenerator};
+use serde_json::Value;
+
+use super::error::PatchError;
+use super::list_meta::field_patch_meta;
+
+type NodeId = usize;
+
+#[derive(Debug, Clone)]
+enum Node {
+    /// No structure known: maps merge, lists are replaced.
+    Unknown,
+    /// A struct: its fields by JSON name.
+    Struct {
+        definition: Option<String>,
+        fields: BTreeMap<String, NodeId>,
+    },
+    /// A map with values of one schema.
+    Map(NodeId),
+    /// A list with items of one schema.
+    List(NodeId),
+    /// A string, number or boolean.
+    Scalar,
+}
+
+/// The structure of a kind for strategic merge patch; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct PatchSchema {
+    nodes: Arc<Vec<Node>>,
+    root: NodeId,
+}
+
+/// The patch metadata of one field: its strategies and merge key.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct FieldPatchMeta {
+    pub strategies: Vec<&'static str>,
+    pub merge_key: Option<&'static str>,
+}
+
+impl PatchSchema {
+    /// The schema of `T` (a k8s-openapi type), e.g. `PatchSchema::of::<Pod>()`.
+    pub fn of<T: JsonSchema>() -> Self {
+        let root_schema = SchemaGenerator::default().into_root_schema_for::<T>();
+        let root_value = root_schema.to_value();
+        let definitions = root_value
+            .get("$defs")
+            .or_else(|| root_value.get("definitions"))
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        let mut builder = Builder {
+            definitions: &definitions,
+            nodes: Vec::new(),
+            built: HashMap::new(),
+        };
+        let root = builder.build(&root_value, Some(T::schema_name().as_ref()));
+        PatchSchema {
+            nodes: Arc::new(builder.nodes),
+            root,
+        }
+    }
+
+    /// No schema (custom resources, unknown kinds): maps merge, lists are replaced.
+    pub fn unstructured() -> Self {
+        PatchSchema {
+            nodes: Arc::new(vec![Node::Unknown]),
+            root: 0,
+        }
+    }
+
+    pub(crate) fn root(&self) -> SchemaCursor<'_> {
+        SchemaCursor {
+            schema: self,
+            node: self.root,
+        }
+    }
+}
+
+/// A position in a [`PatchSchema`].
+#[derive(Clone, Copy)]
+pub(crate) struct SchemaCursor<'schema> {
+    schema: &'schema PatchSchema,
+    node: NodeId,
+}
+
+impl<'schema> SchemaCursor<'schema> {
+    fn node(&self) -> &'schema Node {
+        self.schema.nodes.get(self.node).unwrap_or(&Node::Unknown)
+    }
+
+    fn at(&self, node: NodeId) -> Self {
+        SchemaCursor {
+            schema: self.schema,
+            node,
+        }
+    }
+
+    fn unknown(&self) -> Self {
+        // Node 0 of an unstructured schema is Unknown; for a built schema use a
+        // node id past the end, which `node()` reads as Unknown.
+        self.at(usize::MAX)
+    }
+
+    /// The name upstream uses for the type in "cannot merge lists without
+    /// merge key for <name>".
+    pub(crate) fn type_name(&self) -> &'static str {
+        match self.node() {
+            Node::Struct { .. } => "struct",
+            Node::Map(_) => "map",
+            Node::List(_) => "slice",
+            Node::Scalar => "string",
+            Node::Unknown => "interface",
+        }
+    }
+
+    /// The schema and patch metadata of the field `key` of this struct.
+    pub(crate) fn field(&self, key: &str) -> Result<(Self, FieldPatchMeta), PatchError> {
+        match self.node() {
+            Node::Struct { definition, fields } => {
+                let found = fields.get_key_value(key).or_else(|| {
+                    fields
+                        .iter()
+                        .find(|(name, _)| name.eq_ignore_ascii_case(key))
+                });
+                let Some((name, node)) = found else {
+                    let short_name = definition
+                        .as_deref()
+                        .and_then(|definition| definition.rsplit('.').next())
+                        .unwrap_or("");
+                    return Err(PatchError::Internal(format!(
+                        "unable to find api field in struct {short_name} for the json field {key:?}"
+                    )));
+                };
+                let meta = definition
+                    .as_deref()
+                    .and_then(|definition| field_patch_meta(definition, name))
+                    .map(|meta| FieldPatchMeta {
+                        strategies: meta.patch_strategies(),
+                        merge_key: meta.patch_merge_key,
+                    })
+                    .unwrap_or_default();
+                Ok((self.at(*node), meta))
+            }
+            Node::Map(values) => Ok((self.at(*values), FieldPatchMeta::default())),
+            _ => Ok((self.unknown(), FieldPatchMeta::default())),
+        }
+    }
+
+    /// The schema of the items and the patch metadata of the list field `key`.
+    pub(crate) fn list_field(&self, key: &str) -> Result<(Self, FieldPatchMeta), PatchError> {
+        let (field, meta) = self.field(key)?;
+        let items = match field.node() {
+            Node::List(items) => field.at(*items),
+            _ => field.unknown(),
+        };
+        Ok((items, meta))
+    }
+}
+
+struct Builder<'defs> {
+    definitions: &'defs serde_json::Map<String, Value>,
+    nodes: Vec<Node>,
+    built: HashMap<String, NodeId>,
+}
+
+impl Builder<'_> {
+    fn push(&mut self, node: Node) -> NodeId {
+        self.nodes.push(node);
+        self.nodes.len() - 1
+    }
+
+    fn build(&mut self, schema: &Value, definition: Option<&str>) -> NodeId {
+        if let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
+            let name = reference.rsplit('/').next().unwrap_or(reference);
+            let name = name.replace("~1", "/").replace("~0", "~");
+            if let Some(node) = self.built.get(&name) {
+                return *node;
+            }
+            let placeholder = self.push(Node::Unknown);
+            self.built.insert(name.clone(), placeholder);
+            if let Some(target) = self.definitions.get(&name) {
+                let target = target.clone();
+                let built = self.build(&target, Some(&name));
+                if let Some(node) = self.nodes.get(built).cloned() {
+                    self.nodes[placeholder] = node;
+                }
+            }
+            return placeholder;
+        }
+        if let Some(first) = schema
+            .get("allOf")
+            .and_then(Value::as_array)
+            .and_then(|all| all.first())
+        {
+            return self.build(first, definition);
+        }
+        if let Some(properties) = schema.get("properties").and_then(Value::as_object) {
+            let mut fields = BTreeMap::new();
+            for (name, property) in properties {
+                let node = self.build(property, None);
+                fields.insert(name.clone(), node);
+            }
+            return self.push(Node::Struct {
+                definition: definition.map(str::to_owned),
+                fields,
+            });
+        }
+        if let Some(items) = schema.get("items").filter(|items| items.is_object()) {
+            let items = self.build(items, None);
+            return self.push(Node::List(items));
+        }
+        if let Some(values) = schema
+            .get("additionalProperties")
+            .filter(|values| values.is_object())
+        {
+            let values = self.build(values, None);
+            return self.push(Node::Map(values));
+        }
+        let node = match schema.get("type").and_then(Value::as_str) {
+            Some("string" | "integer" | "number" | "boolean") => Node::Scalar,
+            _ => Node::Unknown,
+        };
+        self.push(node)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::apps::v1::Deployment;
+    use k8s_openapi::api::core::v1::Pod;
+
+    #[test]
+    fn pod_schema_resolves_containers_and_env() {
+        let schema = PatchSchema::of::<Pod>();
+        let root = schema.root();
+        let (spec, _) = root.field("spec").unwrap();
+        let (container, meta) = spec.list_field("containers").unwrap();
+        assert_eq!(meta.merge_key, Some("name"));
+        assert_eq!(meta.strategies, vec!["merge"]);
+        let (_, env) = container.list_field("env").unwrap();
+        assert_eq!(env.merge_key, Some("name"));
+        let (_, ports) = container.list_field("ports").unwrap();
+        assert_eq!(ports.merge_key, Some("containerPort"));
+        let (_, finalizers) = root
+            .field("metadata")
+            .unwrap()
+            .0
+            .list_field("finalizers")
+            .unwrap();
+        assert_eq!(finalizers.strategies, vec!["merge"]);
+        let error = spec.field("nonsense").err().unwrap();
+        assert_eq!(
+            error.to_string(),
+            "unable to find api field in struct PodSpec for the json field \"nonsense\""
+        );
+    }
+
+    #[test]
+    fn deployment_schema_reaches_pod_template() {
+        let schema = PatchSchema::of::<Deployment>();
+        let (spec, _) = schema.root().field("spec").unwrap();
+        let (_, strategy) = spec.field("strategy").unwrap();
+        assert_eq!(strategy.strategies, vec!["retainKeys"]);
+        let (template, _) = spec.field("template").unwrap();
+        let (pod_spec, _) = template.field("spec").unwrap();
+        let (_, volumes) = pod_spec.list_field("volumes").unwrap();
+        assert_eq!(volumes.strategies, vec!["merge", "retainKeys"]);
+        let (labels, _) = template
+            .field("metadata")
+            .unwrap()
+            .0
+            .field("labels")
+            .unwrap();
+        assert_eq!(labels.type_name(), "map");
+        assert_eq!(labels.field("app").unwrap().0.type_name(), "string");
+    }
+
+    #[test]
+    fn unstructured_knows_nothing() {
+        let schema = PatchSchema::unstructured();
+        let (field, meta) = schema.root().list_field("anything").unwrap();
+        assert_eq!(meta, FieldPatchMeta::default());
+        assert!(field.field("deeper").is_ok());
+    }
+}
