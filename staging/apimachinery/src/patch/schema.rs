@@ -49,6 +49,8 @@ pub(crate) struct FieldPatchMeta {
 
 impl PatchSchema {
     /// The schema of `T` (a k8s-openapi type), e.g. `PatchSchema::of::<Pod>()`.
+    /// Generating the JSON Schema takes milliseconds: build it once per kind
+    /// and keep it (clones share the nodes).
     pub fn of<T: JsonSchema>() -> Self {
         let root_schema = SchemaGenerator::default().into_root_schema_for::<T>();
         let root_value = root_schema.to_value();

@@ -1030,4 +1030,106 @@ mod tests {
             .unwrap_err();
         assert_eq!(error.to_string(), "invalid JSON document");
     }
+
+    fn names(list: &Value) -> Vec<String> {
+        list.as_array()
+            .into_iter()
+            .flatten()
+            .map(|item| item["name"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+
+    fn pod_with_containers(names: &[&str]) -> Value {
+        let containers: Vec<Value> = names.iter().map(|name| json!({"name": name})).collect();
+        json!({"spec": {"containers": containers}})
+    }
+
+    /// Upstream case "set elements order in a list with server-only items".
+    #[test]
+    fn set_element_order_keeps_server_only_items_in_place() {
+        let doc = pod_with_containers(&["1", "3", "4", "2", "9"]);
+        let patch = json!({"spec": {"$setElementOrder/containers":
+            [{"name": "4"}, {"name": "2"}, {"name": "3"}, {"name": "1"}]}});
+        let patched = strategic_merge_patch(&doc, &patch, &PatchSchema::of::<Pod>()).unwrap();
+        assert_eq!(
+            names(&patched["spec"]["containers"]),
+            ["4", "2", "3", "1", "9"]
+        );
+    }
+
+    /// Upstream case "$setElementOrder contains item that is not present in
+    /// the list to be merged".
+    #[test]
+    fn set_element_order_may_name_absent_items() {
+        let doc = pod_with_containers(&["1", "3"]);
+        let patch = json!({"spec": {
+            "$setElementOrder/containers": [{"name": "3"}, {"name": "2"}, {"name": "1"}],
+            "containers": [{"name": "3", "image": "x"}, {"name": "1", "image": "y"}]
+        }});
+        let patched = strategic_merge_patch(&doc, &patch, &PatchSchema::of::<Pod>()).unwrap();
+        assert_eq!(
+            patched["spec"]["containers"],
+            json!([{"name": "3", "image": "x"}, {"name": "1", "image": "y"}])
+        );
+
+        let doc = json!({"metadata": {"finalizers": ["1", "3"]}});
+        let patch = json!({"metadata": {"$setElementOrder/finalizers": ["3", "2", "1"]}});
+        let patched = strategic_merge_patch(&doc, &patch, &PatchSchema::of::<Pod>()).unwrap();
+        assert_eq!(patched["metadata"]["finalizers"], json!(["3", "1"]));
+    }
+
+    #[test]
+    fn delete_from_primitive_list_of_absent_items_changes_nothing() {
+        let doc = json!({"metadata": {"finalizers": ["1", "2"]}});
+        let patch = json!({"metadata": {"$deleteFromPrimitiveList/finalizers": ["3"]}});
+        let patched = strategic_merge_patch(&doc, &patch, &PatchSchema::of::<Pod>()).unwrap();
+        assert_eq!(patched["metadata"]["finalizers"], json!(["1", "2"]));
+
+        let doc = json!({"metadata": {}});
+        let patched = strategic_merge_patch(&doc, &patch, &PatchSchema::of::<Pod>()).unwrap();
+        assert_eq!(patched["metadata"], json!({}));
+    }
+
+    #[test]
+    fn retain_keys_on_volumes_switches_the_volume_source() {
+        let doc = json!({"spec": {"volumes": [
+            {"name": "data", "hostPath": {"path": "/srv"}},
+            {"name": "cache", "emptyDir": {}}
+        ]}});
+        let patch = json!({"spec": {
+            "$setElementOrder/volumes": [{"name": "data"}, {"name": "cache"}],
+            "volumes": [{"$retainKeys": ["emptyDir", "name"], "emptyDir": {"medium": "Memory"}, "name": "data"}]
+        }});
+        let patched = strategic_merge_patch(&doc, &patch, &PatchSchema::of::<Pod>()).unwrap();
+        assert_eq!(
+            patched["spec"]["volumes"],
+            json!([
+                {"name": "data", "emptyDir": {"medium": "Memory"}},
+                {"name": "cache", "emptyDir": {}}
+            ])
+        );
+    }
+
+    #[test]
+    fn new_items_lose_nulls_and_directives() {
+        let doc = json!({"metadata": {"name": "p"}});
+        let patch = json!({"metadata": {"labels": {"a": "1", "b": null}}, "spec": {"containers": [
+            {"name": "c", "image": null},
+            {"name": "gone", "$patch": "delete"}
+        ]}});
+        let patched = strategic_merge_patch(&doc, &patch, &PatchSchema::of::<Pod>()).unwrap();
+        assert_eq!(patched["metadata"]["labels"], json!({"a": "1"}));
+        assert_eq!(patched["spec"]["containers"], json!([{"name": "c"}]));
+    }
+
+    #[test]
+    fn scalar_and_type_changes_replace() {
+        let doc = json!({"spec": {"nodeName": "a", "nodeSelector": {"x": "1"}}});
+        let patch = json!({"spec": {"nodeName": "b", "nodeSelector": "oops"}});
+        let patched = strategic_merge_patch(&doc, &patch, &PatchSchema::of::<Pod>()).unwrap();
+        assert_eq!(
+            patched["spec"],
+            json!({"nodeName": "b", "nodeSelector": "oops"})
+        );
+    }
 }
