@@ -1,6 +1,7 @@
 //! Storage options (`options.EtcdOptions`): etcd endpoints and TLS, key
-//! prefix, media type, watch cache. Storage arrives with a later issue; until
-//! then these are parsed and validated only.
+//! prefix, media type, watch cache; and `--data-dir`, the embedded store used
+//! when no etcd server is given. The etcd backend arrives with a later
+//! issue; until then its flags are parsed and validated only.
 
 use std::path::PathBuf;
 
@@ -24,6 +25,10 @@ pub struct EtcdOptions {
     /// Per-resource etcd servers overrides, comma separated. The individual override format: group/resource#servers, where servers are URLs, semicolon separated. Note that this applies only to resources compiled into this server binary. [parsed and validated only]
     #[arg(long, value_name = "strings", value_delimiter = ',')]
     pub etcd_servers_overrides: Vec<String>,
+
+    /// Directory of the embedded store, used when --etcd-servers is not given. It holds one file (store.redb) and must be on a local disk; every acknowledged write is synced to it before the response.
+    #[arg(long, value_name = "string", default_value = "/var/lib/kube-apiserver")]
+    pub data_dir: PathBuf,
 
     /// The prefix to prepend to all resource paths in etcd.
     #[arg(long, value_name = "string", default_value = "/registry")]

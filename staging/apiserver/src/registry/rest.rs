@@ -105,6 +105,10 @@ pub struct Body {
 pub enum Subresource {
     Main,
     Status,
+    /// An in-process controller's change (a namespace's `spec.finalizers`
+    /// once its contents are gone): no strategy hooks, no validation. Never
+    /// reachable from a request.
+    System,
 }
 
 /// A successful answer: the HTTP code, the JSON body and any

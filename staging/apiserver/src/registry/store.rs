@@ -523,12 +523,16 @@ impl<S: Strategy> Store<S> {
             match subresource {
                 Subresource::Main => self.strategy.prepare_for_update(&mut new, &old),
                 Subresource::Status => self.strategy.prepare_for_status_update(&mut new, &old),
+                Subresource::System => {}
             }
             if self.strategy.tracks_generation() && self.strategy.spec_changed(&new, &old) {
                 let generation = old.metadata().generation.unwrap_or(0);
                 new.metadata_mut().generation = Some(generation + 1);
             }
-            let errors = self.strategy.validate_update(&new, &old);
+            let errors = match subresource {
+                Subresource::System => Vec::new(),
+                _ => self.strategy.validate_update(&new, &old),
+            };
             if !errors.is_empty() {
                 return Err(self.invalid(name, &errors));
             }
