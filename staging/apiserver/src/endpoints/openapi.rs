@@ -427,7 +427,7 @@ fn finish_definitions(generator: &mut SchemaGenerator) -> Map<String, Value> {
 
 /// The strategic-merge and list extensions of one property.
 fn apply_patch_meta(definition: &str, field: &str, property: &mut Map<String, Value>) {
-    let Some(meta) = patch_meta::field_patch_meta(definition, field) else {
+    let Some(meta) = apimachinery::patch::field_patch_meta(definition, field) else {
         return;
     };
     if let Some(key) = meta.patch_merge_key {
@@ -444,21 +444,6 @@ fn apply_patch_meta(definition: &str, field: &str, property: &mut Map<String, Va
             "x-kubernetes-list-map-keys".into(),
             meta.list_map_keys.iter().copied().collect(),
         );
-    }
-}
-
-/// Until `apimachinery::patch::field_patch_meta` lands: the same signature,
-/// knowing nothing.
-mod patch_meta {
-    pub struct ListMeta {
-        pub patch_merge_key: Option<&'static str>,
-        pub patch_strategy: Option<&'static str>,
-        pub list_type: Option<&'static str>,
-        pub list_map_keys: &'static [&'static str],
-    }
-
-    pub fn field_patch_meta(_definition: &str, _field: &str) -> Option<ListMeta> {
-        None
     }
 }
 
@@ -1436,6 +1421,34 @@ mod tests {
                 .unwrap_or_else(|| panic!("unexpected reference {target}"));
             assert!(schemas.contains_key(name), "dangling reference {target}");
         }
+    }
+
+    #[tokio::test]
+    async fn list_fields_carry_strategic_merge_extensions() {
+        let document = core_v1(&app()).await;
+        let schemas = &document["components"]["schemas"];
+        let containers = &schemas["io.k8s.api.core.v1.PodSpec"]["properties"]["containers"];
+        assert_eq!(containers["x-kubernetes-patch-merge-key"], "name");
+        assert_eq!(containers["x-kubernetes-patch-strategy"], "merge");
+        assert_eq!(
+            containers["items"]["$ref"],
+            "#/components/schemas/io.k8s.api.core.v1.Container"
+        );
+        let ports = &schemas["io.k8s.api.core.v1.Container"]["properties"]["ports"];
+        assert_eq!(ports["x-kubernetes-list-type"], "map");
+        assert_eq!(
+            ports["x-kubernetes-list-map-keys"],
+            json!(["containerPort", "protocol"])
+        );
+        // Fields without patch metadata stay plain.
+        let image = schemas["io.k8s.api.core.v1.Container"]["properties"]["image"]
+            .as_object()
+            .unwrap();
+        assert!(
+            !image
+                .keys()
+                .any(|key| key.starts_with("x-kubernetes-patch"))
+        );
     }
 
     #[tokio::test]
