@@ -17,8 +17,8 @@ use apimachinery::validation::field::{Error as FieldError, Path};
 use apimachinery::{fields, labels};
 
 use crate::registry::rest::{
-    Body, BodyFormat, DeleteOptions, FieldValidation, GetOptions, ListOptions, PropagationPolicy,
-    Reply, ResourceVersionMatch, WatchLines, WriteOptions,
+    Body, BodyFormat, DeleteOptions, FieldValidation, GetOptions, ListOptions, PatchType,
+    PropagationPolicy, Reply, ResourceVersionMatch, WatchLines, WriteOptions,
 };
 use crate::status::Status;
 
@@ -311,6 +311,28 @@ pub fn request_body(headers: &HeaderMap, bytes: Bytes) -> Result<Body, Status> {
         _ => return Err(Status::unsupported_media_type(content_type)),
     };
     Ok(Body { format, bytes })
+}
+
+/// The patch format of a PATCH request, by its Content-Type (415 for any
+/// other, as upstream).
+pub fn patch_type(headers: &HeaderMap) -> Result<PatchType, Status> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let media = content_type.split(';').next().unwrap_or_default().trim();
+    match media {
+        "application/json-patch+json" => Ok(PatchType::Json),
+        "application/merge-patch+json" => Ok(PatchType::Merge),
+        "application/strategic-merge-patch+json" => Ok(PatchType::StrategicMerge),
+        _ => Err(Status::failure(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UnsupportedMediaType",
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json; got {content_type:?}"
+            ),
+        )),
+    }
 }
 
 /// Refuses a request whose `Accept` allows no type we can write (406).

@@ -215,6 +215,13 @@ impl Api {
                     )
                     .await?
             }
+            (Method::PATCH, Some(name)) => {
+                let opts = handlers::write_options(&query)?;
+                let patch_type = handlers::patch_type(headers)?;
+                store
+                    .patch(namespace, name, subresource, patch_type, body, &opts)
+                    .await?
+            }
             (Method::DELETE, Some(name)) if subresource == Subresource::Main => {
                 let opts = handlers::delete_options(&query, &body)?;
                 store.delete(namespace, name, &opts).await?

@@ -100,6 +100,17 @@ pub struct Body {
     pub bytes: Bytes,
 }
 
+/// The patch formats of a PATCH request, by Content-Type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PatchType {
+    /// `application/json-patch+json` (RFC 6902).
+    Json,
+    /// `application/merge-patch+json` (RFC 7386).
+    Merge,
+    /// `application/strategic-merge-patch+json`.
+    StrategicMerge,
+}
+
 /// Which part of an object a write addresses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Subresource {
@@ -168,6 +179,16 @@ pub trait RestStorage: Send + Sync {
         name: &str,
         subresource: Subresource,
         body: Body,
+        opts: &WriteOptions,
+    ) -> Result<Reply, Status>;
+
+    async fn patch(
+        &self,
+        namespace: Option<&str>,
+        name: &str,
+        subresource: Subresource,
+        patch_type: PatchType,
+        patch: Bytes,
         opts: &WriteOptions,
     ) -> Result<Reply, Status>;
 

@@ -21,11 +21,13 @@ use apiserver_storage::{
     WatchEvent, WatchOptions,
 };
 
+use apimachinery::patch::{self, PatchError, PatchSchema};
+
 use crate::admission::{self, Attributes, Operation};
 use crate::status::{Status, StatusDetails};
 
 use super::rest::{
-    Body, BodyFormat, DeleteOptions, FieldValidation, GetOptions, ListOptions, Reply,
+    Body, BodyFormat, DeleteOptions, FieldValidation, GetOptions, ListOptions, PatchType, Reply,
     ResourceVersionMatch, RestStorage, Subresource, WatchLines, WriteOptions,
 };
 use super::{FinishFunc, ResourceInfo, Strategy};
@@ -47,6 +49,8 @@ pub struct Store<S: Strategy> {
     storage: Arc<dyn Storage>,
     admission: admission::Chain,
     prefix: String,
+    /// The kind's structure for strategic merge patches, built on first use.
+    patch_schema: std::sync::OnceLock<PatchSchema>,
 }
 
 impl<S: Strategy> Store<S> {
@@ -57,6 +61,7 @@ impl<S: Strategy> Store<S> {
             storage,
             admission,
             prefix,
+            patch_schema: std::sync::OnceLock::new(),
         }
     }
 
@@ -970,6 +975,21 @@ fn random_suffix() -> String {
         .collect()
 }
 
+/// A patch that could not be applied, as upstream answers it.
+fn patch_status(err: &PatchError, info: &ResourceInfo, name: &str) -> Status {
+    match err.status_code() {
+        400 => Status::bad_request(err.to_string()),
+        413 => Status::failure(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestEntityTooLarge",
+            err.to_string(),
+        ),
+        422 => Status::failure(StatusCode::UNPROCESSABLE_ENTITY, "Invalid", err.to_string())
+            .with_details(StatusDetails::named(info.group, info.kind, name)),
+        _ => Status::internal_error(err.to_string()),
+    }
+}
+
 /// A `resourceVersion` parameter: unset or empty is `None`.
 fn parse_resource_version(value: Option<&str>) -> Result<Option<Revision>, Status> {
     match value {
@@ -1084,6 +1104,65 @@ impl<S: Strategy> RestStorage for Store<S> {
                     return Err(Status::modified_conflict(info.group, info.plural, name));
                 }
                 Ok(obj.clone())
+            })
+            .await?;
+        Ok(Reply {
+            code: StatusCode::OK,
+            body: Self::encode_reply(&updated)?,
+            warnings,
+        })
+    }
+
+    async fn patch(
+        &self,
+        namespace: Option<&str>,
+        name: &str,
+        subresource: Subresource,
+        patch_type: PatchType,
+        patch: Bytes,
+        opts: &WriteOptions,
+    ) -> Result<Reply, Status> {
+        let schema = self.patch_schema.get_or_init(PatchSchema::of::<S::Object>);
+        let info = self.info();
+        let strategic: Option<serde_json::Value> = match patch_type {
+            PatchType::StrategicMerge => Some(
+                serde_json::from_slice(&patch)
+                    .map_err(|err| Status::bad_request(format!("error decoding patch: {err}")))?,
+            ),
+            _ => None,
+        };
+        let mut warnings = Vec::new();
+        let updated = self
+            .update_object(namespace, name, subresource, opts.dry_run, |current| {
+                let doc = serde_json::to_value(current)
+                    .map_err(|err| Status::internal_error(format!("encoding: {err}")))?;
+                let patched = match (patch_type, &strategic) {
+                    (PatchType::Json, _) => {
+                        patch::json_patch(&doc, &patch, patch::DEFAULT_MAX_COPY_BYTES)
+                    }
+                    (PatchType::Merge, _) => patch::merge_patch_bytes(&doc, &patch),
+                    (PatchType::StrategicMerge, Some(p)) => {
+                        patch::strategic_merge_patch(&doc, p, schema)
+                    }
+                    (PatchType::StrategicMerge, None) => patch::merge_patch_bytes(&doc, &patch),
+                }
+                .map_err(|err| patch_status(&err, info, name))?;
+                if let Some(rv) = patched["metadata"]["resourceVersion"].as_str()
+                    && current.metadata().resource_version.as_deref() != Some(rv)
+                {
+                    return Err(Status::modified_conflict(info.group, info.plural, name));
+                }
+                let bytes = serde_json::to_vec(&patched)
+                    .map_err(|err| Status::internal_error(format!("encoding: {err}")))?;
+                let (obj, unknown) = self.decode_body(
+                    &Body {
+                        format: BodyFormat::Json,
+                        bytes: Bytes::from(bytes),
+                    },
+                    opts.field_validation,
+                )?;
+                warnings = unknown;
+                Ok(obj)
             })
             .await?;
         Ok(Reply {

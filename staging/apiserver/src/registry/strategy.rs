@@ -72,6 +72,7 @@ pub trait Object:
     + k8s_openapi::Metadata<Ty = ObjectMeta>
     + Serialize
     + DeserializeOwned
+    + k8s_openapi::schemars::JsonSchema
     + Clone
     + PartialEq
     + Send
@@ -85,6 +86,7 @@ impl<T> Object for T where
         + k8s_openapi::Metadata<Ty = ObjectMeta>
         + Serialize
         + DeserializeOwned
+        + k8s_openapi::schemars::JsonSchema
         + Clone
         + PartialEq
         + Send
