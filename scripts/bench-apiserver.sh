@@ -21,7 +21,7 @@ dir=$(mktemp -d)
 trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$dir"' EXIT
 echo "wrk,wrk,1" >"$dir/tokens.csv"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$bin" --cert-dir="$dir" --token-auth-file="$dir/tokens.csv" --bind-address=127.0.0.1 \
+"$bin" --cert-dir="$dir" --data-dir="$dir/data" --token-auth-file="$dir/tokens.csv" --bind-address=127.0.0.1 \
   --secure-port="$port" --max-requests-inflight=0 2>"$dir/log" &
 pid=$!
 for _ in $(seq 200); do

@@ -69,6 +69,7 @@ async fn readyz(port: u16, config: Arc<rustls::ClientConfig>) -> Option<u16> {
 fn spawn(dir: &Path, port: u16) -> Child {
     Command::new(BIN)
         .arg(format!("--cert-dir={}", dir.display()))
+        .arg(format!("--data-dir={}", dir.join("data").display()))
         .arg(format!(
             "--token-auth-file={}",
             dir.join("tokens.csv").display()

@@ -242,6 +242,7 @@ async fn starts_without_service_account_flags_serves_tls_and_exits_0_on_sigterm(
     let mut child = Running(
         Command::new(BIN)
             .arg(format!("--cert-dir={}", dir.path().display()))
+            .arg(format!("--data-dir={}", dir.path().join("data").display()))
             .arg(format!("--token-auth-file={}", tokens.display()))
             .arg("--bind-address=127.0.0.1")
             .arg(format!("--secure-port={port}"))

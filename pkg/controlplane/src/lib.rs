@@ -2,4 +2,11 @@
 //! `k8s.io/kubernetes/pkg/registry` and `pkg/controlplane`): the strategy of
 //! every built-in kind, service IP and node-port allocation, the objects that
 //! exist at start, and the namespace and event-TTL controllers.
+
+pub mod admission;
+pub mod bootstrap;
+pub mod controller;
+pub mod instance;
 pub mod registry;
+
+pub use instance::{Config, Instance};

@@ -7,15 +7,22 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use std::pin::Pin;
+use std::sync::Arc;
+
 use anyhow::Context;
 use clap::{Command, CommandFactory};
+use ipnet::IpNet;
 use regex::Regex;
 
 use apiserver::audit::log::Rotation;
 use apiserver::audit::{Auditor, LogBackend, Policy};
 use apiserver::authentication::{Authenticator, TokenFile};
 use apiserver::authorization::Authorizer;
+use apiserver::healthz::{CheckResult, HealthCheck};
 use apiserver::server::{Config, PreparedServer, Server, signals, tls};
+use apiserver_storage::{EmbeddedOptions, EmbeddedStorage, Storage};
+use controlplane::Instance;
 
 use super::options::{CompletedOptions, ServerRunOptions};
 
@@ -217,7 +224,81 @@ pub async fn prepare(completed: CompletedOptions) -> anyhow::Result<PreparedServ
         shutdown_delay: o.generic.shutdown_delay_duration.to_std(),
         shutdown_drain_timeout: drain + o.generic.shutdown_watch_termination_grace_period.to_std(),
     };
-    Server::new(config)?.prepare_run().await
+    let mut server = Server::new(config)?;
+    let storage = open_storage(o).await?;
+    server.add_health_check(Arc::new(StorageHealth {
+        storage: storage.clone(),
+    }));
+    let instance = Instance::new(control_plane_config(&completed)?, storage).await?;
+    instance.bootstrap().await?;
+    server.add_routes(instance.router());
+    instance.start_controllers();
+    server.prepare_run().await
+}
+
+/// The storage backend: the embedded store in `--data-dir` unless etcd
+/// servers are given.
+async fn open_storage(o: &ServerRunOptions) -> anyhow::Result<Arc<dyn Storage>> {
+    if !o.etcd.etcd_servers.is_empty() {
+        anyhow::bail!(
+            "--etcd-servers: the etcd3 storage backend is not part of this build yet; \
+             leave --etcd-servers unset to use the embedded store in --data-dir ({})",
+            o.etcd.data_dir.display()
+        );
+    }
+    let store = EmbeddedStorage::open(&o.etcd.data_dir, EmbeddedOptions::default())
+        .await
+        .with_context(|| {
+            format!(
+                "opening the embedded store in --data-dir {}: the directory must be writable and not used by another kube-apiserver",
+                o.etcd.data_dir.display()
+            )
+        })?;
+    tracing::info!(data_dir = %o.etcd.data_dir.display(), "using the embedded store");
+    Ok(Arc::new(store))
+}
+
+/// The control plane's share of the completed options.
+fn control_plane_config(completed: &CompletedOptions) -> anyhow::Result<controlplane::Config> {
+    let o = &completed.options;
+    let ranges: Vec<IpNet> = completed
+        .primary_service_cluster_ip_range
+        .into_iter()
+        .chain(completed.secondary_service_cluster_ip_range)
+        .collect();
+    let node_ports = &o.extra.service_node_port_range;
+    let last = u32::from(node_ports.base) + node_ports.size.saturating_sub(1);
+    Ok(controlplane::Config {
+        service_cluster_ip_ranges: ranges,
+        service_node_port_range: node_ports.base
+            ..=u16::try_from(last).context("--service-node-port-range")?,
+        advertise_address: completed.advertise_address,
+        secure_port: u16::try_from(o.secure_serving.secure_port).context("--secure-port")?,
+        event_ttl: o.extra.event_ttl.to_std(),
+        min_request_timeout: Duration::from_secs(
+            u64::try_from(o.generic.min_request_timeout).unwrap_or(0),
+        ),
+    })
+}
+
+/// `/healthz/etcd`, `/livez/etcd`, `/readyz/etcd`: the storage answers.
+struct StorageHealth {
+    storage: Arc<dyn Storage>,
+}
+
+impl HealthCheck for StorageHealth {
+    fn name(&self) -> &str {
+        "etcd"
+    }
+
+    fn check(&self) -> Pin<Box<dyn Future<Output = CheckResult> + Send + '_>> {
+        Box::pin(async move {
+            self.storage
+                .check_health()
+                .await
+                .map_err(|err| err.to_string())
+        })
+    }
 }
 
 /// Runs a prepared server until `shutdown` (for embedding and tests).

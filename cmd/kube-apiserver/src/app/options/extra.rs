@@ -35,7 +35,7 @@ pub struct Extra {
     #[arg(long, value_name = "string", default_value = "lease")]
     pub endpoint_reconciler_type: String,
 
-    /// Amount of time to retain events. [parsed only: events arrive with the REST API]
+    /// Amount of time to retain events.
     #[arg(long, value_name = "duration", default_value = "1h0m0s")]
     pub event_ttl: Duration,
 

@@ -1,0 +1,310 @@
+//! A real `kube-apiserver` child process for the HTTP and kubectl tests: its
+//! own data, certificate and token in a temporary directory, a TLS client
+//! that speaks JSON to it, watch streams read line by line, and a
+//! kubeconfig for kubectl.
+
+#![allow(dead_code)]
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper_util::rt::TokioIo;
+use rustls_pki_types::ServerName;
+use rustls_pki_types::pem::PemObject;
+use serde_json::Value;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_kube-apiserver");
+pub const TOKEN: &str = "test-admin-token";
+
+/// A running server; killed when dropped.
+pub struct Server {
+    child: Option<Child>,
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+    extra_args: Vec<String>,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind a free port")
+        .local_addr()
+        .expect("local addr")
+        .port()
+}
+
+impl Server {
+    /// Starts a server with default flags and waits until `/readyz` is ok.
+    pub async fn start() -> Server {
+        Self::start_with(&[]).await
+    }
+
+    pub async fn start_with(extra: &[&str]) -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(
+            dir.path().join("tokens.csv"),
+            format!("{TOKEN},admin,admin-uid,system:masters\n"),
+        )
+        .expect("write tokens");
+        let mut server = Server {
+            child: None,
+            dir,
+            port: free_port(),
+            extra_args: extra.iter().map(|s| s.to_string()).collect(),
+        };
+        server.spawn().await;
+        server
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn ca(&self) -> PathBuf {
+        self.dir.path().join("apiserver.crt")
+    }
+
+    /// (Re)starts the process on the same port, data and certificate.
+    pub async fn spawn(&mut self) {
+        let child = Command::new(BIN)
+            .arg(format!("--cert-dir={}", self.dir.path().display()))
+            .arg(format!("--data-dir={}", self.data_dir().display()))
+            .arg(format!(
+                "--token-auth-file={}",
+                self.dir.path().join("tokens.csv").display()
+            ))
+            .arg("--bind-address=127.0.0.1")
+            .arg(format!("--secure-port={}", self.port))
+            .args(&self.extra_args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn kube-apiserver");
+        self.child = Some(child);
+        for _ in 0..1000 {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                let mut err = String::new();
+                if let Some(mut stderr) = self.child.as_mut().and_then(|c| c.stderr.take()) {
+                    let _ = stderr.read_to_string(&mut err);
+                }
+                panic!("kube-apiserver exited with {status}: {err}");
+            }
+            if self.ca().exists()
+                && let Ok((200, _)) = self.raw("GET", "/readyz", None, "application/json").await
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("kube-apiserver did not become ready");
+    }
+
+    /// SIGKILL, no cleanup: what a crash looks like.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn tls_config(&self) -> anyhow::Result<rustls::ClientConfig> {
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in rustls_pki_types::CertificateDer::pem_file_iter(self.ca())? {
+            roots.add(cert?)?;
+        }
+        Ok(rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+    }
+
+    async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Vec<u8>>,
+        content_type: &str,
+    ) -> anyhow::Result<hyper::Response<Incoming>> {
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await?;
+        let tls = tokio_rustls::TlsConnector::from(Arc::new(self.tls_config()?))
+            .connect(ServerName::try_from("localhost")?.to_owned(), tcp)
+            .await?;
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls)).await?;
+        tokio::spawn(conn);
+        let request = hyper::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", "localhost")
+            .header("authorization", format!("Bearer {TOKEN}"))
+            .header("content-type", content_type)
+            .body(Full::new(Bytes::from(body.unwrap_or_default())))?;
+        Ok(sender.send_request(request).await?)
+    }
+
+    /// One request; the status code and the body text.
+    pub async fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Vec<u8>>,
+        content_type: &str,
+    ) -> anyhow::Result<(u16, String)> {
+        let response = self.send(method, path, body, content_type).await?;
+        let code = response.status().as_u16();
+        let body = response.into_body().collect().await?.to_bytes();
+        Ok((code, String::from_utf8_lossy(&body).into_owned()))
+    }
+
+    /// One JSON request; the status code, the JSON body and the warnings.
+    pub async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> (u16, Value, Vec<String>) {
+        let bytes = body.map(|b| serde_json::to_vec(b).expect("encode"));
+        let response = self
+            .send(method, path, bytes, "application/json")
+            .await
+            .unwrap_or_else(|err| panic!("{method} {path}: {err:#}"));
+        let code = response.status().as_u16();
+        let warnings = response
+            .headers()
+            .get_all("warning")
+            .iter()
+            .map(|v| v.to_str().unwrap_or_default().to_string())
+            .collect();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        let json = serde_json::from_slice(&body).unwrap_or_else(|err| {
+            panic!(
+                "{method} {path}: not JSON ({err}): {}",
+                String::from_utf8_lossy(&body)
+            )
+        });
+        (code, json, warnings)
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let (code, body, _) = self.request("GET", path, None).await;
+        (code, body)
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        let (code, body, _) = self.request("POST", path, Some(body)).await;
+        (code, body)
+    }
+
+    pub async fn put(&self, path: &str, body: &Value) -> (u16, Value) {
+        let (code, body, _) = self.request("PUT", path, Some(body)).await;
+        (code, body)
+    }
+
+    pub async fn delete(&self, path: &str) -> (u16, Value) {
+        let (code, body, _) = self.request("DELETE", path, None).await;
+        (code, body)
+    }
+
+    /// Opens a watch; events are read with [`Watch::next`].
+    pub async fn watch(&self, path: &str) -> Watch {
+        let response = self
+            .send("GET", path, None, "application/json")
+            .await
+            .unwrap_or_else(|err| panic!("watch {path}: {err:#}"));
+        assert_eq!(response.status().as_u16(), 200, "watch {path}");
+        Watch {
+            body: response.into_body(),
+            buffer: Vec::new(),
+        }
+    }
+
+    /// A kubeconfig for this server (CA and bearer token).
+    pub fn kubeconfig(&self) -> PathBuf {
+        let path = self.dir.path().join("kubeconfig");
+        let config = format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    server: https://127.0.0.1:{port}\n    certificate-authority: {ca}\nusers:\n- name: admin\n  user:\n    token: {TOKEN}\ncontexts:\n- name: test\n  context:\n    cluster: test\n    user: admin\n    namespace: default\ncurrent-context: test\n",
+            port = self.port,
+            ca = self.ca().display(),
+        );
+        std::fs::write(&path, config).expect("write kubeconfig");
+        path
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// A watch response being read.
+pub struct Watch {
+    body: Incoming,
+    buffer: Vec<u8>,
+}
+
+impl Watch {
+    /// The next event, or `None` when the server ended the stream; panics
+    /// after `wait` without one.
+    pub async fn next_within(&mut self, wait: Duration) -> Option<Value> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            if let Some(end) = self.buffer.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = self.buffer.drain(..=end).collect();
+                return Some(serde_json::from_slice(&line).expect("a JSON watch event per line"));
+            }
+            let frame = tokio::time::timeout_at(deadline, self.body.frame())
+                .await
+                .expect("no watch event in time");
+            match frame {
+                None => return None,
+                Some(frame) => {
+                    if let Ok(data) = frame.expect("watch frame").into_data() {
+                        self.buffer.extend_from_slice(&data);
+                    }
+                }
+            }
+        }
+    }
+
+    pub async fn next(&mut self) -> Value {
+        self.next_within(Duration::from_secs(10))
+            .await
+            .expect("the watch ended early")
+    }
+}
+
+/// Runs kubectl with its own cache directory against `server`.
+pub fn kubectl(server: &Server, args: &[&str]) -> std::process::Output {
+    let cache = server.dir.path().join("kube-cache");
+    Command::new("kubectl")
+        .arg(format!("--kubeconfig={}", server.kubeconfig().display()))
+        .arg(format!("--cache-dir={}", cache.display()))
+        .args(args)
+        .env("HOME", server.dir.path())
+        .output()
+        .expect("run kubectl")
+}
+
+/// A path for a file inside the server's temporary directory.
+pub fn file(server: &Server, name: &str, content: &str) -> PathBuf {
+    let path: &Path = server.dir.path();
+    let file = path.join(name);
+    std::fs::write(&file, content).expect("write file");
+    file
+}

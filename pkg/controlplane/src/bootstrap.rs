@@ -1,0 +1,166 @@
+//! What exists from the first start (`pkg/controlplane/controller`): the
+//! system namespaces and the `default/kubernetes` service with endpoints
+//! pointing at this server, reconciled on every start.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use k8s_openapi::api::core::v1::{
+    EndpointAddress, EndpointPort, EndpointSubset, Endpoints, Namespace, Service, ServicePort,
+    ServiceSpec,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use apiserver::registry::Store;
+use apiserver::registry::rest::Subresource;
+use apiserver::status::Status;
+
+use crate::registry::core::endpoints::EndpointsStrategy;
+use crate::registry::core::namespace::NamespaceStrategy;
+use crate::registry::core::service::ServiceStrategy;
+
+/// Namespaces the system creates (upstream's SystemNamespaces plus default).
+pub const SYSTEM_NAMESPACES: [&str; 4] =
+    ["default", "kube-system", "kube-public", "kube-node-lease"];
+
+/// Creates each system namespace that is missing.
+pub async fn ensure_system_namespaces(namespaces: &Store<NamespaceStrategy>) -> Result<(), Status> {
+    for name in SYSTEM_NAMESPACES {
+        let namespace = Namespace {
+            metadata: ObjectMeta {
+                name: Some(name.to_string()),
+                ..ObjectMeta::default()
+            },
+            ..Namespace::default()
+        };
+        match namespaces.create_object(None, namespace, false).await {
+            Ok(_) => tracing::info!(namespace = name, "created system namespace"),
+            Err(status) if status.reason == "AlreadyExists" => {}
+            Err(status) => return Err(status),
+        }
+    }
+    Ok(())
+}
+
+/// Where clients reach this server.
+#[derive(Debug, Clone)]
+pub struct MasterEndpoint {
+    pub service_ip: IpAddr,
+    pub advertise_address: IpAddr,
+    pub secure_port: u16,
+}
+
+/// Creates or corrects `default/kubernetes` (ClusterIP service on 443 →
+/// the secure port) and its endpoints (the advertise address).
+pub async fn reconcile_kubernetes_service(
+    services: &Store<ServiceStrategy>,
+    endpoints: &Store<EndpointsStrategy>,
+    master: &MasterEndpoint,
+) -> Result<(), Status> {
+    let labels = BTreeMap::from([
+        ("component".to_string(), "apiserver".to_string()),
+        ("provider".to_string(), "kubernetes".to_string()),
+    ]);
+    let port = ServicePort {
+        name: Some("https".to_string()),
+        port: 443,
+        protocol: Some("TCP".to_string()),
+        target_port: Some(IntOrString::Int(i32::from(master.secure_port))),
+        ..ServicePort::default()
+    };
+    let service = Service {
+        metadata: ObjectMeta {
+            name: Some("kubernetes".to_string()),
+            namespace: Some("default".to_string()),
+            labels: Some(labels.clone()),
+            ..ObjectMeta::default()
+        },
+        spec: Some(ServiceSpec {
+            type_: Some("ClusterIP".to_string()),
+            cluster_ip: Some(master.service_ip.to_string()),
+            cluster_ips: Some(vec![master.service_ip.to_string()]),
+            ports: Some(vec![port.clone()]),
+            session_affinity: Some("None".to_string()),
+            ..ServiceSpec::default()
+        }),
+        ..Service::default()
+    };
+    // An existing service keeps its allocated IP (allocating it again would
+    // collide with itself): only its ports are corrected.
+    match services.get_object(Some("default"), "kubernetes").await {
+        Ok(_) => {
+            services
+                .update_object(
+                    Some("default"),
+                    "kubernetes",
+                    Subresource::Main,
+                    false,
+                    |current| {
+                        let mut svc = current.clone();
+                        if let Some(spec) = svc.spec.as_mut() {
+                            spec.ports = Some(vec![port.clone()]);
+                        }
+                        Ok(svc)
+                    },
+                )
+                .await?;
+        }
+        Err(status) if status.code == 404 => {
+            services
+                .create_object(Some("default"), service, false)
+                .await?;
+            tracing::info!("created the default/kubernetes service");
+        }
+        Err(status) => return Err(status),
+    }
+
+    let subsets = vec![EndpointSubset {
+        addresses: Some(vec![EndpointAddress {
+            ip: master.advertise_address.to_string(),
+            ..EndpointAddress::default()
+        }]),
+        ports: Some(vec![EndpointPort {
+            name: Some("https".to_string()),
+            port: i32::from(master.secure_port),
+            protocol: Some("TCP".to_string()),
+            ..EndpointPort::default()
+        }]),
+        ..EndpointSubset::default()
+    }];
+    let object = Endpoints {
+        metadata: ObjectMeta {
+            name: Some("kubernetes".to_string()),
+            namespace: Some("default".to_string()),
+            labels: Some(BTreeMap::from([(
+                "endpointslice.kubernetes.io/skip-mirror".to_string(),
+                "true".to_string(),
+            )])),
+            ..ObjectMeta::default()
+        },
+        subsets: Some(subsets.clone()),
+    };
+    // The advertise address may be loopback, which validation refuses for
+    // clients' endpoints: these are the server's own, written as such.
+    match endpoints
+        .create_system_object(Some("default"), object)
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(status) if status.reason == "AlreadyExists" => endpoints
+            .update_object(
+                Some("default"),
+                "kubernetes",
+                Subresource::System,
+                false,
+                |current| {
+                    let mut ep = current.clone();
+                    ep.subsets = Some(subsets.clone());
+                    Ok(ep)
+                },
+            )
+            .await
+            .map(|_| ()),
+        Err(status) => Err(status),
+    }
+}

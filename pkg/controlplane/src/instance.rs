@@ -1,0 +1,207 @@
+//! The control plane instance (`controlplane.Instance`): one store per
+//! built-in resource over the shared storage, the admission chain, the REST
+//! routes with discovery, the objects created at start and the in-process
+//! controllers.
+
+use std::net::IpAddr;
+use std::ops::RangeInclusive;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use ipnet::IpNet;
+
+use apiserver::admission;
+use apiserver::endpoints::openapi::{self, OpenApiResource};
+use apiserver::endpoints::{Api, discovery};
+use apiserver::registry::{RestStorage, Store, Strategy};
+use apiserver_storage::Storage;
+
+use crate::admission::NamespaceLifecycle;
+use crate::bootstrap::{self, MasterEndpoint};
+use crate::controller::event_ttl::EventTtl;
+use crate::controller::namespace::NamespaceController;
+// APPS use crate::registry::apps::daemonset::DaemonSetStrategy;
+// APPS use crate::registry::apps::deployment::DeploymentStrategy;
+// APPS use crate::registry::apps::replicaset::ReplicaSetStrategy;
+// APPS use crate::registry::apps::statefulset::StatefulSetStrategy;
+use crate::registry::core::configmap::ConfigMapStrategy;
+use crate::registry::core::endpoints::EndpointsStrategy;
+use crate::registry::core::event::EventStrategy;
+use crate::registry::core::namespace::NamespaceStrategy;
+use crate::registry::core::node::NodeStrategy;
+use crate::registry::core::pod::PodStrategy;
+use crate::registry::core::replication_controller::ReplicationControllerStrategy;
+use crate::registry::core::secret::SecretStrategy;
+use crate::registry::core::service::ServiceStrategy;
+use crate::registry::core::service_account::ServiceAccountStrategy;
+
+/// What the control plane needs from the completed options.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub service_cluster_ip_ranges: Vec<IpNet>,
+    pub service_node_port_range: RangeInclusive<u16>,
+    pub advertise_address: IpAddr,
+    pub secure_port: u16,
+    /// `--event-ttl`.
+    pub event_ttl: Duration,
+    /// `--min-request-timeout`.
+    pub min_request_timeout: Duration,
+}
+
+/// Every resource's store, ready to serve.
+pub struct Instance {
+    config: Config,
+    storage: Arc<dyn Storage>,
+    pub namespaces: Arc<Store<NamespaceStrategy>>,
+    pub services: Arc<Store<ServiceStrategy>>,
+    pub endpoints: Arc<Store<EndpointsStrategy>>,
+    pub events: Arc<Store<EventStrategy>>,
+    /// Every store, in discovery order.
+    all: Vec<Arc<dyn RestStorage>>,
+    /// The OpenAPI description of every resource, taken by [`Instance::router`].
+    openapi: std::sync::Mutex<Vec<OpenApiResource>>,
+}
+
+/// The stores being built, with their OpenAPI descriptions.
+#[derive(Default)]
+struct Resources {
+    stores: Vec<Arc<dyn RestStorage>>,
+    openapi: Vec<OpenApiResource>,
+}
+
+impl Resources {
+    fn add<S: Strategy>(&mut self, store: Arc<Store<S>>) -> Arc<Store<S>> {
+        self.openapi.push(OpenApiResource::of::<S::Object>(
+            store.strategy().info().clone(),
+        ));
+        self.stores.push(store.clone());
+        store
+    }
+}
+
+impl Instance {
+    /// Builds the stores and restores what allocators must know from the
+    /// stored data (cluster IPs and node ports in use).
+    pub async fn new(config: Config, storage: Arc<dyn Storage>) -> anyhow::Result<Self> {
+        let admission =
+            admission::Chain::new(vec![Arc::new(NamespaceLifecycle::new(storage.clone()))]);
+
+        let mut resources = Resources::default();
+        // Discovery order: upstream's order within each group.
+        let namespaces = resources.add(store_of(&storage, &admission, NamespaceStrategy));
+        resources.add(store_of(&storage, &admission, PodStrategy));
+        let services = resources.add(store_of(
+            &storage,
+            &admission,
+            ServiceStrategy::new(
+                config.service_cluster_ip_ranges.clone(),
+                config.service_node_port_range.clone(),
+            ),
+        ));
+        let endpoints = resources.add(store_of(&storage, &admission, EndpointsStrategy));
+        resources.add(store_of(
+            &storage,
+            &admission,
+            ReplicationControllerStrategy,
+        ));
+        resources.add(store_of(&storage, &admission, ConfigMapStrategy));
+        resources.add(store_of(&storage, &admission, SecretStrategy));
+        let events = resources.add(store_of(&storage, &admission, EventStrategy));
+        resources.add(store_of(&storage, &admission, ServiceAccountStrategy));
+        resources.add(store_of(&storage, &admission, NodeStrategy));
+        // APPS resources.add(store_of(&storage, &admission, DeploymentStrategy));
+        // APPS resources.add(store_of(&storage, &admission, ReplicaSetStrategy));
+        // APPS resources.add(store_of(&storage, &admission, StatefulSetStrategy));
+        // APPS resources.add(store_of(&storage, &admission, DaemonSetStrategy));
+
+        let (existing, _) = services
+            .list_objects(None)
+            .await
+            .map_err(|status| anyhow::anyhow!(status.message))
+            .context("reading the stored services to restore IP and port allocations")?;
+        services.strategy().restore(existing.iter());
+
+        Ok(Instance {
+            config,
+            storage,
+            namespaces,
+            services,
+            endpoints,
+            events,
+            all: resources.stores,
+            openapi: std::sync::Mutex::new(resources.openapi),
+        })
+    }
+
+    /// The REST routes of every resource, with discovery.
+    pub fn router(&self) -> Router {
+        let infos = self.all.iter().map(|store| store.info().clone()).collect();
+        let openapi = std::mem::take(&mut *self.openapi.lock().unwrap_or_else(|e| e.into_inner()));
+        Api::new(self.all.clone(), self.config.min_request_timeout)
+            .router()
+            .merge(discovery::router(infos))
+            .merge(openapi::router(openapi))
+    }
+
+    /// Creates the system namespaces and the `kubernetes` service.
+    pub async fn bootstrap(&self) -> anyhow::Result<()> {
+        bootstrap::ensure_system_namespaces(&self.namespaces)
+            .await
+            .map_err(|status| anyhow::anyhow!(status.message))
+            .context("creating the system namespaces")?;
+        let service_ip = self
+            .config
+            .service_cluster_ip_ranges
+            .first()
+            .and_then(|range| range.hosts().next())
+            .context("the service cluster IP range has no addresses")?;
+        let master = MasterEndpoint {
+            service_ip,
+            advertise_address: self.config.advertise_address,
+            secure_port: self.config.secure_port,
+        };
+        bootstrap::reconcile_kubernetes_service(&self.services, &self.endpoints, &master)
+            .await
+            .map_err(|status| anyhow::anyhow!(status.message))
+            .context("reconciling the default/kubernetes service")?;
+        Ok(())
+    }
+
+    /// Starts the namespace controller and the event TTL sweeper on the
+    /// current tokio runtime.
+    pub fn start_controllers(&self) {
+        let contents = self
+            .all
+            .iter()
+            .filter(|store| store.info().namespaced)
+            .cloned()
+            .collect();
+        let controller = Arc::new(NamespaceController {
+            storage: self.storage.clone(),
+            namespaces: self.namespaces.clone(),
+            contents,
+        });
+        tokio::spawn(controller.run());
+        tokio::spawn(
+            EventTtl {
+                events: self.events.clone(),
+                ttl: self.config.event_ttl,
+            }
+            .run(),
+        );
+    }
+}
+
+fn store_of<S: Strategy>(
+    storage: &Arc<dyn Storage>,
+    admission: &admission::Chain,
+    strategy: S,
+) -> Arc<Store<S>> {
+    Arc::new(Store::new(
+        Arc::new(strategy),
+        storage.clone(),
+        admission.clone(),
+    ))
+}
