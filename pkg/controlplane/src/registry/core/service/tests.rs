@@ -67,14 +67,11 @@ fn create(
     mut service: Service,
     dry_run: bool,
     write_succeeds: bool,
-) -> Result<Service, Status> {
+) -> Result<Service, Box<Status>> {
     strategy.prepare_for_create(&mut service);
     let errors = strategy.validate(&service);
     if !errors.is_empty() {
-        return Err(invalid(
-            service.metadata.name.as_deref().unwrap_or(""),
-            &errors,
-        ));
+        return Err(invalid(service.metadata.name.as_deref().unwrap_or(""), &errors).into());
     }
     let finish = strategy.begin_create(&mut service, dry_run)?;
     if let Some(finish) = finish {
@@ -88,11 +85,11 @@ fn update(
     mut new: Service,
     old: &Service,
     write_succeeds: bool,
-) -> Result<Service, Status> {
+) -> Result<Service, Box<Status>> {
     strategy.prepare_for_update(&mut new, old);
     let errors = strategy.validate_update(&new, old);
     if !errors.is_empty() {
-        return Err(invalid(new.metadata.name.as_deref().unwrap_or(""), &errors));
+        return Err(invalid(new.metadata.name.as_deref().unwrap_or(""), &errors).into());
     }
     let finish = strategy.begin_update(&mut new, old, false)?;
     if let Some(finish) = finish {
