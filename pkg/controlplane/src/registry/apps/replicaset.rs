@@ -1,1 +1,219 @@
-//! The `replicaset` kind's strategy.
+//! ReplicaSets (`pkg/registry/apps/replicaset`): one replica by default, the
+//! template defaults, a required selector that matches the template and
+//! never changes, generation bumped on spec changes, `status.replicas`
+//! selectable.
+
+use k8s_openapi::api::apps::v1::{ReplicaSet, ReplicaSetSpec, ReplicaSetStatus};
+
+use apimachinery::api::{name_is_dns_subdomain, validate_object_meta, validate_object_meta_update};
+use apimachinery::validation::field::{ErrorList, Path};
+use apiserver::registry::strategy::{ResourceInfo, Strategy};
+
+use super::workload::{
+    validate_nonnegative_opt, validate_required_selector, validate_selector_unchanged,
+};
+use crate::registry::core::pod::{default_pod_template, validate_controller_template};
+
+/// `replicasets.apps`, `apps/v1`.
+pub static REPLICA_SET_INFO: ResourceInfo = ResourceInfo {
+    group: "apps",
+    version: "v1",
+    kind: "ReplicaSet",
+    plural: "replicasets",
+    singular: "replicaset",
+    namespaced: true,
+    short_names: &["rs"],
+    categories: &["all"],
+    has_status: true,
+    has_scale: true,
+};
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReplicaSetStrategy;
+
+/// `SetDefaults_ReplicaSet` and the template defaults.
+pub fn default_replica_set(replica_set: &mut ReplicaSet) {
+    let spec = replica_set.spec.get_or_insert_with(ReplicaSetSpec::default);
+    spec.replicas.get_or_insert(1);
+    if let Some(template) = spec.template.as_mut() {
+        default_pod_template(template);
+    }
+}
+
+/// `ValidateReplicaSetSpec`.
+pub fn validate_replica_set_spec(spec: &ReplicaSetSpec, path: &Path) -> ErrorList {
+    let mut errors = validate_nonnegative_opt(spec.replicas, &path.child("replicas"));
+    errors.extend(validate_nonnegative_opt(
+        spec.min_ready_seconds,
+        &path.child("minReadySeconds"),
+    ));
+    // Upstream names the deployment in a replica set's message too.
+    let (selector_errors, selector) = validate_required_selector(
+        &spec.selector,
+        &path.child("selector"),
+        "deployment",
+        "invalid label selector",
+    );
+    errors.extend(selector_errors);
+    if let Some(selector) = selector {
+        let template = spec.template.clone().unwrap_or_default();
+        errors.extend(validate_controller_template(
+            &template,
+            &selector,
+            &path.child("template"),
+            "ReplicaSet",
+        ));
+    }
+    errors
+}
+
+impl Strategy for ReplicaSetStrategy {
+    type Object = ReplicaSet;
+
+    fn info(&self) -> &ResourceInfo {
+        &REPLICA_SET_INFO
+    }
+
+    fn prepare_for_create(&self, replica_set: &mut ReplicaSet) {
+        default_replica_set(replica_set);
+        replica_set.status = Some(ReplicaSetStatus::default());
+    }
+
+    fn prepare_for_update(&self, new: &mut ReplicaSet, old: &ReplicaSet) {
+        default_replica_set(new);
+        new.status = old.status.clone();
+    }
+
+    fn prepare_for_status_update(&self, new: &mut ReplicaSet, old: &ReplicaSet) {
+        new.spec = old.spec.clone();
+    }
+
+    fn validate(&self, replica_set: &ReplicaSet) -> ErrorList {
+        let mut errors = validate_object_meta(
+            &replica_set.metadata,
+            true,
+            name_is_dns_subdomain,
+            &Path::new("metadata"),
+        );
+        errors.extend(validate_replica_set_spec(
+            &replica_set.spec.clone().unwrap_or_default(),
+            &Path::new("spec"),
+        ));
+        errors
+    }
+
+    fn validate_update(&self, new: &ReplicaSet, old: &ReplicaSet) -> ErrorList {
+        let spec_path = Path::new("spec");
+        let new_spec = new.spec.clone().unwrap_or_default();
+        let old_spec = old.spec.clone().unwrap_or_default();
+        let mut errors =
+            validate_object_meta_update(&new.metadata, &old.metadata, &Path::new("metadata"));
+        errors.extend(validate_replica_set_spec(&new_spec, &spec_path));
+        errors.extend(validate_selector_unchanged(
+            &new_spec.selector,
+            &old_spec.selector,
+            &spec_path.child("selector"),
+        ));
+        errors
+    }
+
+    fn tracks_generation(&self) -> bool {
+        true
+    }
+
+    fn spec_changed(&self, new: &ReplicaSet, old: &ReplicaSet) -> bool {
+        new.spec != old.spec
+    }
+
+    fn selectable_fields(&self, replica_set: &ReplicaSet) -> Vec<(&'static str, String)> {
+        let replicas = replica_set.status.as_ref().map_or(0, |s| s.replicas);
+        vec![("status.replicas", replicas.to_string())]
+    }
+
+    fn selectable_field_names(&self) -> &'static [&'static str] {
+        &["status.replicas"]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::apps::workload::fixtures::{messages, meta, selector, template};
+
+    fn created() -> ReplicaSet {
+        let mut rs = ReplicaSet {
+            metadata: meta("web-1"),
+            spec: Some(ReplicaSetSpec {
+                selector: selector(&[("app", "web")]),
+                template: Some(template()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        ReplicaSetStrategy.prepare_for_create(&mut rs);
+        rs
+    }
+
+    #[test]
+    fn defaults_and_valid() {
+        let rs = created();
+        assert_eq!(rs.spec.as_ref().and_then(|s| s.replicas), Some(1));
+        assert_eq!(rs.status, Some(ReplicaSetStatus::default()));
+        assert!(ReplicaSetStrategy.validate(&rs).is_empty());
+        assert_eq!(ReplicaSetStrategy.info().short_names, ["rs"]);
+    }
+
+    #[test]
+    fn template_rules() {
+        let mut rs = created();
+        if let Some(pod) = rs
+            .spec
+            .as_mut()
+            .and_then(|s| s.template.as_mut())
+            .and_then(|t| t.spec.as_mut())
+        {
+            pod.active_deadline_seconds = Some(10);
+        }
+        assert_eq!(
+            messages(&ReplicaSetStrategy.validate(&rs)),
+            vec![
+                "spec.template.spec.activeDeadlineSeconds: Forbidden: activeDeadlineSeconds in ReplicaSet is not Supported"
+            ]
+        );
+    }
+
+    #[test]
+    fn update_status_generation_and_fields() {
+        let mut old = created();
+        old.status = Some(ReplicaSetStatus {
+            replicas: 2,
+            ..Default::default()
+        });
+        let mut new = old.clone();
+        new.status = None;
+        ReplicaSetStrategy.prepare_for_update(&mut new, &old);
+        assert_eq!(new.status, old.status);
+        if let Some(spec) = new.spec.as_mut() {
+            spec.replicas = Some(3);
+        }
+        assert!(ReplicaSetStrategy.spec_changed(&new, &old));
+        assert!(ReplicaSetStrategy.validate_update(&new, &old).is_empty());
+        if let Some(spec) = new.spec.as_mut() {
+            spec.selector = selector(&[("app", "other")]);
+        }
+        let fields: Vec<String> = ReplicaSetStrategy
+            .validate_update(&new, &old)
+            .iter()
+            .map(|e| e.field.clone())
+            .collect();
+        assert_eq!(fields, ["spec.template.metadata.labels", "spec.selector"]);
+        assert_eq!(
+            ReplicaSetStrategy.selectable_fields(&old),
+            vec![("status.replicas", "2".to_string())]
+        );
+        let mut status = old.clone();
+        status.spec = None;
+        ReplicaSetStrategy.prepare_for_status_update(&mut status, &old);
+        assert_eq!(status.spec, old.spec);
+    }
+}
