@@ -22,10 +22,10 @@ use crate::admission::NamespaceLifecycle;
 use crate::bootstrap::{self, MasterEndpoint};
 use crate::controller::event_ttl::EventTtl;
 use crate::controller::namespace::NamespaceController;
-// APPS use crate::registry::apps::daemonset::DaemonSetStrategy;
-// APPS use crate::registry::apps::deployment::DeploymentStrategy;
-// APPS use crate::registry::apps::replicaset::ReplicaSetStrategy;
-// APPS use crate::registry::apps::statefulset::StatefulSetStrategy;
+use crate::registry::apps::daemonset::DaemonSetStrategy;
+use crate::registry::apps::deployment::DeploymentStrategy;
+use crate::registry::apps::replicaset::ReplicaSetStrategy;
+use crate::registry::apps::statefulset::StatefulSetStrategy;
 use crate::registry::core::configmap::ConfigMapStrategy;
 use crate::registry::core::endpoints::EndpointsStrategy;
 use crate::registry::core::event::EventStrategy;
@@ -111,10 +111,10 @@ impl Instance {
         let events = resources.add(store_of(&storage, &admission, EventStrategy));
         resources.add(store_of(&storage, &admission, ServiceAccountStrategy));
         resources.add(store_of(&storage, &admission, NodeStrategy));
-        // APPS resources.add(store_of(&storage, &admission, DeploymentStrategy));
-        // APPS resources.add(store_of(&storage, &admission, ReplicaSetStrategy));
-        // APPS resources.add(store_of(&storage, &admission, StatefulSetStrategy));
-        // APPS resources.add(store_of(&storage, &admission, DaemonSetStrategy));
+        resources.add(store_of(&storage, &admission, DeploymentStrategy));
+        resources.add(store_of(&storage, &admission, ReplicaSetStrategy));
+        resources.add(store_of(&storage, &admission, StatefulSetStrategy));
+        resources.add(store_of(&storage, &admission, DaemonSetStrategy));
 
         let (existing, _) = services
             .list_objects(None)

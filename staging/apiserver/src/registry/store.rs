@@ -488,6 +488,9 @@ impl<S: Strategy> Store<S> {
         )
         .await?;
         self.fill_system_fields(&mut obj);
+        // Upstream's order: allocation (BeginCreate) first, so validation
+        // sees allocated values; a refused object gives them back.
+        let finish = self.strategy.begin_create(&mut obj, dry_run)?;
         self.strategy.prepare_for_create(&mut obj);
         let errors = if validate {
             self.strategy.validate(&obj)
@@ -495,9 +498,9 @@ impl<S: Strategy> Store<S> {
             Vec::new()
         };
         if !errors.is_empty() {
+            finish_with(finish, false);
             return Err(self.invalid(&name, &errors));
         }
-        let finish = self.strategy.begin_create(&mut obj, dry_run)?;
         if dry_run {
             finish_with(finish, true);
             return Ok(obj);
@@ -542,6 +545,12 @@ impl<S: Strategy> Store<S> {
             let old = self.decode_stored(&current)?;
             let mut new = change(&old)?;
             self.carry_system_fields(&mut new, &old, namespace);
+            // Allocation first (upstream's BeginUpdate), then defaults and
+            // validation; only the main resource allocates.
+            let finish = match subresource {
+                Subresource::Main => self.strategy.begin_update(&mut new, &old, dry_run)?,
+                _ => None,
+            };
             match subresource {
                 Subresource::Main => self.strategy.prepare_for_update(&mut new, &old),
                 Subresource::Status => self.strategy.prepare_for_status_update(&mut new, &old),
@@ -556,12 +565,13 @@ impl<S: Strategy> Store<S> {
                 _ => self.strategy.validate_update(&new, &old),
             };
             if !errors.is_empty() {
+                finish_with(finish, false);
                 return Err(self.invalid(name, &errors));
             }
             if new == old {
+                finish_with(finish, true);
                 return Ok(old);
             }
-            let finish = self.strategy.begin_update(&mut new, &old, dry_run)?;
             if dry_run {
                 finish_with(finish, true);
                 return Ok(new);

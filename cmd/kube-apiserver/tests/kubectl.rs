@@ -1,0 +1,150 @@
+//! The real `/usr/bin/kubectl` (v1.32) against our server, each test with
+//! its own kubeconfig (CA + bearer token) and a fresh `--cache-dir`:
+//! discovery, get, create/delete from files, watches, namespace deletion.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::json;
+
+use support::{Server, file, kubectl};
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn ok(output: Output) -> String {
+    assert!(
+        output.status.success(),
+        "kubectl failed: {}\n{}",
+        String::from_utf8_lossy(&output.stderr),
+        stdout(&output)
+    );
+    stdout(&output)
+}
+
+const POD: &str = "apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+  labels:
+    app: web
+spec:
+  containers:
+  - name: nginx
+    image: nginx:1.27
+";
+
+#[tokio::test]
+async fn api_resources_and_get() {
+    let server = Server::start().await;
+    let resources = ok(kubectl(&server, &["api-resources"]));
+    for expected in ["pods", "po", "services", "svc", "deployments", "deploy", "namespaces", "apps/v1", "configmaps", "events", "nodes", "statefulsets", "daemonsets", "replicasets"] {
+        assert!(resources.contains(expected), "{expected} missing:\n{resources}");
+    }
+    let namespaces = ok(kubectl(&server, &["get", "namespaces"]));
+    for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+        assert!(namespaces.contains(ns), "{ns} missing:\n{namespaces}");
+    }
+    let services = ok(kubectl(&server, &["get", "services", "-n", "default"]));
+    assert!(services.contains("kubernetes"), "{services}");
+    let empty = kubectl(&server, &["get", "pods"]);
+    assert!(empty.status.success());
+    assert!(String::from_utf8_lossy(&empty.stderr).contains("No resources found in default namespace."));
+}
+
+#[tokio::test]
+async fn create_and_delete_from_files() {
+    let server = Server::start().await;
+    let manifest = file(&server, "pod.yaml", POD);
+    let path = manifest.to_str().unwrap();
+    let created = ok(kubectl(&server, &["create", "-f", path, "--validate=false"]));
+    assert_eq!(created.trim(), "pod/web created");
+    let pods = ok(kubectl(&server, &["get", "pods"]));
+    assert!(pods.lines().any(|l| l.starts_with("web ")), "{pods}");
+    let json_out = ok(kubectl(&server, &["get", "pod", "web", "-o", "json"]));
+    let pod: serde_json::Value = serde_json::from_str(&json_out).unwrap();
+    assert_eq!(pod["spec"]["containers"][0]["image"], "nginx:1.27");
+    assert_eq!(pod["status"]["phase"], "Pending");
+    let again = kubectl(&server, &["create", "-f", path, "--validate=false"]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("AlreadyExists"), "{}", String::from_utf8_lossy(&again.stderr));
+    let deleted = ok(kubectl(&server, &["delete", "-f", path]));
+    assert_eq!(deleted.trim(), "pod \"web\" deleted");
+    let (code, _) = server.get("/api/v1/namespaces/default/pods/web").await;
+    assert_eq!(code, 404);
+}
+
+#[tokio::test]
+async fn get_watch_sees_added_modified_deleted() {
+    let server = Server::start().await;
+    let mut child = Command::new("kubectl")
+        .arg(format!("--kubeconfig={}", server.kubeconfig().display()))
+        .arg(format!("--cache-dir={}", server.dir.path().join("watch-cache").display()))
+        .args(["get", "configmaps", "--watch", "--output-watch-events", "--no-headers"])
+        .env("HOME", server.dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("kubectl get -w");
+    let (tx, rx) = mpsc::channel();
+    let out = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // Let the watch start before changing anything.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let base = "/api/v1/namespaces/default/configmaps";
+    let (code, created) = server
+        .post(base, &json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "watched"}, "data": {"a": "1"}}))
+        .await;
+    assert_eq!(code, 201);
+    let mut changed = created.clone();
+    changed["data"]["a"] = json!("2");
+    server.put(&format!("{base}/watched"), &changed).await;
+    server.delete(&format!("{base}/watched")).await;
+
+    let mut seen = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while seen.len() < 3 && std::time::Instant::now() < deadline {
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
+            // `EVENT NAME AGE` rows: keep the event and the name.
+            let words: Vec<&str> = line.split_whitespace().collect();
+            seen.push(words.iter().take(2).copied().collect::<Vec<_>>().join(" "));
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(
+        seen,
+        ["ADDED watched", "MODIFIED watched", "DELETED watched"]
+    );
+}
+
+#[tokio::test]
+async fn delete_namespace_removes_its_contents() {
+    let server = Server::start().await;
+    let namespace = file(&server, "ns.yaml", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: team\n");
+    ok(kubectl(&server, &["create", "-f", namespace.to_str().unwrap(), "--validate=false"]));
+    let manifest = file(&server, "cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: team\ndata:\n  a: b\n");
+    ok(kubectl(&server, &["create", "-f", manifest.to_str().unwrap(), "--validate=false"]));
+    let pod = file(&server, "pod.yaml", POD);
+    ok(kubectl(&server, &["create", "-n", "team", "-f", pod.to_str().unwrap(), "--validate=false"]));
+    let deleted = ok(kubectl(&server, &["delete", "namespace", "team", "--timeout=60s"]));
+    assert_eq!(deleted.trim(), "namespace \"team\" deleted");
+    let (code, _) = server.get("/api/v1/namespaces/team").await;
+    assert_eq!(code, 404, "kubectl waits until the namespace is gone");
+    let (_, left) = server.get("/api/v1/namespaces/team/configmaps").await;
+    assert_eq!(left["items"], json!([]));
+    let (_, left) = server.get("/api/v1/namespaces/team/pods").await;
+    assert_eq!(left["items"], json!([]));
+}
