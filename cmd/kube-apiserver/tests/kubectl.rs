@@ -43,8 +43,26 @@ spec:
 async fn api_resources_and_get() {
     let server = Server::start().await;
     let resources = ok(kubectl(&server, &["api-resources"]));
-    for expected in ["pods", "po", "services", "svc", "deployments", "deploy", "namespaces", "apps/v1", "configmaps", "events", "nodes", "statefulsets", "daemonsets", "replicasets"] {
-        assert!(resources.contains(expected), "{expected} missing:\n{resources}");
+    for expected in [
+        "pods",
+        "po",
+        "services",
+        "svc",
+        "deployments",
+        "deploy",
+        "namespaces",
+        "apps/v1",
+        "configmaps",
+        "events",
+        "nodes",
+        "statefulsets",
+        "daemonsets",
+        "replicasets",
+    ] {
+        assert!(
+            resources.contains(expected),
+            "{expected} missing:\n{resources}"
+        );
     }
     let namespaces = ok(kubectl(&server, &["get", "namespaces"]));
     for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
@@ -54,7 +72,9 @@ async fn api_resources_and_get() {
     assert!(services.contains("kubernetes"), "{services}");
     let empty = kubectl(&server, &["get", "pods"]);
     assert!(empty.status.success());
-    assert!(String::from_utf8_lossy(&empty.stderr).contains("No resources found in default namespace."));
+    assert!(
+        String::from_utf8_lossy(&empty.stderr).contains("No resources found in default namespace.")
+    );
 }
 
 #[tokio::test]
@@ -62,7 +82,10 @@ async fn create_and_delete_from_files() {
     let server = Server::start().await;
     let manifest = file(&server, "pod.yaml", POD);
     let path = manifest.to_str().unwrap();
-    let created = ok(kubectl(&server, &["create", "-f", path, "--validate=false"]));
+    let created = ok(kubectl(
+        &server,
+        &["create", "-f", path, "--validate=false"],
+    ));
     assert_eq!(created.trim(), "pod/web created");
     let pods = ok(kubectl(&server, &["get", "pods"]));
     assert!(pods.lines().any(|l| l.starts_with("web ")), "{pods}");
@@ -72,7 +95,11 @@ async fn create_and_delete_from_files() {
     assert_eq!(pod["status"]["phase"], "Pending");
     let again = kubectl(&server, &["create", "-f", path, "--validate=false"]);
     assert!(!again.status.success());
-    assert!(String::from_utf8_lossy(&again.stderr).contains("AlreadyExists"), "{}", String::from_utf8_lossy(&again.stderr));
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("AlreadyExists"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
     let deleted = ok(kubectl(&server, &["delete", "-f", path]));
     assert_eq!(deleted.trim(), "pod \"web\" deleted");
     let (code, _) = server.get("/api/v1/namespaces/default/pods/web").await;
@@ -84,8 +111,17 @@ async fn get_watch_sees_added_modified_deleted() {
     let server = Server::start().await;
     let mut child = Command::new("kubectl")
         .arg(format!("--kubeconfig={}", server.kubeconfig().display()))
-        .arg(format!("--cache-dir={}", server.dir.path().join("watch-cache").display()))
-        .args(["get", "configmaps", "--watch", "--output-watch-events", "--no-headers"])
+        .arg(format!(
+            "--cache-dir={}",
+            server.dir.path().join("watch-cache").display()
+        ))
+        .args([
+            "get",
+            "configmaps",
+            "--watch",
+            "--output-watch-events",
+            "--no-headers",
+        ])
         .env("HOME", server.dir.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -133,13 +169,50 @@ async fn get_watch_sees_added_modified_deleted() {
 #[tokio::test]
 async fn delete_namespace_removes_its_contents() {
     let server = Server::start().await;
-    let namespace = file(&server, "ns.yaml", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: team\n");
-    ok(kubectl(&server, &["create", "-f", namespace.to_str().unwrap(), "--validate=false"]));
-    let manifest = file(&server, "cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: team\ndata:\n  a: b\n");
-    ok(kubectl(&server, &["create", "-f", manifest.to_str().unwrap(), "--validate=false"]));
+    let namespace = file(
+        &server,
+        "ns.yaml",
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: team\n",
+    );
+    ok(kubectl(
+        &server,
+        &[
+            "create",
+            "-f",
+            namespace.to_str().unwrap(),
+            "--validate=false",
+        ],
+    ));
+    let manifest = file(
+        &server,
+        "cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: team\ndata:\n  a: b\n",
+    );
+    ok(kubectl(
+        &server,
+        &[
+            "create",
+            "-f",
+            manifest.to_str().unwrap(),
+            "--validate=false",
+        ],
+    ));
     let pod = file(&server, "pod.yaml", POD);
-    ok(kubectl(&server, &["create", "-n", "team", "-f", pod.to_str().unwrap(), "--validate=false"]));
-    let deleted = ok(kubectl(&server, &["delete", "namespace", "team", "--timeout=60s"]));
+    ok(kubectl(
+        &server,
+        &[
+            "create",
+            "-n",
+            "team",
+            "-f",
+            pod.to_str().unwrap(),
+            "--validate=false",
+        ],
+    ));
+    let deleted = ok(kubectl(
+        &server,
+        &["delete", "namespace", "team", "--timeout=60s"],
+    ));
     assert_eq!(deleted.trim(), "namespace \"team\" deleted");
     let (code, _) = server.get("/api/v1/namespaces/team").await;
     assert_eq!(code, 404, "kubectl waits until the namespace is gone");

@@ -2,8 +2,8 @@
 //! (mirrors `k8s.io/apimachinery`): label and field selectors, field error
 //! lists, name and object-metadata validation.
 
-pub mod validation;
 pub mod api;
 pub mod fields;
 pub mod labels;
 pub mod patch;
+pub mod validation;

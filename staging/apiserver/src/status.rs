@@ -13,16 +13,23 @@ use apimachinery::validation::field;
 pub struct Status {
     pub kind: &'static str,
     pub api_version: &'static str,
-    pub metadata: serde_json::Map<String, serde_json::Value>,
+    /// Always `{}` (a Status carries no list metadata here).
+    pub metadata: EmptyMeta,
     pub status: &'static str,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub message: String,
     #[serde(skip_serializing_if = "str::is_empty")]
     pub reason: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub details: Option<StatusDetails>,
+    /// Boxed: most errors have none, and `Status` travels in every
+    /// `Result` of the request path.
+    pub details: Option<Box<StatusDetails>>,
     pub code: u16,
 }
+
+/// The empty `metadata` object of a `Status`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct EmptyMeta {}
 
 /// `metav1.StatusDetails`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -58,7 +65,7 @@ impl Status {
         Status {
             kind: "Status",
             api_version: "v1",
-            metadata: serde_json::Map::new(),
+            metadata: EmptyMeta {},
             status: "Failure",
             message: message.into(),
             reason,
@@ -138,11 +145,11 @@ impl Status {
         Status {
             kind: "Status",
             api_version: "v1",
-            metadata: serde_json::Map::new(),
+            metadata: EmptyMeta {},
             status: "Success",
             message: String::new(),
             reason: "",
-            details: Some(details),
+            details: Some(Box::new(details)),
             code: StatusCode::OK.as_u16(),
         }
     }
@@ -266,7 +273,7 @@ impl Status {
     }
 
     pub fn with_details(mut self, details: StatusDetails) -> Self {
-        self.details = Some(details);
+        self.details = Some(Box::new(details));
         self
     }
 

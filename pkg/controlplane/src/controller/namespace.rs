@@ -61,10 +61,10 @@ impl NamespaceController {
             )
             .await?;
         while let Some(event) = events.next().await {
-            if let WatchEvent::Added(kv) | WatchEvent::Modified { current: kv, .. } = event? {
-                if let Ok(ns) = serde_json::from_slice::<Namespace>(&kv.value) {
-                    self.maybe_finalize(ns);
-                }
+            if let WatchEvent::Added(kv) | WatchEvent::Modified { current: kv, .. } = event?
+                && let Ok(ns) = serde_json::from_slice::<Namespace>(&kv.value)
+            {
+                self.maybe_finalize(ns);
             }
         }
         Ok(())

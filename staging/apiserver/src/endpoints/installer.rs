@@ -260,7 +260,16 @@ async fn serve(
 mod tests {
     use super::*;
 
-    fn target(path: &str) -> Option<(Option<&str>, &str, Option<&str>, Option<&str>, bool)> {
+    /// (namespace, resource, name, subresource, watch)
+    type Parts<'a> = (
+        Option<&'a str>,
+        &'a str,
+        Option<&'a str>,
+        Option<&'a str>,
+        bool,
+    );
+
+    fn target(path: &str) -> Option<Parts<'_>> {
         parse_target(path).map(|t| (t.namespace, t.resource, t.name, t.subresource, t.watch))
     }
 
