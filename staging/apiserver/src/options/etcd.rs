@@ -18,7 +18,7 @@ pub const STORAGE_MEDIA_TYPES: &[&str] = &[
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Etcd flags")]
 pub struct EtcdOptions {
-    /// List of etcd servers to connect with (scheme://ip:port), comma separated. Optional here: without it the server will use its embedded store. [parsed and validated only: storage is not implemented yet]
+    /// List of etcd servers to connect with (scheme://ip:port), comma separated. Optional here: without it the server uses its embedded store in --data-dir. [the etcd3 backend is not in this build yet: a start with this flag is refused]
     #[arg(long, value_name = "strings", value_delimiter = ',')]
     pub etcd_servers: Vec<String>,
 

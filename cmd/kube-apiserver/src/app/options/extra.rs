@@ -15,7 +15,7 @@ pub const ENDPOINT_RECONCILER_TYPES: &[&str] = &["master-count", "lease", "none"
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Misc flags")]
 pub struct Extra {
-    /// If true, allow privileged containers. [default=false] [parsed only: pods arrive with the REST API]
+    /// If true, allow privileged containers. [default=false] [parsed only: pod security settings are not checked yet]
     #[arg(long, value_name = "true|false", action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", value_parser = parse_bool)]
     pub allow_privileged: bool,
 

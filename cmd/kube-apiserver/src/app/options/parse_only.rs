@@ -14,7 +14,6 @@ pub const PARSE_ONLY_FLAGS: &[&str] = &[
     "feature-gates",
     "goaway-chance",
     "livez-grace-period",
-    "min-request-timeout",
     "shutdown-send-retry-after",
     "storage-initialization-timeout",
     // Etcd
@@ -31,7 +30,6 @@ pub const PARSE_ONLY_FLAGS: &[&str] = &[
     "etcd-keyfile",
     "etcd-prefix",
     "etcd-readycheck-timeout",
-    "etcd-servers",
     "etcd-servers-overrides",
     "lease-reuse-duration-seconds",
     "storage-backend",
@@ -117,7 +115,6 @@ pub const PARSE_ONLY_FLAGS: &[&str] = &[
     "enable-aggregator-routing",
     "enable-logs-handler",
     "endpoint-reconciler-type",
-    "event-ttl",
     "kubelet-certificate-authority",
     "kubelet-client-certificate",
     "kubelet-client-key",
@@ -131,7 +128,6 @@ pub const PARSE_ONLY_FLAGS: &[&str] = &[
     "proxy-client-cert-file",
     "proxy-client-key-file",
     "service-account-signing-key-file",
-    "service-node-port-range",
 ];
 
 /// Appends the marker to a parse-only flag's help unless its text already

@@ -1,0 +1,344 @@
+//! REST API benchmark of the built binary over TLS on loopback (the numbers
+//! issue 5 asks for): pod creates/s and gets/s at concurrency 16 on
+//! keep-alive connections, the latency of listing 10,000 pods, watch event
+//! latency with 100 watchers, and the resident set after 10,000 pods.
+//! Prints a table.
+//!
+//! Run: `cargo bench -p kube-apiserver --bench rest` (release profile).
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
+use rustls_pki_types::ServerName;
+use rustls_pki_types::pem::PemObject;
+
+const BIN: &str = env!("CARGO_BIN_EXE_kube-apiserver");
+const TOKEN: &str = "bench";
+const CONCURRENCY: usize = 16;
+const PODS: usize = 10_000;
+const GET_SECONDS: u64 = 5;
+const LISTS: usize = 5;
+const WATCHERS: usize = 100;
+const WATCH_EVENTS: usize = 50;
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+fn client_config(ca: &Path) -> Arc<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pki_types::CertificateDer::pem_file_iter(ca).expect("ca") {
+        roots.add(cert.expect("pem")).expect("root");
+    }
+    Arc::new(
+        rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth(),
+    )
+}
+
+/// One keep-alive HTTP/1.1 connection over TLS.
+async fn connect(port: u16, config: Arc<rustls::ClientConfig>) -> Option<SendRequest<Full<Bytes>>> {
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .ok()?;
+    let tls = tokio_rustls::TlsConnector::from(config)
+        .connect(ServerName::try_from("localhost").ok()?.to_owned(), tcp)
+        .await
+        .ok()?;
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+        .await
+        .ok()?;
+    tokio::spawn(conn);
+    Some(sender)
+}
+
+fn request(method: &str, path: &str, body: Option<Vec<u8>>) -> hyper::Request<Full<Bytes>> {
+    hyper::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", "localhost")
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body.unwrap_or_default())))
+        .expect("request")
+}
+
+async fn call(
+    sender: &mut SendRequest<Full<Bytes>>,
+    method: &str,
+    path: &str,
+    body: Option<Vec<u8>>,
+) -> (u16, Bytes) {
+    sender.ready().await.expect("connection ready");
+    let response = sender
+        .send_request(request(method, path, body))
+        .await
+        .expect("response");
+    let code = response.status().as_u16();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    (code, body)
+}
+
+fn pod(name: &str) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "labels": {"app": "bench", "tier": "web"}},
+        "spec": {"containers": [{"name": "c", "image": "nginx:1.27", "ports": [{"containerPort": 80}],
+                                 "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}}}]}
+    }))
+    .expect("pod JSON")
+}
+
+fn spawn(dir: &Path, port: u16) -> Child {
+    Command::new(BIN)
+        .arg(format!("--cert-dir={}", dir.display()))
+        .arg(format!("--data-dir={}", dir.join("data").display()))
+        .arg(format!(
+            "--token-auth-file={}",
+            dir.join("tokens.csv").display()
+        ))
+        .arg("--bind-address=127.0.0.1")
+        .arg(format!("--secure-port={port}"))
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn kube-apiserver")
+}
+
+fn rss_mib(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .unwrap_or(0.0)
+        / 1024.0
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index.min(sorted.len() - 1)]
+}
+
+fn summary(mut samples: Vec<f64>) -> (f64, f64, f64) {
+    samples.sort_by(f64::total_cmp);
+    (
+        percentile(&samples, 0.5),
+        percentile(&samples, 0.99),
+        samples[samples.len() - 1],
+    )
+}
+
+/// Reads one watch stream and reports when each event line arrives.
+async fn watch_events(
+    body: Incoming,
+    expected: usize,
+    arrivals: tokio::sync::mpsc::UnboundedSender<(usize, Instant)>,
+) {
+    let mut body = body;
+    let mut seen = 0;
+    while seen < expected {
+        let Some(Ok(frame)) = body.frame().await else {
+            return;
+        };
+        if let Ok(data) = frame.into_data() {
+            for _ in data.iter().filter(|b| **b == b'\n') {
+                let _ = arrivals.send((seen, Instant::now()));
+                seen += 1;
+            }
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("tokens.csv"),
+        format!("{TOKEN},bench,1,system:masters\n"),
+    )
+    .expect("tokens");
+    let port = free_port();
+    let mut child = spawn(dir.path(), port);
+    let config = loop {
+        let ca = dir.path().join("apiserver.crt");
+        if ca.is_file() {
+            let config = client_config(&ca);
+            if let Some(mut c) = connect(port, config.clone()).await
+                && call(&mut c, "GET", "/readyz", None).await.0 == 200
+            {
+                break config;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    let pods = "/api/v1/namespaces/default/pods";
+
+    // Creates: 16 workers, 10,000 pods.
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for w in 0..CONCURRENCY {
+        let config = config.clone();
+        workers.push(tokio::spawn(async move {
+            let mut c = connect(port, config).await.expect("connect");
+            let mut latencies = Vec::new();
+            for i in (w..PODS).step_by(CONCURRENCY) {
+                let t = Instant::now();
+                let (code, body) =
+                    call(&mut c, "POST", pods, Some(pod(&format!("pod-{i:05}")))).await;
+                assert_eq!(code, 201, "{}", String::from_utf8_lossy(&body));
+                latencies.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+            latencies
+        }));
+    }
+    let mut create_latencies = Vec::new();
+    for worker in workers {
+        create_latencies.extend(worker.await.expect("worker"));
+    }
+    let create_secs = started.elapsed().as_secs_f64();
+    let rss_after_pods = rss_mib(child.id());
+
+    // Gets: 16 workers for a fixed time, pseudo-random pods.
+    let deadline = Instant::now() + Duration::from_secs(GET_SECONDS);
+    let mut workers = Vec::new();
+    for w in 0..CONCURRENCY {
+        let config = config.clone();
+        workers.push(tokio::spawn(async move {
+            let mut c = connect(port, config).await.expect("connect");
+            let mut latencies = Vec::new();
+            let mut x = 0x9E37_79B9u64.wrapping_mul(w as u64 + 1);
+            while Instant::now() < deadline {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let i = (x >> 33) as usize % PODS;
+                let t = Instant::now();
+                let (code, _) = call(&mut c, "GET", &format!("{pods}/pod-{i:05}"), None).await;
+                assert_eq!(code, 200);
+                latencies.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+            latencies
+        }));
+    }
+    let mut get_latencies = Vec::new();
+    for worker in workers {
+        get_latencies.extend(worker.await.expect("worker"));
+    }
+    let gets_per_sec = get_latencies.len() as f64 / GET_SECONDS as f64;
+
+    // Lists of all 10,000 pods.
+    let mut c = connect(port, config.clone()).await.expect("connect");
+    let mut list_ms = Vec::new();
+    let mut list_bytes = 0;
+    for _ in 0..LISTS {
+        let t = Instant::now();
+        let (code, body) = call(&mut c, "GET", pods, None).await;
+        assert_eq!(code, 200);
+        list_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        list_bytes = body.len();
+    }
+    let rss_after_lists = rss_mib(child.id());
+
+    // Watch latency: 100 watchers on configmaps, then creates one at a time.
+    let (code, list) = call(&mut c, "GET", "/api/v1/namespaces/default/configmaps", None).await;
+    assert_eq!(code, 200);
+    let rv = serde_json::from_slice::<serde_json::Value>(&list).expect("list")["metadata"]["resourceVersion"]
+        .as_str()
+        .expect("rv")
+        .to_string();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    for _ in 0..WATCHERS {
+        let mut w = connect(port, config.clone()).await.expect("connect");
+        w.ready().await.expect("ready");
+        let response = w
+            .send_request(request(
+                "GET",
+                &format!("/api/v1/namespaces/default/configmaps?watch=1&resourceVersion={rv}"),
+                None,
+            ))
+            .await
+            .expect("watch");
+        assert_eq!(response.status().as_u16(), 200);
+        tokio::spawn(watch_events(response.into_body(), WATCH_EVENTS, tx.clone()));
+    }
+    drop(tx);
+    let mut sent = Vec::new();
+    for i in 0..WATCH_EVENTS {
+        let body = serde_json::to_vec(&serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": format!("cm-{i}")}})).expect("cm");
+        sent.push(Instant::now());
+        let (code, _) = call(
+            &mut c,
+            "POST",
+            "/api/v1/namespaces/default/configmaps",
+            Some(body),
+        )
+        .await;
+        assert_eq!(code, 201);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut watch_ms = Vec::new();
+    while let Some((index, at)) = rx.recv().await {
+        watch_ms.push(at.duration_since(sent[index]).as_secs_f64() * 1000.0);
+    }
+    assert_eq!(
+        watch_ms.len(),
+        WATCHERS * WATCH_EVENTS,
+        "every watcher saw every event"
+    );
+
+    child.kill().ok();
+    child.wait().ok();
+
+    let (c50, c99, cmax) = summary(create_latencies);
+    let (g50, g99, gmax) = summary(get_latencies);
+    let (l50, l99, lmax) = summary(list_ms);
+    let (w50, w99, wmax) = summary(watch_ms);
+    println!("kube-apiserver REST API over TLS on loopback, embedded store ({BIN})");
+    println!(
+        "| measurement                                  |   rate/s |  p50 ms |  p99 ms |  max ms |"
+    );
+    println!(
+        "|----------------------------------------------|----------|---------|---------|---------|"
+    );
+    println!(
+        "| pod creates, concurrency {CONCURRENCY}, {PODS} pods        | {:8.0} | {c50:7.2} | {c99:7.2} | {cmax:7.2} |",
+        PODS as f64 / create_secs
+    );
+    println!(
+        "| pod gets, concurrency {CONCURRENCY}, {GET_SECONDS} s                 | {gets_per_sec:8.0} | {g50:7.2} | {g99:7.2} | {gmax:7.2} |"
+    );
+    println!(
+        "| list of {PODS} pods ({:.1} MiB), {LISTS} runs          |          | {l50:7.1} | {l99:7.1} | {lmax:7.1} |",
+        list_bytes as f64 / 1048576.0
+    );
+    println!(
+        "| watch event latency, {WATCHERS} watchers × {WATCH_EVENTS} events |          | {w50:7.2} | {w99:7.2} | {wmax:7.2} |"
+    );
+    println!();
+    println!(
+        "RSS after {PODS} pods: {rss_after_pods:.1} MiB; after the lists: {rss_after_lists:.1} MiB"
+    );
+}
