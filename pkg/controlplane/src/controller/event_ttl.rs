@@ -85,3 +85,73 @@ impl SystemClock {
         .unwrap_or_default()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use apiserver::admission;
+    use apiserver_storage::{EmbeddedOptions, EmbeddedStorage, Storage};
+    use k8s_openapi::api::core::v1::ObjectReference;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+
+    fn event(name: &str, last_seen: DateTime<Utc>) -> Event {
+        Event {
+            metadata: ObjectMeta {
+                name: Some(name.to_string()),
+                namespace: Some("default".to_string()),
+                ..ObjectMeta::default()
+            },
+            involved_object: ObjectReference {
+                kind: Some("Pod".to_string()),
+                name: Some("web".to_string()),
+                namespace: Some("default".to_string()),
+                ..ObjectReference::default()
+            },
+            reason: Some("Started".to_string()),
+            message: Some("started".to_string()),
+            type_: Some("Normal".to_string()),
+            last_timestamp: Some(Time(last_seen)),
+            ..Event::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn sweep_deletes_only_events_older_than_the_ttl() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage: Arc<dyn Storage> = Arc::new(
+            EmbeddedStorage::open(dir.path(), EmbeddedOptions::default())
+                .await
+                .unwrap(),
+        );
+        let events = Arc::new(Store::new(
+            Arc::new(EventStrategy),
+            storage,
+            admission::Chain::default(),
+        ));
+        let now = SystemClock::now();
+        let hour = k8s_openapi::chrono::Duration::hours(1);
+        for (name, seen) in [
+            ("old", now - hour * 2),
+            ("edge", now - hour),
+            ("fresh", now - hour / 2),
+        ] {
+            events
+                .create_object(Some("default"), event(name, seen), false)
+                .await
+                .unwrap_or_else(|status| panic!("{name}: {}", status.message));
+        }
+        let sweeper = EventTtl {
+            events: events.clone(),
+            ttl: Duration::from_secs(3600),
+        };
+        assert_eq!(sweeper.sweep(now).await.unwrap(), 2);
+        let (left, _) = events.list_objects(Some("default")).await.unwrap();
+        let names: Vec<_> = left
+            .iter()
+            .filter_map(|e| e.metadata.name.clone())
+            .collect();
+        assert_eq!(names, ["fresh"]);
+        assert_eq!(sweeper.sweep(now + hour).await.unwrap(), 1);
+    }
+}
