@@ -3,6 +3,7 @@
 //! lists, name and object-metadata validation.
 
 pub mod api;
+pub mod fieldmanager;
 pub mod fields;
 pub mod labels;
 pub mod patch;

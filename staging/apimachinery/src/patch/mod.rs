@@ -20,4 +20,5 @@ pub use json_patch::{DEFAULT_MAX_COPY_BYTES, MAX_JSON_PATCH_OPERATIONS, json_pat
 pub use list_meta::{ListMeta, field_patch_meta};
 pub use merge_patch::{merge_patch, merge_patch_bytes};
 pub use schema::PatchSchema;
+pub(crate) use schema::SchemaCursor;
 pub use strategic::strategic_merge_patch;

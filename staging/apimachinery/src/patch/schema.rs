@@ -113,6 +113,16 @@ impl<'schema> SchemaCursor<'schema> {
         self.at(usize::MAX)
     }
 
+    /// The definition name (e.g. `io.k8s.api.core.v1.PodSpec`) when this
+    /// position is a struct with one; the key into
+    /// [`field_patch_meta`](super::field_patch_meta).
+    pub(crate) fn definition(&self) -> Option<&'schema str> {
+        match self.node() {
+            Node::Struct { definition, .. } => definition.as_deref(),
+            _ => None,
+        }
+    }
+
     /// The name upstream uses for the type in "cannot merge lists without
     /// merge key for <name>".
     pub(crate) fn type_name(&self) -> &'static str {
