@@ -293,7 +293,8 @@ fn propagation_policy(value: &str) -> Result<PropagationPolicy, Status> {
     }
 }
 
-/// The body of a create or update, by its Content-Type.
+/// The body of a create or update, by its Content-Type. A Kubernetes
+/// protobuf body becomes the equivalent JSON here, so the store reads JSON.
 pub fn request_body(headers: &HeaderMap, bytes: Bytes) -> Result<Body, Status> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
@@ -308,6 +309,13 @@ pub fn request_body(headers: &HeaderMap, bytes: Bytes) -> Result<Body, Status> {
     let format = match media.as_str() {
         "application/json" | "" => BodyFormat::Json,
         "application/yaml" => BodyFormat::Yaml,
+        super::protobuf::MEDIA_TYPE => {
+            let json = super::protobuf::body_to_json(&bytes)?;
+            return Ok(Body {
+                format: BodyFormat::Json,
+                bytes: Bytes::from(json),
+            });
+        }
         _ => return Err(Status::unsupported_media_type(content_type)),
     };
     Ok(Body { format, bytes })

@@ -5,5 +5,6 @@ pub mod discovery;
 pub mod handlers;
 pub mod installer;
 pub mod openapi;
+pub mod protobuf;
 
 pub use installer::Api;
