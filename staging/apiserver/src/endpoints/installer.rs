@@ -162,6 +162,7 @@ impl Api {
         let subresource = match target.subresource {
             None => Subresource::Main,
             Some("status") if info.has_status => Subresource::Status,
+            Some("scale") if info.has_scale => Subresource::Scale,
             Some(_) => return Err(Status::not_found_path()),
         };
         let namespace = target.namespace;
@@ -169,6 +170,29 @@ impl Api {
         handlers::check_accept(headers)?;
         let watch = target.watch || handlers::is_watch(&query);
         let reply = match (method.clone(), target.name) {
+            (Method::GET, Some(name)) if subresource == Subresource::Scale && !watch => {
+                store
+                    .get_scale(namespace, name, &handlers::get_options(&query))
+                    .await?
+            }
+            (Method::PUT, Some(name)) if subresource == Subresource::Scale => {
+                let opts = handlers::write_options(&query)?;
+                store
+                    .update_scale(
+                        namespace,
+                        name,
+                        handlers::request_body(headers, body)?,
+                        &opts,
+                    )
+                    .await?
+            }
+            (Method::PATCH, Some(name)) if subresource == Subresource::Scale => {
+                let opts = handlers::write_options(&query)?;
+                let patch_type = handlers::patch_type(headers)?;
+                store
+                    .patch_scale(namespace, name, patch_type, body, &opts)
+                    .await?
+            }
             (Method::GET, None) if watch => {
                 let opts = handlers::list_options(&query, true, self.watch_timeout())?;
                 return Ok(handlers::watch_response(

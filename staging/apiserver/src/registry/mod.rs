@@ -3,6 +3,7 @@
 //! per kind given by a [`strategy::Strategy`].
 
 pub mod rest;
+pub mod scale;
 pub mod store;
 pub mod strategy;
 

@@ -116,6 +116,9 @@ pub enum PatchType {
 pub enum Subresource {
     Main,
     Status,
+    /// `/scale`: an `autoscaling/v1` `Scale` read from and written back to
+    /// the parent object (only `spec.replicas` changes it).
+    Scale,
     /// An in-process controller's change (a namespace's `spec.finalizers`
     /// once its contents are gone): no strategy hooks, no validation. Never
     /// reachable from a request.
@@ -205,4 +208,40 @@ pub trait RestStorage: Send + Sync {
         list: &ListOptions,
         opts: &DeleteOptions,
     ) -> Result<Reply, Status>;
+
+    /// `GET .../<name>/scale`: the object's `Scale`; 404 for a resource
+    /// without one.
+    async fn get_scale(
+        &self,
+        _namespace: Option<&str>,
+        _name: &str,
+        _opts: &GetOptions,
+    ) -> Result<Reply, Status> {
+        Err(Status::not_found_path())
+    }
+
+    /// `PUT .../<name>/scale` with a `Scale` body: its `spec.replicas`
+    /// written to the object, under its `resourceVersion` precondition.
+    async fn update_scale(
+        &self,
+        _namespace: Option<&str>,
+        _name: &str,
+        _body: Body,
+        _opts: &WriteOptions,
+    ) -> Result<Reply, Status> {
+        Err(Status::not_found_path())
+    }
+
+    /// `PATCH .../<name>/scale`: the patch applied to the current `Scale`,
+    /// then written back as by [`RestStorage::update_scale`].
+    async fn patch_scale(
+        &self,
+        _namespace: Option<&str>,
+        _name: &str,
+        _patch_type: PatchType,
+        _patch: Bytes,
+        _opts: &WriteOptions,
+    ) -> Result<Reply, Status> {
+        Err(Status::not_found_path())
+    }
 }

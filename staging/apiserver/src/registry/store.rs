@@ -12,6 +12,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use http::StatusCode;
 use k8s_openapi::Metadata;
+use k8s_openapi::api::autoscaling::v1::Scale;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use k8s_openapi::chrono::DateTime;
 use serde::Serialize;
@@ -30,6 +31,7 @@ use super::rest::{
     Body, BodyFormat, DeleteOptions, FieldValidation, GetOptions, ListOptions, PatchType, Reply,
     ResourceVersionMatch, RestStorage, Subresource, WatchLines, WriteOptions,
 };
+use super::scale;
 use super::{FinishFunc, ResourceInfo, Strategy};
 
 /// How often a watch that allows bookmarks gets one when nothing else
@@ -411,7 +413,11 @@ impl<S: Strategy> Store<S> {
                 operation,
                 group: info.group,
                 resource: info.plural,
-                subresource: (subresource == Subresource::Status).then_some("status"),
+                subresource: match subresource {
+                    Subresource::Status => Some("status"),
+                    Subresource::Scale => Some("scale"),
+                    Subresource::Main | Subresource::System => None,
+                },
                 namespace: if info.namespaced { namespace } else { None },
                 name,
                 dry_run,
@@ -548,11 +554,15 @@ impl<S: Strategy> Store<S> {
             // Allocation first (upstream's BeginUpdate), then defaults and
             // validation; only the main resource allocates.
             let finish = match subresource {
-                Subresource::Main => self.strategy.begin_update(&mut new, &old, dry_run)?,
+                Subresource::Main | Subresource::Scale => {
+                    self.strategy.begin_update(&mut new, &old, dry_run)?
+                }
                 _ => None,
             };
             match subresource {
-                Subresource::Main => self.strategy.prepare_for_update(&mut new, &old),
+                Subresource::Main | Subresource::Scale => {
+                    self.strategy.prepare_for_update(&mut new, &old)
+                }
                 Subresource::Status => self.strategy.prepare_for_status_update(&mut new, &old),
                 Subresource::System => {}
             }
@@ -1239,5 +1249,198 @@ impl<S: Strategy> RestStorage for Store<S> {
             }
         }
         Ok(Reply::ok(self.list_body(&deleted, revision, None)?))
+    }
+
+    async fn get_scale(
+        &self,
+        namespace: Option<&str>,
+        name: &str,
+        opts: &GetOptions,
+    ) -> Result<Reply, Status> {
+        self.require_revision(opts.resource_version.as_deref())
+            .await?;
+        let obj = self.get_object(namespace, name).await?;
+        Ok(Reply::ok(Self::encode_reply(&self.scale_of(&obj)?)?))
+    }
+
+    async fn update_scale(
+        &self,
+        namespace: Option<&str>,
+        name: &str,
+        body: Body,
+        opts: &WriteOptions,
+    ) -> Result<Reply, Status> {
+        let (mut requested, warnings) =
+            decode_typed::<Scale>(&body, opts.field_validation, "Scale")?;
+        let meta = &mut requested.metadata;
+        match meta.name.as_deref() {
+            Some(body_name) if !body_name.is_empty() && body_name != name => {
+                return Err(Status::bad_request(format!(
+                    "the name of the object ({body_name}) does not match the name on the URL ({name})"
+                )));
+            }
+            _ => meta.name = Some(name.to_string()),
+        }
+        match (namespace, meta.namespace.as_deref()) {
+            (Some(url), Some(body_ns)) if !body_ns.is_empty() && body_ns != url => {
+                return Err(Status::bad_request(format!(
+                    "the namespace of the object ({body_ns}) does not match the namespace on the URL ({url})"
+                )));
+            }
+            _ => meta.namespace = namespace.map(str::to_string),
+        }
+        let scale = self
+            .write_scale(namespace, name, opts.dry_run, |_| Ok(requested.clone()))
+            .await?;
+        Ok(Reply {
+            code: StatusCode::OK,
+            body: Self::encode_reply(&scale)?,
+            warnings,
+        })
+    }
+
+    async fn patch_scale(
+        &self,
+        namespace: Option<&str>,
+        name: &str,
+        patch_type: PatchType,
+        patch: Bytes,
+        opts: &WriteOptions,
+    ) -> Result<Reply, Status> {
+        let info = self.info();
+        let mut warnings = Vec::new();
+        let scale = self
+            .write_scale(namespace, name, opts.dry_run, |current| {
+                let patched = scale::patch_scale(current, patch_type, &patch)
+                    .map_err(|err| patch_status(&err, info, name))?;
+                let bytes = serde_json::to_vec(&patched)
+                    .map_err(|err| Status::internal_error(format!("encoding: {err}")))?;
+                let body = Body {
+                    format: BodyFormat::Json,
+                    bytes: Bytes::from(bytes),
+                };
+                let (scale, unknown) = decode_typed(&body, opts.field_validation, "Scale")?;
+                warnings = unknown;
+                Ok(scale)
+            })
+            .await?;
+        Ok(Reply {
+            code: StatusCode::OK,
+            body: Self::encode_reply(&scale)?,
+            warnings,
+        })
+    }
+}
+
+// ----- scale subresource ----------------------------------------------------
+
+impl<S: Strategy> Store<S> {
+    /// The `Scale` of an object; 404 when the kind has none.
+    fn scale_of(&self, obj: &S::Object) -> Result<Scale, Status> {
+        let view = self
+            .strategy
+            .scale_of(obj)
+            .filter(|_| self.info().has_scale)
+            .ok_or_else(Status::not_found_path)?;
+        scale::scale_from(obj.metadata(), &view)
+    }
+
+    /// A scale update (`scaleUpdatedObjectInfo`): the current object's
+    /// `Scale` goes to `requested`, which returns the wanted one; that is
+    /// validated, its uid and resourceVersion preconditions checked, and
+    /// its `spec.replicas` written to the object through the ordinary update
+    /// path (so the main resource's defaults, validation and generation
+    /// rules apply). Answers with the `Scale` of the written object.
+    async fn write_scale<F>(
+        &self,
+        namespace: Option<&str>,
+        name: &str,
+        dry_run: bool,
+        mut requested: F,
+    ) -> Result<Scale, Status>
+    where
+        F: FnMut(&Scale) -> Result<Scale, Status> + Send,
+    {
+        let info = self.info();
+        let updated = self
+            .update_object(namespace, name, Subresource::Scale, dry_run, |current| {
+                let wanted = requested(&self.scale_of(current)?)?;
+                let errors = scale::validate_scale(&wanted);
+                if !errors.is_empty() {
+                    return Err(scale::invalid_scale(name, &errors));
+                }
+                let meta = current.metadata();
+                let current_uid = meta.uid.as_deref().unwrap_or_default();
+                if let Some(uid) = wanted.metadata.uid.as_deref().filter(|u| !u.is_empty())
+                    && uid != current_uid
+                {
+                    return Err(Status::conflict(
+                        info.group,
+                        &format!("{}/scale", info.plural),
+                        name,
+                        &format!(
+                            "Precondition failed: UID in precondition: {uid}, UID in object meta: {current_uid}"
+                        ),
+                    ));
+                }
+                if let Some(rv) = wanted
+                    .metadata
+                    .resource_version
+                    .as_deref()
+                    .filter(|rv| !rv.is_empty())
+                    && meta.resource_version.as_deref() != Some(rv)
+                {
+                    return Err(Status::modified_conflict(info.group, info.plural, name));
+                }
+                let mut new = current.clone();
+                self.strategy
+                    .set_replicas(&mut new, scale::desired_replicas(&wanted));
+                Ok(new)
+            })
+            .await?;
+        self.scale_of(&updated)
+    }
+}
+
+/// Decodes a request body of a kind other than the store's own (the
+/// `Scale` of a subresource), with `fieldValidation` as for the object:
+/// unknown fields are warnings, errors under `Strict`, or ignored.
+fn decode_typed<T: serde::de::DeserializeOwned>(
+    body: &Body,
+    validation: FieldValidation,
+    kind: &str,
+) -> Result<(T, Vec<String>), Status> {
+    let mut unknown = Vec::new();
+    let mut record = |path: serde_ignored::Path<'_>| unknown.push(field_path(&path));
+    let decoded: Result<T, String> = match body.format {
+        BodyFormat::Json => {
+            let mut de = serde_json::Deserializer::from_slice(&body.bytes);
+            serde_ignored::deserialize(&mut de, &mut record)
+                .map_err(|e| e.to_string())
+                .and_then(|obj| de.end().map(|()| obj).map_err(|e| e.to_string()))
+        }
+        BodyFormat::Yaml => {
+            let de = serde_yaml_ng::Deserializer::from_slice(&body.bytes);
+            serde_ignored::deserialize(de, &mut record).map_err(|e| e.to_string())
+        }
+    };
+    let obj = decoded.map_err(|err| {
+        Status::bad_request(if validation == FieldValidation::Strict {
+            format!("strict decoding error: {err}")
+        } else {
+            format!("error decoding the body as {kind}: {err}")
+        })
+    })?;
+    let unknown: Vec<String> = unknown
+        .into_iter()
+        .map(|path| format!("unknown field {path:?}"))
+        .collect();
+    match validation {
+        FieldValidation::Strict if !unknown.is_empty() => Err(Status::bad_request(format!(
+            "strict decoding error: {}",
+            unknown.join(", ")
+        ))),
+        FieldValidation::Warn => Ok((obj, unknown)),
+        _ => Ok((obj, Vec::new())),
     }
 }

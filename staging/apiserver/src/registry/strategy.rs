@@ -12,6 +12,8 @@ use apimachinery::validation::field::ErrorList;
 
 use crate::status::Status;
 
+use super::scale::ScaleView;
+
 /// Called once a write that allocated something (a cluster IP, a node port)
 /// has succeeded (`true`) or failed (`false`), so a failed write releases
 /// what it took (`registry.FinishFunc`).
@@ -203,4 +205,15 @@ pub trait Strategy: Send + Sync + 'static {
 
     /// Gives back what the object held, once it is gone from storage.
     fn after_delete(&self, _obj: &Self::Object) {}
+
+    /// What the `/scale` subresource shows of `obj`: desired and observed
+    /// replicas and the pod selector (`scaleFromDeployment` and its
+    /// siblings). `None` for a kind without one.
+    fn scale_of(&self, _obj: &Self::Object) -> Option<ScaleView> {
+        None
+    }
+
+    /// Writes a `/scale` update's `spec.replicas` into the object: the only
+    /// field a scale update changes.
+    fn set_replicas(&self, _obj: &mut Self::Object, _replicas: i32) {}
 }

@@ -12,6 +12,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use apimachinery::api::{name_is_dns_subdomain, validate_object_meta, validate_object_meta_update};
 use apimachinery::validation::field::{Error, ErrorList, Path};
+use apiserver::registry::scale::{ScaleSelector, ScaleView};
 use apiserver::registry::strategy::{ResourceInfo, Strategy};
 
 use super::workload::{
@@ -230,6 +231,28 @@ impl Strategy for DeploymentStrategy {
     /// rollback or restart request travels in them).
     fn spec_changed(&self, new: &Deployment, old: &Deployment) -> bool {
         new.spec != old.spec || new.metadata.annotations != old.metadata.annotations
+    }
+
+    /// `/scale`: `spec.replicas` (defaulted to 1), `status.replicas` and the
+    /// selector.
+    fn scale_of(&self, deployment: &Deployment) -> Option<ScaleView> {
+        let spec = deployment.spec.as_ref()?;
+        Some(ScaleView {
+            replicas: spec.replicas.unwrap_or(1),
+            status_replicas: deployment
+                .status
+                .as_ref()
+                .and_then(|s| s.replicas)
+                .unwrap_or(0),
+            selector: ScaleSelector::Labels(spec.selector.clone()),
+        })
+    }
+
+    fn set_replicas(&self, deployment: &mut Deployment, replicas: i32) {
+        deployment
+            .spec
+            .get_or_insert_with(DeploymentSpec::default)
+            .replicas = Some(replicas);
     }
 }
 

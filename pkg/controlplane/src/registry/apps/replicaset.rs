@@ -7,6 +7,7 @@ use k8s_openapi::api::apps::v1::{ReplicaSet, ReplicaSetSpec, ReplicaSetStatus};
 
 use apimachinery::api::{name_is_dns_subdomain, validate_object_meta, validate_object_meta_update};
 use apimachinery::validation::field::{ErrorList, Path};
+use apiserver::registry::scale::{ScaleSelector, ScaleView};
 use apiserver::registry::strategy::{ResourceInfo, Strategy};
 
 use super::workload::{
@@ -132,6 +133,24 @@ impl Strategy for ReplicaSetStrategy {
 
     fn selectable_field_names(&self) -> &'static [&'static str] {
         &["status.replicas"]
+    }
+
+    /// `/scale`: `spec.replicas` (defaulted to 1), `status.replicas` and the
+    /// selector.
+    fn scale_of(&self, replica_set: &ReplicaSet) -> Option<ScaleView> {
+        let spec = replica_set.spec.as_ref()?;
+        Some(ScaleView {
+            replicas: spec.replicas.unwrap_or(1),
+            status_replicas: replica_set.status.as_ref().map_or(0, |s| s.replicas),
+            selector: ScaleSelector::Labels(spec.selector.clone()),
+        })
+    }
+
+    fn set_replicas(&self, replica_set: &mut ReplicaSet, replicas: i32) {
+        replica_set
+            .spec
+            .get_or_insert_with(ReplicaSetSpec::default)
+            .replicas = Some(replicas);
     }
 }
 

@@ -16,6 +16,7 @@ use apimachinery::api::{
     validate_object_meta_update,
 };
 use apimachinery::validation::field::{Error, ErrorList, Path};
+use apiserver::registry::scale::{ScaleSelector, ScaleView};
 use apiserver::registry::strategy::{ResourceInfo, Strategy};
 
 use super::workload::{
@@ -290,6 +291,24 @@ impl Strategy for StatefulSetStrategy {
 
     fn spec_changed(&self, new: &StatefulSet, old: &StatefulSet) -> bool {
         new.spec != old.spec
+    }
+
+    /// `/scale`: `spec.replicas` (defaulted to 1), `status.replicas` and the
+    /// selector.
+    fn scale_of(&self, stateful_set: &StatefulSet) -> Option<ScaleView> {
+        let spec = stateful_set.spec.as_ref()?;
+        Some(ScaleView {
+            replicas: spec.replicas.unwrap_or(1),
+            status_replicas: stateful_set.status.as_ref().map_or(0, |s| s.replicas),
+            selector: ScaleSelector::Labels(spec.selector.clone()),
+        })
+    }
+
+    fn set_replicas(&self, stateful_set: &mut StatefulSet, replicas: i32) {
+        stateful_set
+            .spec
+            .get_or_insert_with(StatefulSetSpec::default)
+            .replicas = Some(replicas);
     }
 }
 

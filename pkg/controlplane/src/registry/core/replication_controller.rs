@@ -13,6 +13,7 @@ use apimachinery::api::{
 };
 use apimachinery::labels::Selector;
 use apimachinery::validation::field::{Error, ErrorList, Path};
+use apiserver::registry::scale::{ScaleSelector, ScaleView};
 use apiserver::registry::strategy::{ResourceInfo, Strategy};
 
 use super::pod::{default_pod_template, validate_controller_template};
@@ -162,6 +163,24 @@ impl Strategy for ReplicationControllerStrategy {
 
     fn selectable_field_names(&self) -> &'static [&'static str] {
         &["status.replicas"]
+    }
+
+    /// `/scale`: `spec.replicas` (defaulted to 1), `status.replicas` and the
+    /// selector.
+    fn scale_of(&self, controller: &ReplicationController) -> Option<ScaleView> {
+        let spec = controller.spec.as_ref()?;
+        Some(ScaleView {
+            replicas: spec.replicas.unwrap_or(1),
+            status_replicas: controller.status.as_ref().map_or(0, |s| s.replicas),
+            selector: ScaleSelector::Set(spec.selector.clone().unwrap_or_default()),
+        })
+    }
+
+    fn set_replicas(&self, controller: &mut ReplicationController, replicas: i32) {
+        controller
+            .spec
+            .get_or_insert_with(ReplicationControllerSpec::default)
+            .replicas = Some(replicas);
     }
 }
 
