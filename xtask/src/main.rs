@@ -13,6 +13,7 @@ mod container_bench;
 mod docker;
 mod image;
 mod licenses;
+mod local_up;
 mod platform;
 mod progress;
 mod release;
@@ -58,6 +59,32 @@ enum Command {
     /// Measure the release machinery against its peers and print a table.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Run the API server on this machine to try it (hack/local-up-cluster.sh):
+    /// build it with the host toolchain, keep its state in _output/local/
+    /// (data, certificates, token, kubeconfig, log), serve on 127.0.0.1 until
+    /// Ctrl-C.
+    LocalUp(LocalUpArgs),
+}
+
+#[derive(Debug, Args)]
+struct LocalUpArgs {
+    /// The server's secure port on 127.0.0.1.
+    #[arg(long, default_value_t = local_up::DEFAULT_PORT)]
+    port: u16,
+    /// The server's data directory; kept across restarts
+    /// [default: _output/local/data].
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<cargo_metadata::camino::Utf8PathBuf>,
+    /// The component to run [default: the first server component].
+    #[arg(long)]
+    component: Option<String>,
+    /// Run the binary already in _output/local/bin/OS/ARCH instead of
+    /// building it first.
+    #[arg(long, short = 'O')]
+    skip_build: bool,
+    /// More flags for the server (after `--`), e.g. `-- -v=4`.
+    #[arg(last = true, value_name = "SERVER_FLAGS")]
+    server_args: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -220,6 +247,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Clean(args) => {
             let ws = workspace::Workspace::discover()?;
             clean::clean(&ws, args.images)
+        }
+        Command::LocalUp(args) => {
+            let ws = workspace::Workspace::discover()?;
+            local_up::run(
+                &ws,
+                local_up::Options {
+                    port: args.port,
+                    data_dir: args.data_dir,
+                    component: args.component,
+                    skip_build: args.skip_build,
+                    server_args: args.server_args,
+                },
+            )
         }
     }
 }
