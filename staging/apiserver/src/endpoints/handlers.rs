@@ -234,6 +234,16 @@ pub fn write_options(query: &Query) -> Result<WriteOptions, Status> {
         dry_run: dry_run(query)?,
         field_manager: query.get("fieldManager").map(str::to_string),
         field_validation,
+        force: match query.get("force") {
+            None => None,
+            Some("true") => Some(true),
+            Some("false") => Some(false),
+            Some(other) => {
+                return Err(Status::bad_request(format!(
+                    "force: invalid value {other:?}: must be true or false"
+                )));
+            }
+        },
     })
 }
 
@@ -333,11 +343,12 @@ pub fn patch_type(headers: &HeaderMap) -> Result<PatchType, Status> {
         "application/json-patch+json" => Ok(PatchType::Json),
         "application/merge-patch+json" => Ok(PatchType::Merge),
         "application/strategic-merge-patch+json" => Ok(PatchType::StrategicMerge),
+        "application/apply-patch+yaml" => Ok(PatchType::Apply),
         _ => Err(Status::failure(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "UnsupportedMediaType",
             format!(
-                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json; got {content_type:?}"
+                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml; got {content_type:?}"
             ),
         )),
     }

@@ -66,6 +66,8 @@ pub struct WriteOptions {
     pub dry_run: bool,
     pub field_manager: Option<String>,
     pub field_validation: FieldValidation,
+    /// `force` (apply patches only): take fields other managers own.
+    pub force: Option<bool>,
 }
 
 /// `propagationPolicy`.
@@ -109,6 +111,8 @@ pub enum PatchType {
     Merge,
     /// `application/strategic-merge-patch+json`.
     StrategicMerge,
+    /// `application/apply-patch+yaml` (server-side apply; YAML or JSON).
+    Apply,
 }
 
 /// Which part of an object a write addresses.

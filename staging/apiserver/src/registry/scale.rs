@@ -145,6 +145,10 @@ pub fn patch_scale(
                 .map_err(|err| PatchError::BadRequest(format!("error decoding patch: {err}")))?;
             patch::strategic_merge_patch(&doc, &patch, scale_patch_schema())
         }
+        // Server-side apply of a Scale is not served yet.
+        PatchType::Apply => Err(PatchError::BadRequest(
+            "apply patches are not supported on the scale subresource".to_string(),
+        )),
     }
 }
 

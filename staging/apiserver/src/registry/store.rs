@@ -22,11 +22,13 @@ use apiserver_storage::{
     WatchEvent, WatchOptions,
 };
 
+use apimachinery::fieldmanager::FieldManager;
 use apimachinery::patch::{self, PatchError, PatchSchema};
 
 use crate::admission::{self, Attributes, Operation};
 use crate::status::{Status, StatusDetails};
 
+use super::managed_fields;
 use super::rest::{
     Body, BodyFormat, DeleteOptions, FieldValidation, GetOptions, ListOptions, PatchType, Reply,
     ResourceVersionMatch, RestStorage, Subresource, WatchLines, WriteOptions,
@@ -429,8 +431,21 @@ impl<S: Strategy> Store<S> {
     pub async fn create_object(
         &self,
         namespace: Option<&str>,
+        obj: S::Object,
+        dry_run: bool,
+    ) -> Result<S::Object, Status> {
+        self.create_object_as(namespace, obj, dry_run, None).await
+    }
+
+    /// Creates a typed object; `manager` (a request's field manager) gets
+    /// the `Update` entry of `metadata.managedFields`, `None` keeps the
+    /// object's own entries.
+    async fn create_object_as(
+        &self,
+        namespace: Option<&str>,
         mut obj: S::Object,
         dry_run: bool,
+        manager: Option<&str>,
     ) -> Result<S::Object, Status> {
         self.check_namespace(&mut obj, namespace)?;
         let namespace = obj.metadata().namespace.clone();
@@ -453,7 +468,7 @@ impl<S: Strategy> Store<S> {
                 candidate.metadata_mut().name = Some(format!("{base}{}", random_suffix()));
             }
             match self
-                .create_once(namespace.as_deref(), candidate, dry_run, true)
+                .create_once(namespace.as_deref(), candidate, dry_run, true, manager)
                 .await
             {
                 Err(status) if status.reason == "AlreadyExists" && generate_name.is_some() => {
@@ -474,7 +489,7 @@ impl<S: Strategy> Store<S> {
         mut obj: S::Object,
     ) -> Result<S::Object, Status> {
         self.check_namespace(&mut obj, namespace)?;
-        self.create_once(namespace, obj, false, false).await
+        self.create_once(namespace, obj, false, false, None).await
     }
 
     async fn create_once(
@@ -483,6 +498,7 @@ impl<S: Strategy> Store<S> {
         mut obj: S::Object,
         dry_run: bool,
         validate: bool,
+        manager: Option<&str>,
     ) -> Result<S::Object, Status> {
         let name = obj.metadata().name.clone().unwrap_or_default();
         self.admit(
@@ -498,6 +514,13 @@ impl<S: Strategy> Store<S> {
         // sees allocated values; a refused object gives them back.
         let finish = self.strategy.begin_create(&mut obj, dry_run)?;
         self.strategy.prepare_for_create(&mut obj);
+        if let Some(manager) = manager
+            && let Err(status) =
+                managed_fields::stamp_update(&self.field_manager(), None, &mut obj, manager, None)
+        {
+            finish_with(finish, false);
+            return Err(status);
+        }
         let errors = if validate {
             self.strategy.validate(&obj)
         } else {
@@ -1059,6 +1082,126 @@ fn field_path(path: &serde_ignored::Path<'_>) -> String {
     }
 }
 
+/// Server-side apply and managed fields.
+impl<S: Strategy> Store<S> {
+    /// The kind's field manager (its schema built once, shared with
+    /// strategic merge patch).
+    fn field_manager(&self) -> FieldManager {
+        let info = self.info();
+        FieldManager::new(
+            self.patch_schema
+                .get_or_init(PatchSchema::of::<S::Object>)
+                .clone(),
+            &info.api_version(),
+            info.kind,
+        )
+    }
+
+    /// A PATCH with `application/apply-patch+yaml`: the configuration
+    /// merged into the live object for `manager`, or the object created
+    /// from it when there is none (201).
+    async fn apply_patch(
+        &self,
+        namespace: Option<&str>,
+        name: &str,
+        subresource: Subresource,
+        patch: &[u8],
+        manager: &str,
+        opts: &WriteOptions,
+    ) -> Result<Reply, Status> {
+        let info = self.info();
+        let config = managed_fields::decode_apply_patch(patch)?;
+        if let Some(config_name) = config.pointer("/metadata/name").and_then(|v| v.as_str())
+            && config_name != name
+        {
+            return Err(Status::bad_request(format!(
+                "the name of the object ({config_name}) does not match the name on the URL ({name})"
+            )));
+        }
+        let field_manager = self.field_manager();
+        let force = opts.force.unwrap_or(false);
+        let Some(entry_subresource) = managed_fields::entry_subresource(subresource) else {
+            return Err(Status::method_not_supported(
+                info.group,
+                info.plural,
+                "apply",
+            ));
+        };
+        let decode = |value: &serde_json::Value| -> Result<S::Object, Status> {
+            let bytes = serde_json::to_vec(value)
+                .map_err(|err| Status::internal_error(format!("encoding: {err}")))?;
+            let body = Body {
+                format: BodyFormat::Json,
+                bytes: Bytes::from(bytes),
+            };
+            self.decode_body(&body, opts.field_validation)
+                .map(|(obj, _)| obj)
+        };
+        // Create on apply; a create racing with another one applies again.
+        for _ in 0..2 {
+            match self.get_object(namespace, name).await {
+                Err(status) if status.code == 404 && subresource == Subresource::Main => {
+                    let applied = field_manager
+                        .apply(None, &config, manager, None, force, &managed_fields::now())
+                        .map_err(managed_fields::apply_status)?;
+                    let mut obj = decode(&applied.object)?;
+                    obj.metadata_mut().name = Some(name.to_string());
+                    obj.metadata_mut().managed_fields = Some(applied.managed_fields);
+                    match self.create_object(namespace, obj, opts.dry_run).await {
+                        Err(status) if status.reason == "AlreadyExists" => continue,
+                        Err(status) => return Err(status),
+                        Ok(created) => {
+                            return Ok(Reply {
+                                code: StatusCode::CREATED,
+                                body: Self::encode_reply(&created)?,
+                                warnings: Vec::new(),
+                            });
+                        }
+                    }
+                }
+                Err(status) => return Err(status),
+                Ok(_) => break,
+            }
+        }
+        let wanted_rv = config
+            .pointer("/metadata/resourceVersion")
+            .and_then(|v| v.as_str())
+            .filter(|rv| !rv.is_empty())
+            .map(str::to_string);
+        let updated = self
+            .update_object(namespace, name, subresource, opts.dry_run, |current| {
+                if let Some(rv) = &wanted_rv
+                    && current.metadata().resource_version.as_deref() != Some(rv.as_str())
+                {
+                    return Err(Status::modified_conflict(info.group, info.plural, name));
+                }
+                let live = serde_json::to_value(current)
+                    .map_err(|err| Status::internal_error(format!("encoding: {err}")))?;
+                let live_entries = current
+                    .metadata()
+                    .managed_fields
+                    .clone()
+                    .unwrap_or_default();
+                let applied = field_manager
+                    .apply(
+                        Some((&live, &live_entries)),
+                        &config,
+                        manager,
+                        entry_subresource,
+                        force,
+                        &managed_fields::now(),
+                    )
+                    .map_err(managed_fields::apply_status)?;
+                let mut obj = decode(&applied.object)?;
+                obj.metadata_mut().managed_fields =
+                    (!applied.managed_fields.is_empty()).then_some(applied.managed_fields);
+                Ok(obj)
+            })
+            .await?;
+        Ok(Reply::ok(Self::encode_reply(&updated)?))
+    }
+}
+
 #[async_trait::async_trait]
 impl<S: Strategy> RestStorage for Store<S> {
     fn info(&self) -> &ResourceInfo {
@@ -1101,7 +1244,10 @@ impl<S: Strategy> RestStorage for Store<S> {
         opts: &WriteOptions,
     ) -> Result<Reply, Status> {
         let (obj, warnings) = self.decode_body(&body, opts.field_validation)?;
-        let created = self.create_object(namespace, obj, opts.dry_run).await?;
+        let manager = managed_fields::manager_name(opts);
+        let created = self
+            .create_object_as(namespace, obj, opts.dry_run, Some(&manager))
+            .await?;
         Ok(Reply {
             code: StatusCode::CREATED,
             body: Self::encode_reply(&created)?,
@@ -1133,6 +1279,8 @@ impl<S: Strategy> RestStorage for Store<S> {
             .resource_version
             .clone()
             .filter(|rv| !rv.is_empty());
+        let field_manager = self.field_manager();
+        let manager = managed_fields::manager_name(opts);
         let updated = self
             .update_object(namespace, name, subresource, opts.dry_run, |current| {
                 if let Some(rv) = &wanted_rv
@@ -1140,7 +1288,17 @@ impl<S: Strategy> RestStorage for Store<S> {
                 {
                     return Err(Status::modified_conflict(info.group, info.plural, name));
                 }
-                Ok(obj.clone())
+                let mut new = obj.clone();
+                if let Some(entry_subresource) = managed_fields::entry_subresource(subresource) {
+                    managed_fields::stamp_update(
+                        &field_manager,
+                        Some(current),
+                        &mut new,
+                        &manager,
+                        entry_subresource,
+                    )?;
+                }
+                Ok(new)
             })
             .await?;
         Ok(Reply {
@@ -1159,7 +1317,14 @@ impl<S: Strategy> RestStorage for Store<S> {
         patch: Bytes,
         opts: &WriteOptions,
     ) -> Result<Reply, Status> {
+        let manager = managed_fields::validate_patch_options(patch_type, opts)?;
+        if patch_type == PatchType::Apply {
+            return self
+                .apply_patch(namespace, name, subresource, &patch, &manager, opts)
+                .await;
+        }
         let schema = self.patch_schema.get_or_init(PatchSchema::of::<S::Object>);
+        let field_manager = self.field_manager();
         let info = self.info();
         let strategic: Option<serde_json::Value> = match patch_type {
             PatchType::StrategicMerge => Some(
@@ -1181,7 +1346,9 @@ impl<S: Strategy> RestStorage for Store<S> {
                     (PatchType::StrategicMerge, Some(p)) => {
                         patch::strategic_merge_patch(&doc, p, schema)
                     }
-                    (PatchType::StrategicMerge, None) => patch::merge_patch_bytes(&doc, &patch),
+                    (PatchType::StrategicMerge, None) | (PatchType::Apply, _) => {
+                        patch::merge_patch_bytes(&doc, &patch)
+                    }
                 }
                 .map_err(|err| patch_status(&err, info, name))?;
                 if let Some(rv) = patched["metadata"]["resourceVersion"].as_str()
@@ -1199,6 +1366,16 @@ impl<S: Strategy> RestStorage for Store<S> {
                     opts.field_validation,
                 )?;
                 warnings = unknown;
+                let mut obj = obj;
+                if let Some(entry_subresource) = managed_fields::entry_subresource(subresource) {
+                    managed_fields::stamp_update(
+                        &field_manager,
+                        Some(current),
+                        &mut obj,
+                        &manager,
+                        entry_subresource,
+                    )?;
+                }
                 Ok(obj)
             })
             .await?;
