@@ -7,6 +7,7 @@ pub mod admission;
 pub mod bootstrap;
 pub mod controller;
 pub mod instance;
+pub mod printers;
 pub mod registry;
 
 pub use instance::{Config, Instance};

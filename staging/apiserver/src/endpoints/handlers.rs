@@ -16,10 +16,12 @@ use serde_json::Value;
 use apimachinery::validation::field::{Error as FieldError, Path};
 use apimachinery::{fields, labels};
 
+use crate::registry::rest::Output;
 use crate::registry::rest::{
     Body, BodyFormat, DeleteOptions, FieldValidation, GetOptions, ListOptions, PatchType,
     PropagationPolicy, Reply, ResourceVersionMatch, WatchLines, WriteOptions,
 };
+use crate::registry::table::{IncludeObject, TableOptions, TableVersion};
 use crate::status::Status;
 
 /// A request's query parameters, percent-decoded, in order.
@@ -96,6 +98,7 @@ pub fn is_watch(query: &Query) -> bool {
 pub fn get_options(query: &Query) -> GetOptions {
     GetOptions {
         resource_version: query.get("resourceVersion").map(str::to_string),
+        output: Output::Object,
     }
 }
 
@@ -206,6 +209,7 @@ pub fn list_options(
         allow_watch_bookmarks: query.flag("allowWatchBookmarks"),
         send_initial_events,
         timeout,
+        output: Output::Object,
     })
 }
 
@@ -354,26 +358,121 @@ pub fn patch_type(headers: &HeaderMap) -> Result<PatchType, Status> {
     }
 }
 
-/// Refuses a request whose `Accept` allows no type we can write (406).
-pub fn check_accept(headers: &HeaderMap) -> Result<(), Status> {
-    let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
-        return Ok(());
+/// One media range of an `Accept` header: `type/subtype;param=value`.
+struct MediaRange<'a> {
+    kind: &'a str,
+    subtype: &'a str,
+    params: Vec<(&'a str, &'a str)>,
+    quality: f32,
+}
+
+impl<'a> MediaRange<'a> {
+    fn parse(item: &'a str) -> Self {
+        let mut parts = item.split(';');
+        let media = parts.next().unwrap_or_default().trim();
+        let (kind, subtype) = media.split_once('/').unwrap_or((media, ""));
+        let params: Vec<(&str, &str)> = parts
+            .filter_map(|param| param.split_once('='))
+            .map(|(key, value)| (key.trim(), value.trim().trim_matches('"')))
+            .collect();
+        let quality = params
+            .iter()
+            .find(|(key, _)| *key == "q")
+            .and_then(|(_, value)| value.parse().ok())
+            .unwrap_or(1.0);
+        MediaRange {
+            kind: kind.trim(),
+            subtype: subtype.trim(),
+            params,
+            quality,
+        }
+    }
+
+    fn param(&self, key: &str) -> Option<&'a str> {
+        self.params.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
+    }
+
+    /// What this range asks for, if we can write it: JSON (any range
+    /// covering `application/json`), as the object or, with
+    /// `as=Table;g=meta.k8s.io;v=v1|v1beta1`, as a Table. `None` for a
+    /// media type or conversion we do not serve (upstream's
+    /// `AllowsMediaTypeTransform`).
+    fn acceptable(&self) -> Option<Option<TableVersion>> {
+        let json = matches!(self.kind, "application" | "*") && matches!(self.subtype, "json" | "*");
+        if !json || self.quality <= 0.0 {
+            return None;
+        }
+        let (Some(kind), group, version) = (self.param("as"), self.param("g"), self.param("v"))
+        else {
+            return Some(None);
+        };
+        match (kind, group, version) {
+            ("Table", Some("meta.k8s.io"), Some("v1")) => Some(Some(TableVersion::V1)),
+            ("Table", Some("meta.k8s.io"), Some("v1beta1")) => Some(Some(TableVersion::V1beta1)),
+            _ => None,
+        }
+    }
+}
+
+/// Content negotiation of a request's answer (`negotiation.NegotiateOutputMediaType`
+/// and `optionsForTransform`): the most preferred range of `Accept` we can
+/// write decides between the object and a Table of it (`includeObject` from
+/// the query). 406 when the client accepts nothing we write; 400 for an
+/// unsupported `includeObject`.
+pub fn negotiate_output(headers: &HeaderMap, query: &Query) -> Result<Output, Status> {
+    let Some(accept) = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .filter(|accept| !accept.trim().is_empty())
+    else {
+        return Ok(Output::Object);
     };
-    let acceptable = accept.split(',').any(|item| {
-        let media = item.split(';').next().unwrap_or_default().trim();
-        matches!(media, "" | "*/*" | "application/*" | "application/json")
+    let mut ranges: Vec<MediaRange<'_>> = accept.split(',').map(MediaRange::parse).collect();
+    // Most preferred first: by quality, then specific types before wildcards
+    // (goautoneg's order); the header's order otherwise.
+    ranges.sort_by(|a, b| {
+        b.quality
+            .total_cmp(&a.quality)
+            .then((a.kind == "*").cmp(&(b.kind == "*")))
+            .then((a.subtype == "*").cmp(&(b.subtype == "*")))
     });
-    if acceptable {
-        Ok(())
-    } else {
-        Err(Status::failure(
+    let Some(table) = ranges.iter().find_map(MediaRange::acceptable) else {
+        return Err(Status::failure(
             StatusCode::NOT_ACCEPTABLE,
             "NotAcceptable",
             format!(
                 "only the following media types are accepted: application/json, got {accept:?}"
             ),
-        ))
+        ));
+    };
+    let Some(version) = table else {
+        return Ok(Output::Object);
+    };
+    let value = query.get("includeObject");
+    let include_object = IncludeObject::parse(value).ok_or_else(|| {
+        let error = FieldError::not_supported(
+            &Path::new("includeObject"),
+            value.unwrap_or_default(),
+            &IncludeObject::VALUES,
+        );
+        Status::bad_request(format!("Unable to convert to Table as requested: {error}"))
+    })?;
+    Ok(Output::Table(TableOptions {
+        version,
+        include_object,
+    }))
+}
+
+/// The HTTP response of a read's reply, typed as what was negotiated
+/// (`application/json;as=Table;v=v1;g=meta.k8s.io` for a Table).
+pub fn output_reply(store_reply: Reply, output: &Output) -> Response {
+    let mut response = reply(store_reply);
+    if let Output::Table(table) = output
+        && let Ok(value) = HeaderValue::from_str(&table.content_type())
+    {
+        response.headers_mut().insert(header::CONTENT_TYPE, value);
     }
+    response
 }
 
 /// The HTTP response of a store reply.
@@ -506,6 +605,70 @@ mod tests {
         );
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
         assert_eq!(request_body(&headers, Bytes::new()).unwrap_err().code, 415);
+    }
+
+    fn accept(value: &'static str, query: Option<&str>) -> Result<Output, Status> {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::ACCEPT, HeaderValue::from_static(value));
+        negotiate_output(&headers, &Query::parse(query))
+    }
+
+    #[test]
+    fn accept_negotiates_tables_like_upstream() {
+        let kubectl = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json";
+        assert_eq!(
+            accept(kubectl, None).unwrap(),
+            Output::Table(TableOptions {
+                version: TableVersion::V1,
+                include_object: IncludeObject::Metadata
+            })
+        );
+        assert_eq!(
+            accept(
+                "application/json;as=Table;v=v1beta1;g=meta.k8s.io",
+                Some("includeObject=Object")
+            )
+            .unwrap(),
+            Output::Table(TableOptions {
+                version: TableVersion::V1beta1,
+                include_object: IncludeObject::Object
+            })
+        );
+        // An unknown Table version is skipped for the next range, or 406.
+        assert_eq!(
+            accept(
+                "application/json;as=Table;v=v2;g=meta.k8s.io,application/json",
+                None
+            )
+            .unwrap(),
+            Output::Object
+        );
+        let err = accept("application/json;as=Table;v=v2;g=meta.k8s.io", None).unwrap_err();
+        assert_eq!((err.code, err.reason), (406, "NotAcceptable"));
+        // Preference by quality.
+        assert_eq!(
+            accept(
+                "application/json;as=Table;v=v1;g=meta.k8s.io;q=0.5,application/json",
+                None
+            )
+            .unwrap(),
+            Output::Object
+        );
+        assert_eq!(
+            accept("application/vnd.kubernetes.protobuf,*/*", None).unwrap(),
+            Output::Object
+        );
+        assert_eq!(accept("text/html", None).unwrap_err().code, 406);
+        let err = accept(kubectl, Some("includeObject=All")).unwrap_err();
+        assert_eq!(err.code, 400);
+        assert_eq!(
+            err.message,
+            "Unable to convert to Table as requested: includeObject: Unsupported value: \"All\": supported values: \"\", \"Metadata\", \"None\", \"Object\""
+        );
+        assert_eq!(
+            negotiate_output(&HeaderMap::new(), &Query::default()).unwrap(),
+            Output::Object
+        );
     }
 
     #[test]

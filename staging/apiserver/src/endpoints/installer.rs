@@ -167,7 +167,7 @@ impl Api {
         };
         let namespace = target.namespace;
         let query = Query::parse(uri.query());
-        handlers::check_accept(headers)?;
+        let output = handlers::negotiate_output(headers, &query)?;
         let watch = target.watch || handlers::is_watch(&query);
         let reply = match (method.clone(), target.name) {
             (Method::GET, Some(name)) if subresource == Subresource::Scale && !watch => {
@@ -194,7 +194,8 @@ impl Api {
                     .await?
             }
             (Method::GET, None) if watch => {
-                let opts = handlers::list_options(&query, true, self.watch_timeout())?;
+                let mut opts = handlers::list_options(&query, true, self.watch_timeout())?;
+                opts.output = output;
                 return Ok(handlers::watch_response(
                     store.watch(namespace, &opts).await?,
                 ));
@@ -202,6 +203,7 @@ impl Api {
             (Method::GET, Some(name)) if watch => {
                 // `/watch/.../name`: a watch of one object.
                 let mut opts = handlers::list_options(&query, true, self.watch_timeout())?;
+                opts.output = output;
                 opts.field_selector =
                     apimachinery::fields::Selector::parse(&format!("metadata.name={name}"))
                         .map_err(Status::bad_request)?;
@@ -210,13 +212,16 @@ impl Api {
                 ));
             }
             (Method::GET, None) => {
-                let opts = handlers::list_options(&query, false, Duration::ZERO)?;
-                store.list(namespace, &opts).await?
+                let mut opts = handlers::list_options(&query, false, Duration::ZERO)?;
+                opts.output = output;
+                let reply = store.list(namespace, &opts).await?;
+                return Ok(handlers::output_reply(reply, &output));
             }
             (Method::GET, Some(name)) => {
-                store
-                    .get(namespace, name, &handlers::get_options(&query))
-                    .await?
+                let mut opts = handlers::get_options(&query);
+                opts.output = output;
+                let reply = store.get(namespace, name, &opts).await?;
+                return Ok(handlers::output_reply(reply, &output));
             }
             (Method::POST, None) => {
                 if info.namespaced && namespace.is_none() {

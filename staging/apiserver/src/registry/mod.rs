@@ -7,6 +7,7 @@ pub mod rest;
 pub mod scale;
 pub mod store;
 pub mod strategy;
+pub mod table;
 
 pub use rest::RestStorage;
 pub use store::Store;

@@ -15,6 +15,16 @@ use apimachinery::{fields, labels};
 use crate::status::Status;
 
 use super::ResourceInfo;
+use super::table::TableOptions;
+
+/// What a read answers (negotiated from `Accept`): the object (or list) as
+/// stored, or a `meta.k8s.io` Table of it (`as=Table`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Output {
+    #[default]
+    Object,
+    Table(TableOptions),
+}
 
 /// `resourceVersionMatch`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +39,8 @@ pub struct GetOptions {
     /// `resourceVersion`: unset or "0" is the latest; a number asks for a
     /// state at least that new.
     pub resource_version: Option<String>,
+    /// The object itself or a Table of it.
+    pub output: Output,
 }
 
 /// The options of a list or watch (`metav1.ListOptions`), already
@@ -47,6 +59,8 @@ pub struct ListOptions {
     pub send_initial_events: Option<bool>,
     /// How long a watch runs before the server ends it.
     pub timeout: Option<Duration>,
+    /// The list (or each watch event's object) itself or a Table of it.
+    pub output: Output,
 }
 
 /// How a write reads and checks its body (`fieldValidation`).

@@ -29,6 +29,7 @@ use crate::admission::{self, Attributes, Operation};
 use crate::status::{Status, StatusDetails};
 
 use super::managed_fields;
+use super::rest::Output;
 use super::rest::{
     Body, BodyFormat, DeleteOptions, FieldValidation, GetOptions, ListOptions, PatchType, Reply,
     ResourceVersionMatch, RestStorage, Subresource, WatchLines, WriteOptions,
@@ -810,6 +811,7 @@ impl<S: Strategy> Store<S> {
             opts: opts.clone(),
             tx,
             last_revision: start,
+            table_headers_sent: std::sync::atomic::AtomicBool::new(false),
         };
         tokio::spawn(watcher.run(initial, source));
         Ok(futures_util::stream::unfold(rx, |mut rx| async move {
@@ -827,6 +829,9 @@ struct Watcher<S: Strategy> {
     opts: ListOptions,
     tx: tokio::sync::mpsc::Sender<Bytes>,
     last_revision: Revision,
+    /// Whether a watch asked as Table has sent its column definitions (in
+    /// its first event only, as upstream).
+    table_headers_sent: std::sync::atomic::AtomicBool,
 }
 
 impl<S: Strategy> Watcher<S> {
@@ -853,6 +858,30 @@ impl<S: Strategy> Watcher<S> {
         }
     }
 
+    /// Sends an object event: the object itself, or as a one-row Table
+    /// when the watch asked for Tables (column definitions in the first
+    /// only). An object that cannot be printed is sent as itself, as
+    /// upstream does.
+    async fn send_object(&self, kind: &str, obj: &S::Object) -> bool {
+        let Output::Table(table) = self.opts.output else {
+            return self.send(kind, obj).await;
+        };
+        let with_headers = !self
+            .table_headers_sent
+            .swap(true, std::sync::atomic::Ordering::Relaxed);
+        match super::table::table_of(
+            self.strategy.as_ref(),
+            std::slice::from_ref(obj),
+            &table,
+            obj.metadata().resource_version.as_deref(),
+            None,
+            with_headers,
+        ) {
+            Ok(table) => self.send(kind, &table).await,
+            Err(_) => self.send(kind, obj).await,
+        }
+    }
+
     async fn send_bookmark(&self, initial_events_end: bool) -> bool {
         let mut annotations = serde_json::Map::new();
         if initial_events_end {
@@ -876,7 +905,7 @@ impl<S: Strategy> Watcher<S> {
         source: Result<apiserver_storage::WatchStream, StorageError>,
     ) {
         for obj in &initial {
-            if !self.send("ADDED", obj).await {
+            if !self.send_object("ADDED", obj).await {
                 return;
             }
         }
@@ -949,12 +978,14 @@ impl<S: Strategy> Watcher<S> {
             .and_then(|kv| self.decode(kv, revision))
             .filter(|obj| self.matches(obj));
         match (event, current, previous) {
-            (WatchEvent::Modified { .. }, Some(obj), Some(_)) => self.send("MODIFIED", &obj).await,
+            (WatchEvent::Modified { .. }, Some(obj), Some(_)) => {
+                self.send_object("MODIFIED", &obj).await
+            }
             (WatchEvent::Added(_) | WatchEvent::Modified { .. }, Some(obj), None) => {
-                self.send("ADDED", &obj).await
+                self.send_object("ADDED", &obj).await
             }
             (WatchEvent::Modified { .. } | WatchEvent::Deleted { .. }, None, Some(obj)) => {
-                self.send("DELETED", &obj).await
+                self.send_object("DELETED", &obj).await
             }
             _ => true,
         }
@@ -1217,16 +1248,37 @@ impl<S: Strategy> RestStorage for Store<S> {
         self.require_revision(opts.resource_version.as_deref())
             .await?;
         let obj = self.get_object(namespace, name).await?;
-        Ok(Reply::ok(Self::encode_reply(&obj)?))
+        let body = match opts.output {
+            Output::Object => Self::encode_reply(&obj)?,
+            Output::Table(table) => Self::encode_reply(&super::table::table_of(
+                self.strategy.as_ref(),
+                std::slice::from_ref(&obj),
+                &table,
+                obj.metadata().resource_version.as_deref(),
+                None,
+                true,
+            )?)?,
+        };
+        Ok(Reply::ok(body))
     }
 
     async fn list(&self, namespace: Option<&str>, opts: &ListOptions) -> Result<Reply, Status> {
         let (items, revision, continue_token) = self.list_matching(namespace, opts).await?;
-        Ok(Reply::ok(self.list_body(
-            &items,
-            revision,
-            continue_token.as_deref(),
-        )?))
+        let body = match opts.output {
+            Output::Object => self.list_body(&items, revision, continue_token.as_deref())?,
+            Output::Table(table) => {
+                let resource_version = revision.to_string();
+                Self::encode_reply(&super::table::table_of(
+                    self.strategy.as_ref(),
+                    &items,
+                    &table,
+                    Some(&resource_version),
+                    continue_token.as_deref(),
+                    true,
+                )?)?
+            }
+        };
+        Ok(Reply::ok(body))
     }
 
     async fn watch(

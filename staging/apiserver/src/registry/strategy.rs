@@ -5,12 +5,15 @@
 //! allocation side effects.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use apimachinery::validation::field::ErrorList;
 
 use crate::status::Status;
+
+use super::table::{self, ColumnDefinition, RowCondition};
 
 use super::scale::ScaleView;
 
@@ -216,4 +219,22 @@ pub trait Strategy: Send + Sync + 'static {
     /// Writes a `/scale` update's `spec.replicas` into the object: the only
     /// field a scale update changes.
     fn set_replicas(&self, _obj: &mut Self::Object, _replicas: i32) {}
+
+    /// The columns of this kind's Table (`kubectl get`), every one of them
+    /// including the wide-only ones (priority 1); by default upstream's
+    /// default convertor: `Name` and `Created At`.
+    fn table_columns(&self) -> &'static [ColumnDefinition] {
+        table::default_columns()
+    }
+
+    /// The cells of `obj`'s row, one per [`Strategy::table_columns`], with
+    /// ages computed at `now`.
+    fn table_row(&self, obj: &Self::Object, _now: DateTime<Utc>) -> Vec<serde_json::Value> {
+        table::default_row(k8s_openapi::Metadata::metadata(obj))
+    }
+
+    /// The conditions of `obj`'s row (`Completed` for a finished pod).
+    fn table_row_conditions(&self, _obj: &Self::Object) -> Vec<RowCondition> {
+        Vec::new()
+    }
 }

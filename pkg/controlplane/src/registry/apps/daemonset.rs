@@ -206,6 +206,18 @@ pub fn validate_daemon_set_spec(spec: &DaemonSetSpec, path: &Path) -> ErrorList 
 impl Strategy for DaemonSetStrategy {
     type Object = DaemonSet;
 
+    fn table_columns(&self) -> &'static [apiserver::registry::table::ColumnDefinition] {
+        crate::printers::workloads::daemon_set_columns()
+    }
+
+    fn table_row(
+        &self,
+        obj: &Self::Object,
+        now: k8s_openapi::chrono::DateTime<k8s_openapi::chrono::Utc>,
+    ) -> Vec<serde_json::Value> {
+        crate::printers::workloads::daemon_set_row(obj, now)
+    }
+
     fn info(&self) -> &ResourceInfo {
         &DAEMON_SET_INFO
     }

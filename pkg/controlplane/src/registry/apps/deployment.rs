@@ -174,6 +174,18 @@ pub fn validate_deployment_spec(spec: &DeploymentSpec, path: &Path) -> ErrorList
 impl Strategy for DeploymentStrategy {
     type Object = Deployment;
 
+    fn table_columns(&self) -> &'static [apiserver::registry::table::ColumnDefinition] {
+        crate::printers::workloads::deployment_columns()
+    }
+
+    fn table_row(
+        &self,
+        obj: &Self::Object,
+        now: k8s_openapi::chrono::DateTime<k8s_openapi::chrono::Utc>,
+    ) -> Vec<serde_json::Value> {
+        crate::printers::workloads::deployment_row(obj, now)
+    }
+
     fn info(&self) -> &ResourceInfo {
         &DEPLOYMENT_INFO
     }

@@ -71,6 +71,18 @@ pub fn validate_replica_set_spec(spec: &ReplicaSetSpec, path: &Path) -> ErrorLis
 impl Strategy for ReplicaSetStrategy {
     type Object = ReplicaSet;
 
+    fn table_columns(&self) -> &'static [apiserver::registry::table::ColumnDefinition] {
+        crate::printers::workloads::replica_set_columns()
+    }
+
+    fn table_row(
+        &self,
+        obj: &Self::Object,
+        now: k8s_openapi::chrono::DateTime<k8s_openapi::chrono::Utc>,
+    ) -> Vec<serde_json::Value> {
+        crate::printers::workloads::replica_set_row(obj, now)
+    }
+
     fn info(&self) -> &ResourceInfo {
         &REPLICA_SET_INFO
     }

@@ -228,6 +228,18 @@ pub fn validate_stateful_set_spec(spec: &StatefulSetSpec, path: &Path) -> ErrorL
 impl Strategy for StatefulSetStrategy {
     type Object = StatefulSet;
 
+    fn table_columns(&self) -> &'static [apiserver::registry::table::ColumnDefinition] {
+        crate::printers::workloads::stateful_set_columns()
+    }
+
+    fn table_row(
+        &self,
+        obj: &Self::Object,
+        now: k8s_openapi::chrono::DateTime<k8s_openapi::chrono::Utc>,
+    ) -> Vec<serde_json::Value> {
+        crate::printers::workloads::stateful_set_row(obj, now)
+    }
+
     fn info(&self) -> &ResourceInfo {
         &STATEFUL_SET_INFO
     }

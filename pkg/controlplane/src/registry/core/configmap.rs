@@ -100,6 +100,18 @@ pub fn validate_config_map_update(new: &ConfigMap, old: &ConfigMap) -> ErrorList
 impl Strategy for ConfigMapStrategy {
     type Object = ConfigMap;
 
+    fn table_columns(&self) -> &'static [apiserver::registry::table::ColumnDefinition] {
+        crate::printers::config::configmap_columns()
+    }
+
+    fn table_row(
+        &self,
+        obj: &Self::Object,
+        now: k8s_openapi::chrono::DateTime<k8s_openapi::chrono::Utc>,
+    ) -> Vec<serde_json::Value> {
+        crate::printers::config::configmap_row(obj, now)
+    }
+
     fn info(&self) -> &ResourceInfo {
         &CONFIG_MAP_INFO
     }

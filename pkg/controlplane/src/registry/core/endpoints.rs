@@ -41,6 +41,18 @@ impl EndpointsStrategy {
 impl Strategy for EndpointsStrategy {
     type Object = Endpoints;
 
+    fn table_columns(&self) -> &'static [apiserver::registry::table::ColumnDefinition] {
+        crate::printers::service::endpoints_columns()
+    }
+
+    fn table_row(
+        &self,
+        obj: &Self::Object,
+        now: k8s_openapi::chrono::DateTime<k8s_openapi::chrono::Utc>,
+    ) -> Vec<serde_json::Value> {
+        crate::printers::service::endpoints_row(obj, now)
+    }
+
     fn info(&self) -> &ResourceInfo {
         &INFO
     }

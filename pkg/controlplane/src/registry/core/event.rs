@@ -121,6 +121,18 @@ pub fn validate_event(event: &Event) -> ErrorList {
 impl Strategy for EventStrategy {
     type Object = Event;
 
+    fn table_columns(&self) -> &'static [apiserver::registry::table::ColumnDefinition] {
+        crate::printers::core::event_columns()
+    }
+
+    fn table_row(
+        &self,
+        obj: &Self::Object,
+        now: k8s_openapi::chrono::DateTime<k8s_openapi::chrono::Utc>,
+    ) -> Vec<serde_json::Value> {
+        crate::printers::core::event_row(obj, now)
+    }
+
     fn info(&self) -> &ResourceInfo {
         &EVENT_INFO
     }

@@ -114,6 +114,18 @@ fn validate_phase(namespace: &Namespace) -> ErrorList {
 impl Strategy for NamespaceStrategy {
     type Object = Namespace;
 
+    fn table_columns(&self) -> &'static [apiserver::registry::table::ColumnDefinition] {
+        crate::printers::core::namespace_columns()
+    }
+
+    fn table_row(
+        &self,
+        obj: &Self::Object,
+        now: k8s_openapi::chrono::DateTime<k8s_openapi::chrono::Utc>,
+    ) -> Vec<serde_json::Value> {
+        crate::printers::core::namespace_row(obj, now)
+    }
+
     fn info(&self) -> &ResourceInfo {
         &NAMESPACE_INFO
     }

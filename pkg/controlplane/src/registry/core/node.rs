@@ -152,6 +152,18 @@ pub fn validate_node_update(new: &Node, old: &Node) -> ErrorList {
 impl Strategy for NodeStrategy {
     type Object = Node;
 
+    fn table_columns(&self) -> &'static [apiserver::registry::table::ColumnDefinition] {
+        crate::printers::core::node_columns()
+    }
+
+    fn table_row(
+        &self,
+        obj: &Self::Object,
+        now: k8s_openapi::chrono::DateTime<k8s_openapi::chrono::Utc>,
+    ) -> Vec<serde_json::Value> {
+        crate::printers::core::node_row(obj, now)
+    }
+
     fn info(&self) -> &ResourceInfo {
         &NODE_INFO
     }

@@ -108,6 +108,18 @@ pub fn validate_replication_controller(controller: &ReplicationController) -> Er
 impl Strategy for ReplicationControllerStrategy {
     type Object = ReplicationController;
 
+    fn table_columns(&self) -> &'static [apiserver::registry::table::ColumnDefinition] {
+        crate::printers::workloads::replication_controller_columns()
+    }
+
+    fn table_row(
+        &self,
+        obj: &Self::Object,
+        now: k8s_openapi::chrono::DateTime<k8s_openapi::chrono::Utc>,
+    ) -> Vec<serde_json::Value> {
+        crate::printers::workloads::replication_controller_row(obj, now)
+    }
+
     fn info(&self) -> &ResourceInfo {
         &REPLICATION_CONTROLLER_INFO
     }

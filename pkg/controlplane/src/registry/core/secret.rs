@@ -151,6 +151,18 @@ pub fn validate_secret_update(new: &Secret, old: &Secret) -> ErrorList {
 impl Strategy for SecretStrategy {
     type Object = Secret;
 
+    fn table_columns(&self) -> &'static [apiserver::registry::table::ColumnDefinition] {
+        crate::printers::config::secret_columns()
+    }
+
+    fn table_row(
+        &self,
+        obj: &Self::Object,
+        now: k8s_openapi::chrono::DateTime<k8s_openapi::chrono::Utc>,
+    ) -> Vec<serde_json::Value> {
+        crate::printers::config::secret_row(obj, now)
+    }
+
     fn info(&self) -> &ResourceInfo {
         &SECRET_INFO
     }

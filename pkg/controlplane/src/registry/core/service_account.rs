@@ -37,6 +37,18 @@ pub fn validate_service_account(account: &ServiceAccount) -> ErrorList {
 impl Strategy for ServiceAccountStrategy {
     type Object = ServiceAccount;
 
+    fn table_columns(&self) -> &'static [apiserver::registry::table::ColumnDefinition] {
+        crate::printers::config::service_account_columns()
+    }
+
+    fn table_row(
+        &self,
+        obj: &Self::Object,
+        now: k8s_openapi::chrono::DateTime<k8s_openapi::chrono::Utc>,
+    ) -> Vec<serde_json::Value> {
+        crate::printers::config::service_account_row(obj, now)
+    }
+
     fn info(&self) -> &ResourceInfo {
         &SERVICE_ACCOUNT_INFO
     }

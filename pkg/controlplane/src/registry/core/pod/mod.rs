@@ -96,6 +96,25 @@ fn mirror_status_ips(status: &mut PodStatus) {
 impl Strategy for PodStrategy {
     type Object = Pod;
 
+    fn table_columns(&self) -> &'static [apiserver::registry::table::ColumnDefinition] {
+        crate::printers::pod::columns()
+    }
+
+    fn table_row(
+        &self,
+        obj: &Self::Object,
+        now: k8s_openapi::chrono::DateTime<k8s_openapi::chrono::Utc>,
+    ) -> Vec<serde_json::Value> {
+        crate::printers::pod::row(obj, now)
+    }
+
+    fn table_row_conditions(
+        &self,
+        obj: &Self::Object,
+    ) -> Vec<apiserver::registry::table::RowCondition> {
+        crate::printers::pod::conditions(obj)
+    }
+
     fn info(&self) -> &ResourceInfo {
         &POD_INFO
     }

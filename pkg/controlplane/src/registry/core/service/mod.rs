@@ -299,6 +299,18 @@ impl ServiceStrategy {
 impl Strategy for ServiceStrategy {
     type Object = Service;
 
+    fn table_columns(&self) -> &'static [apiserver::registry::table::ColumnDefinition] {
+        crate::printers::service::service_columns()
+    }
+
+    fn table_row(
+        &self,
+        obj: &Self::Object,
+        now: k8s_openapi::chrono::DateTime<k8s_openapi::chrono::Utc>,
+    ) -> Vec<serde_json::Value> {
+        crate::printers::service::service_row(obj, now)
+    }
+
     fn info(&self) -> &ResourceInfo {
         &INFO
     }

@@ -1,0 +1,407 @@
+//! The workload Tables: replication controllers, deployments, replica
+//! sets, stateful sets and daemon sets (replica counts, and the wide
+//! containers, images and selector).
+
+use std::sync::LazyLock;
+
+use apiserver::registry::table::{ColumnDefinition, field_description};
+use k8s_openapi::api::apps::v1::{
+    DaemonSet, DaemonSetSpec, DaemonSetStatus, Deployment, DeploymentSpec, DeploymentStatus,
+    ReplicaSet, ReplicaSetSpec, ReplicaSetStatus, StatefulSet, StatefulSetSpec,
+};
+use k8s_openapi::api::core::v1::{
+    PodSpec, PodTemplateSpec, ReplicationController, ReplicationControllerSpec,
+    ReplicationControllerStatus,
+};
+use k8s_openapi::chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use super::{
+    age_cell, container_cells, format_label_selector, format_labels, name_cell, selector_string,
+};
+
+const CONTAINERS: &str = "Names of each container in the template.";
+const IMAGES: &str = "Images referenced by each container in the template.";
+
+/// The template's containers and images cells.
+fn template_cells(template: Option<&PodTemplateSpec>) -> [Value; 2] {
+    let containers = template
+        .and_then(|t| t.spec.as_ref())
+        .map(|s| s.containers.as_slice())
+        .unwrap_or_default();
+    container_cells(containers)
+}
+
+/// Desired / current / ready columns then the wide ones, as replication
+/// controllers and replica sets print.
+fn replica_columns(
+    desired: String,
+    current: String,
+    ready: String,
+    selector: String,
+) -> Vec<ColumnDefinition> {
+    vec![
+        ColumnDefinition::name(),
+        ColumnDefinition::new("Desired", "integer", desired),
+        ColumnDefinition::new("Current", "integer", current),
+        ColumnDefinition::new("Ready", "integer", ready),
+        ColumnDefinition::age(),
+        ColumnDefinition::new("Containers", "string", CONTAINERS).wide(),
+        ColumnDefinition::new("Images", "string", IMAGES).wide(),
+        ColumnDefinition::new("Selector", "string", selector).wide(),
+    ]
+}
+
+/// The replication controller columns.
+pub fn replication_controller_columns() -> &'static [ColumnDefinition] {
+    static COLUMNS: LazyLock<Vec<ColumnDefinition>> = LazyLock::new(|| {
+        replica_columns(
+            field_description::<ReplicationControllerSpec>("replicas"),
+            field_description::<ReplicationControllerStatus>("replicas"),
+            field_description::<ReplicationControllerStatus>("readyReplicas"),
+            field_description::<ReplicationControllerSpec>("selector"),
+        )
+    });
+    &COLUMNS
+}
+
+/// The replication controller's row.
+pub fn replication_controller_row(rc: &ReplicationController, now: DateTime<Utc>) -> Vec<Value> {
+    let spec = rc.spec.clone().unwrap_or_default();
+    let status = rc.status.clone().unwrap_or_default();
+    let [containers, images] = template_cells(spec.template.as_ref());
+    vec![
+        name_cell(&rc.metadata),
+        Value::from(spec.replicas.unwrap_or(1)),
+        Value::from(status.replicas),
+        Value::from(status.ready_replicas.unwrap_or_default()),
+        age_cell(&rc.metadata, now),
+        containers,
+        images,
+        Value::from(format_labels(spec.selector.as_ref())),
+    ]
+}
+
+/// The replica set columns.
+pub fn replica_set_columns() -> &'static [ColumnDefinition] {
+    static COLUMNS: LazyLock<Vec<ColumnDefinition>> = LazyLock::new(|| {
+        replica_columns(
+            field_description::<ReplicaSetSpec>("replicas"),
+            field_description::<ReplicaSetStatus>("replicas"),
+            field_description::<ReplicaSetStatus>("readyReplicas"),
+            field_description::<ReplicaSetSpec>("selector"),
+        )
+    });
+    &COLUMNS
+}
+
+/// The replica set's row.
+pub fn replica_set_row(rs: &ReplicaSet, now: DateTime<Utc>) -> Vec<Value> {
+    let spec = rs.spec.clone().unwrap_or_default();
+    let status = rs.status.clone().unwrap_or_default();
+    let [containers, images] = template_cells(spec.template.as_ref());
+    vec![
+        name_cell(&rs.metadata),
+        Value::from(spec.replicas.unwrap_or(1)),
+        Value::from(status.replicas),
+        Value::from(status.ready_replicas.unwrap_or_default()),
+        age_cell(&rs.metadata, now),
+        containers,
+        images,
+        Value::from(format_label_selector(Some(&spec.selector))),
+    ]
+}
+
+/// The deployment columns.
+pub fn deployment_columns() -> &'static [ColumnDefinition] {
+    static COLUMNS: LazyLock<Vec<ColumnDefinition>> = LazyLock::new(|| {
+        vec![
+            ColumnDefinition::name(),
+            ColumnDefinition::new("Ready", "string", "Number of the pod with ready state"),
+            ColumnDefinition::new(
+                "Up-to-date",
+                "string",
+                field_description::<DeploymentStatus>("updatedReplicas"),
+            ),
+            ColumnDefinition::new(
+                "Available",
+                "string",
+                field_description::<DeploymentStatus>("availableReplicas"),
+            ),
+            ColumnDefinition::age(),
+            ColumnDefinition::new("Containers", "string", CONTAINERS).wide(),
+            ColumnDefinition::new("Images", "string", IMAGES).wide(),
+            ColumnDefinition::new(
+                "Selector",
+                "string",
+                field_description::<DeploymentSpec>("selector"),
+            )
+            .wide(),
+        ]
+    });
+    &COLUMNS
+}
+
+/// The deployment's row: `ready/desired`, up to date, available, age.
+pub fn deployment_row(deployment: &Deployment, now: DateTime<Utc>) -> Vec<Value> {
+    let spec = deployment.spec.clone().unwrap_or_default();
+    let status = deployment.status.clone().unwrap_or_default();
+    let [containers, images] = template_cells(Some(&spec.template));
+    let selector = selector_string(Some(&spec.selector)).unwrap_or_else(|| "<invalid>".to_string());
+    vec![
+        name_cell(&deployment.metadata),
+        Value::from(format!(
+            "{}/{}",
+            status.ready_replicas.unwrap_or_default(),
+            spec.replicas.unwrap_or(1)
+        )),
+        Value::from(status.updated_replicas.unwrap_or_default()),
+        Value::from(status.available_replicas.unwrap_or_default()),
+        age_cell(&deployment.metadata, now),
+        containers,
+        images,
+        Value::from(selector),
+    ]
+}
+
+/// The stateful set columns.
+pub fn stateful_set_columns() -> &'static [ColumnDefinition] {
+    static COLUMNS: LazyLock<Vec<ColumnDefinition>> = LazyLock::new(|| {
+        vec![
+            ColumnDefinition::name(),
+            ColumnDefinition::new("Ready", "string", "Number of the pod with ready state"),
+            ColumnDefinition::age(),
+            ColumnDefinition::new("Containers", "string", CONTAINERS).wide(),
+            ColumnDefinition::new("Images", "string", IMAGES).wide(),
+        ]
+    });
+    &COLUMNS
+}
+
+/// The stateful set's row: `ready/desired`, age.
+pub fn stateful_set_row(set: &StatefulSet, now: DateTime<Utc>) -> Vec<Value> {
+    let spec: StatefulSetSpec = set.spec.clone().unwrap_or_default();
+    let ready = set
+        .status
+        .as_ref()
+        .and_then(|s| s.ready_replicas)
+        .unwrap_or_default();
+    let [containers, images] = template_cells(Some(&spec.template));
+    vec![
+        name_cell(&set.metadata),
+        Value::from(format!("{ready}/{}", spec.replicas.unwrap_or(1))),
+        age_cell(&set.metadata, now),
+        containers,
+        images,
+    ]
+}
+
+/// The daemon set columns.
+pub fn daemon_set_columns() -> &'static [ColumnDefinition] {
+    static COLUMNS: LazyLock<Vec<ColumnDefinition>> = LazyLock::new(|| {
+        let doc = field_description::<DaemonSetStatus>;
+        vec![
+            ColumnDefinition::name(),
+            ColumnDefinition::new("Desired", "integer", doc("desiredNumberScheduled")),
+            ColumnDefinition::new("Current", "integer", doc("currentNumberScheduled")),
+            ColumnDefinition::new("Ready", "integer", doc("numberReady")),
+            ColumnDefinition::new("Up-to-date", "integer", doc("updatedNumberScheduled")),
+            ColumnDefinition::new("Available", "integer", doc("numberAvailable")),
+            ColumnDefinition::new(
+                "Node Selector",
+                "string",
+                field_description::<PodSpec>("nodeSelector"),
+            ),
+            ColumnDefinition::age(),
+            ColumnDefinition::new("Containers", "string", CONTAINERS).wide(),
+            ColumnDefinition::new("Images", "string", IMAGES).wide(),
+            ColumnDefinition::new(
+                "Selector",
+                "string",
+                field_description::<DaemonSetSpec>("selector"),
+            )
+            .wide(),
+        ]
+    });
+    &COLUMNS
+}
+
+/// The daemon set's row.
+pub fn daemon_set_row(set: &DaemonSet, now: DateTime<Utc>) -> Vec<Value> {
+    let spec: DaemonSetSpec = set.spec.clone().unwrap_or_default();
+    let status = set.status.clone().unwrap_or_default();
+    let [containers, images] = template_cells(Some(&spec.template));
+    let node_selector = spec
+        .template
+        .spec
+        .as_ref()
+        .and_then(|s| s.node_selector.as_ref());
+    vec![
+        name_cell(&set.metadata),
+        Value::from(status.desired_number_scheduled),
+        Value::from(status.current_number_scheduled),
+        Value::from(status.number_ready),
+        Value::from(status.updated_number_scheduled.unwrap_or_default()),
+        Value::from(status.number_available.unwrap_or_default()),
+        Value::from(format_labels(node_selector)),
+        age_cell(&set.metadata, now),
+        containers,
+        images,
+        Value::from(format_label_selector(Some(&spec.selector))),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::Container;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, Time};
+    use std::collections::BTreeMap;
+
+    fn meta() -> ObjectMeta {
+        ObjectMeta {
+            name: Some("web".into()),
+            creation_timestamp: Some(Time(DateTime::from_timestamp(0, 0).unwrap())),
+            ..Default::default()
+        }
+    }
+
+    fn template() -> PodTemplateSpec {
+        PodTemplateSpec {
+            metadata: None,
+            spec: Some(PodSpec {
+                containers: vec![Container {
+                    name: "nginx".into(),
+                    image: Some("nginx:1.27".into()),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }),
+        }
+    }
+
+    fn selector() -> LabelSelector {
+        LabelSelector {
+            match_labels: Some(BTreeMap::from([("app".to_string(), "web".to_string())])),
+            ..Default::default()
+        }
+    }
+
+    fn names(columns: &[ColumnDefinition]) -> Vec<(&str, i32)> {
+        columns.iter().map(|c| (c.name, c.priority)).collect()
+    }
+
+    #[test]
+    fn deployment_columns_and_row() {
+        assert_eq!(
+            names(deployment_columns()),
+            [
+                ("Name", 0),
+                ("Ready", 0),
+                ("Up-to-date", 0),
+                ("Available", 0),
+                ("Age", 0),
+                ("Containers", 1),
+                ("Images", 1),
+                ("Selector", 1)
+            ]
+        );
+        let deployment = Deployment {
+            metadata: meta(),
+            spec: Some(DeploymentSpec {
+                replicas: Some(3),
+                selector: selector(),
+                template: template(),
+                ..Default::default()
+            }),
+            status: Some(DeploymentStatus {
+                ready_replicas: Some(2),
+                updated_replicas: Some(3),
+                available_replicas: Some(2),
+                ..Default::default()
+            }),
+        };
+        let now = DateTime::from_timestamp(600, 0).unwrap();
+        assert_eq!(
+            deployment_row(&deployment, now),
+            vec![
+                Value::from("web"),
+                Value::from("2/3"),
+                Value::from(3),
+                Value::from(2),
+                Value::from("10m"),
+                Value::from("nginx"),
+                Value::from("nginx:1.27"),
+                Value::from("app=web"),
+            ]
+        );
+    }
+
+    #[test]
+    fn replica_and_daemon_sets() {
+        let now = DateTime::from_timestamp(60, 0).unwrap();
+        let rs = ReplicaSet {
+            metadata: meta(),
+            spec: Some(ReplicaSetSpec {
+                replicas: Some(2),
+                selector: selector(),
+                template: Some(template()),
+                ..Default::default()
+            }),
+            status: None,
+        };
+        let cells = replica_set_row(&rs, now);
+        assert_eq!(cells.len(), replica_set_columns().len());
+        assert_eq!(
+            &cells[1..4],
+            &[Value::from(2), Value::from(0), Value::from(0)]
+        );
+        assert_eq!(cells[7], "app=web");
+        let ds = DaemonSet {
+            metadata: meta(),
+            spec: Some(DaemonSetSpec {
+                selector: selector(),
+                template: template(),
+                ..Default::default()
+            }),
+            status: None,
+        };
+        let cells = daemon_set_row(&ds, now);
+        assert_eq!(cells.len(), daemon_set_columns().len());
+        assert_eq!(cells[6], "<none>");
+        let sts = StatefulSet {
+            metadata: meta(),
+            spec: Some(StatefulSetSpec {
+                replicas: Some(3),
+                selector: selector(),
+                template: template(),
+                ..Default::default()
+            }),
+            status: None,
+        };
+        assert_eq!(stateful_set_row(&sts, now)[1], "0/3");
+        assert_eq!(
+            names(stateful_set_columns()),
+            [
+                ("Name", 0),
+                ("Ready", 0),
+                ("Age", 0),
+                ("Containers", 1),
+                ("Images", 1)
+            ]
+        );
+        let rc = ReplicationController {
+            metadata: meta(),
+            spec: Some(ReplicationControllerSpec {
+                replicas: Some(1),
+                selector: Some(BTreeMap::from([("app".to_string(), "web".to_string())])),
+                template: Some(template()),
+                ..Default::default()
+            }),
+            status: None,
+        };
+        let cells = replication_controller_row(&rc, now);
+        assert_eq!(cells.len(), replication_controller_columns().len());
+        assert_eq!(cells[7], "app=web");
+    }
+}
