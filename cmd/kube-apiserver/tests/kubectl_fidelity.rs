@@ -622,3 +622,94 @@ async fn create_strict_validation_rejects_unknown_fields() {
     let (code, _) = server.get("/api/v1/namespaces/default/pods/x").await;
     assert_eq!(code, 404);
 }
+
+#[tokio::test]
+async fn duplicate_fields_follow_field_validation() {
+    let server = Server::start().await;
+    let body = br#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"d","name":"dup"},"data":{"a":"1","a":"2"},"bogus":1}"#;
+    let path = "/api/v1/namespaces/default/configmaps";
+    let (code, reply) = server
+        .raw(
+            "POST",
+            &format!("{path}?fieldValidation=Strict"),
+            Some(body.to_vec()),
+            "application/json",
+        )
+        .await
+        .expect("POST");
+    assert_eq!(code, 400, "{reply}");
+    let status: Value = serde_json::from_str(&reply).expect("a Status");
+    assert_eq!(status["reason"], json!("BadRequest"));
+    assert_eq!(
+        status["message"],
+        json!(
+            r#"strict decoding error: duplicate field "metadata.name", duplicate field "data.a", unknown field "bogus""#
+        )
+    );
+    let (code, _) = server.get(&format!("{path}/dup")).await;
+    assert_eq!(code, 404);
+
+    // kubectl create --raw sends the file as it is.
+    let dup = file(
+        &server,
+        "dup.json",
+        std::str::from_utf8(body).unwrap_or_default(),
+    );
+    let dup = dup.to_str().unwrap_or_default();
+    let strict = kubectl(
+        &server,
+        &[
+            "create",
+            "--raw",
+            &format!("{path}?fieldValidation=Strict"),
+            "-f",
+            dup,
+        ],
+    );
+    assert!(!strict.status.success());
+    assert!(
+        stderr(&strict).contains(
+            r#"Error from server (BadRequest): strict decoding error: duplicate field "metadata.name""#
+        ),
+        "{}",
+        stderr(&strict)
+    );
+
+    // Warn (the default): created, the last value kept, one warning each.
+    let out = ok(kubectl(&server, &["create", "--raw", path, "-f", dup]));
+    let created: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!(created["metadata"]["name"], json!("dup"));
+    assert_eq!(created["data"], json!({"a": "2"}));
+    let stored_cm = stored(&server, &format!("{path}/dup")).await;
+    assert_eq!(stored_cm["data"], json!({"a": "2"}));
+    let again = kubectl(
+        &server,
+        &["create", "--raw", &format!("{path}?dryRun=All"), "-f", dup],
+    );
+    let warnings = stderr(&again);
+    assert!(again.status.success(), "{warnings}");
+    for expected in [
+        r#"Warning: duplicate field "metadata.name""#,
+        r#"Warning: duplicate field "data.a""#,
+        r#"Warning: unknown field "bogus""#,
+    ] {
+        assert!(
+            warnings.contains(expected),
+            "{expected} missing:\n{warnings}"
+        );
+    }
+
+    // Ignore: silent.
+    let ignored = kubectl(
+        &server,
+        &[
+            "create",
+            "--raw",
+            &format!("{path}?fieldValidation=Ignore&dryRun=All"),
+            "-f",
+            dup,
+        ],
+    );
+    assert!(ignored.status.success(), "{}", stderr(&ignored));
+    assert_eq!(stderr(&ignored), "");
+}

@@ -28,6 +28,7 @@ use apimachinery::patch::{self, PatchError, PatchSchema};
 use crate::admission::{self, Attributes, Operation};
 use crate::status::{Status, StatusDetails};
 
+use super::decode;
 use super::managed_fields;
 use super::rest::Output;
 use super::rest::{
@@ -120,47 +121,14 @@ impl<S: Strategy> Store<S> {
             .map_err(|err| Status::internal_error(format!("encoding: {err}")))
     }
 
-    /// Decodes a request body into the kind, collecting unknown fields for
-    /// `fieldValidation`.
+    /// Decodes a request body into the kind, collecting unknown and
+    /// duplicate fields for `fieldValidation`.
     fn decode_body(
         &self,
         body: &Body,
         validation: FieldValidation,
     ) -> Result<(S::Object, Vec<String>), Status> {
-        let mut unknown = Vec::new();
-        let mut record = |path: serde_ignored::Path<'_>| unknown.push(field_path(&path));
-        let decoded: Result<S::Object, String> = match body.format {
-            BodyFormat::Json => {
-                let mut de = serde_json::Deserializer::from_slice(&body.bytes);
-                serde_ignored::deserialize(&mut de, &mut record)
-                    .map_err(|e| e.to_string())
-                    .and_then(|obj| de.end().map(|()| obj).map_err(|e| e.to_string()))
-            }
-            BodyFormat::Yaml => {
-                let de = serde_yaml_ng::Deserializer::from_slice(&body.bytes);
-                serde_ignored::deserialize(de, &mut record).map_err(|e| e.to_string())
-            }
-        };
-        let obj = decoded.map_err(|err| {
-            let message = if validation == FieldValidation::Strict {
-                format!("strict decoding error: {err}")
-            } else {
-                format!("error decoding the body as {}: {err}", self.info().kind)
-            };
-            Status::bad_request(message)
-        })?;
-        let unknown: Vec<String> = unknown
-            .into_iter()
-            .map(|path| format!("unknown field {path:?}"))
-            .collect();
-        match validation {
-            FieldValidation::Strict if !unknown.is_empty() => Err(Status::bad_request(format!(
-                "strict decoding error: {}",
-                unknown.join(", ")
-            ))),
-            FieldValidation::Warn => Ok((obj, unknown)),
-            _ => Ok((obj, Vec::new())),
-        }
+        decode::decode_body(body, validation, self.info().kind)
     }
 
     // ----- errors ---------------------------------------------------------
@@ -1092,27 +1060,6 @@ fn parse_resource_version(value: Option<&str>) -> Result<Option<Revision>, Statu
     }
 }
 
-/// A field path as upstream prints it in decoding errors:
-/// `spec.containers[0].foo`.
-fn field_path(path: &serde_ignored::Path<'_>) -> String {
-    use serde_ignored::Path;
-    match path {
-        Path::Root => String::new(),
-        Path::Seq { parent, index } => format!("{}[{index}]", field_path(parent)),
-        Path::Map { parent, key } => {
-            let parent = field_path(parent);
-            if parent.is_empty() {
-                key.to_string()
-            } else {
-                format!("{parent}.{key}")
-            }
-        }
-        Path::Some { parent }
-        | Path::NewtypeStruct { parent }
-        | Path::NewtypeVariant { parent } => field_path(parent),
-    }
-}
-
 /// Server-side apply and managed fields.
 impl<S: Strategy> Store<S> {
     /// The kind's field manager (its schema built once, shared with
@@ -1632,44 +1579,11 @@ impl<S: Strategy> Store<S> {
 }
 
 /// Decodes a request body of a kind other than the store's own (the
-/// `Scale` of a subresource), with `fieldValidation` as for the object:
-/// unknown fields are warnings, errors under `Strict`, or ignored.
+/// `Scale` of a subresource), with `fieldValidation` as for the object.
 fn decode_typed<T: serde::de::DeserializeOwned>(
     body: &Body,
     validation: FieldValidation,
     kind: &str,
 ) -> Result<(T, Vec<String>), Status> {
-    let mut unknown = Vec::new();
-    let mut record = |path: serde_ignored::Path<'_>| unknown.push(field_path(&path));
-    let decoded: Result<T, String> = match body.format {
-        BodyFormat::Json => {
-            let mut de = serde_json::Deserializer::from_slice(&body.bytes);
-            serde_ignored::deserialize(&mut de, &mut record)
-                .map_err(|e| e.to_string())
-                .and_then(|obj| de.end().map(|()| obj).map_err(|e| e.to_string()))
-        }
-        BodyFormat::Yaml => {
-            let de = serde_yaml_ng::Deserializer::from_slice(&body.bytes);
-            serde_ignored::deserialize(de, &mut record).map_err(|e| e.to_string())
-        }
-    };
-    let obj = decoded.map_err(|err| {
-        Status::bad_request(if validation == FieldValidation::Strict {
-            format!("strict decoding error: {err}")
-        } else {
-            format!("error decoding the body as {kind}: {err}")
-        })
-    })?;
-    let unknown: Vec<String> = unknown
-        .into_iter()
-        .map(|path| format!("unknown field {path:?}"))
-        .collect();
-    match validation {
-        FieldValidation::Strict if !unknown.is_empty() => Err(Status::bad_request(format!(
-            "strict decoding error: {}",
-            unknown.join(", ")
-        ))),
-        FieldValidation::Warn => Ok((obj, unknown)),
-        _ => Ok((obj, Vec::new())),
-    }
+    decode::decode_body(body, validation, kind)
 }
