@@ -126,11 +126,25 @@ async fn apply_create_configure_unchanged() {
     assert!(last_applied.contains("nginx:1"), "{first}");
 
     let v2 = file(&server, "deploy-changed.yaml", &deployment("nginx:2"));
-    let out = ok(kubectl(
+    let configured = kubectl(
         &server,
-        &["apply", "-f", v2.to_str().unwrap_or_default()],
-    ));
+        &["apply", "-f", v2.to_str().unwrap_or_default(), "-v=8"],
+    );
+    let log = stderr(&configured);
+    let out = ok(configured);
     assert_eq!(out.trim(), "deployment.apps/web configured");
+    // What kubectl sent (logged with its quotes escaped): a strategic merge
+    // patch keeping the list order.
+    assert!(
+        log.contains("Content-Type: application/strategic-merge-patch+json"),
+        "{log}"
+    );
+    assert!(
+        log.contains(
+            r#"\"$setElementOrder/containers\":[{\"name\":\"c\"},{\"name\":\"sidecar\"}]"#
+        ),
+        "{log}"
+    );
     let second = stored(&server, DEPLOY_PATH).await;
     // The strategic merge patch kept both containers, in order.
     assert_eq!(
@@ -162,6 +176,31 @@ async fn apply_create_configure_unchanged() {
     assert_eq!(
         third["metadata"]["resourceVersion"],
         second["metadata"]["resourceVersion"]
+    );
+
+    // Reordering the containers reorders the stored list ($setElementOrder).
+    let swapped = deployment("nginx:2").replace(
+        "      - name: c\n        image: nginx:2\n        ports:\n        - containerPort: 8080\n      - name: sidecar\n        image: busybox:1\n",
+        "      - name: sidecar\n        image: busybox:1\n      - name: c\n        image: nginx:2\n        ports:\n        - containerPort: 8080\n",
+    );
+    assert_ne!(swapped, deployment("nginx:2"));
+    let v3 = file(&server, "deploy-swapped.yaml", &swapped);
+    let out = ok(kubectl(
+        &server,
+        &["apply", "-f", v3.to_str().unwrap_or_default()],
+    ));
+    assert_eq!(out.trim(), "deployment.apps/web configured");
+    let fourth = stored(&server, DEPLOY_PATH).await;
+    assert_eq!(
+        images(&fourth),
+        vec![
+            ("sidecar".to_string(), "busybox:1".to_string()),
+            ("c".to_string(), "nginx:2".to_string())
+        ]
+    );
+    assert_eq!(
+        fourth["spec"]["template"]["spec"]["containers"][1]["ports"][0]["containerPort"],
+        json!(8080)
     );
 }
 
