@@ -154,25 +154,20 @@ pub fn build(
     Ok(built)
 }
 
-/// The release's `make test`: the workspace's tests (the orchestrator's
-/// excluded) in the container. Like upstream's `make test`, unstamped: tests
-/// see the same version defaults as a plain `cargo test`.
+/// The release's `make test`: the workspace's unit tests (the orchestrator's
+/// excluded; see `test_suite`) in the container. Like upstream's `make
+/// test`, unstamped: tests see the same version defaults as a plain
+/// `cargo test`.
 pub fn test(engine: &Engine, ws: &Workspace, verbosity: Verbosity) -> Result<()> {
     let image = crate::image::ensure(engine, ws)?;
     let inputs = inputs::prepare(ws)?;
     in_session(engine, ws, &image, &inputs, async |session| {
-        let cmd = [
-            "cargo",
-            "test",
-            "--workspace",
-            "--exclude",
-            "xtask",
-            "--locked",
-            "--offline",
-            "--message-format=json-render-diagnostics",
-        ]
-        .map(str::to_owned)
-        .to_vec();
+        let cmd: Vec<String> = ["cargo", "test"]
+            .into_iter()
+            .chain(crate::test_suite::COMPONENT_TEST_ARGS)
+            .chain(["--offline", "--message-format=json-render-diagnostics"])
+            .map(str::to_owned)
+            .collect();
         session
             .cargo("test", cmd, build_env(None, false), verbosity)
             .await
