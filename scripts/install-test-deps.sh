@@ -12,6 +12,8 @@ declare -A needs=(
   [mmdebstrap]=mmdebstrap
   # Runs the linux/arm64 binaries on x86_64 hosts (xtask/tests/container.rs).
   [qemu-aarch64]=qemu-user
+  # cargo xtask local-up waits for /readyz with it (xtask/tests/local_up.rs).
+  [curl]=curl
 )
 
 missing=()

@@ -51,6 +51,8 @@ pub struct Options {
     pub component: Option<String>,
     /// Run the binary already in `_output/local/bin/OS/ARCH`.
     pub skip_build: bool,
+    /// Run this binary instead (one built some other way).
+    pub binary: Option<Utf8PathBuf>,
     /// More flags for the server, after `--`.
     pub server_args: Vec<String>,
 }
@@ -116,7 +118,13 @@ pub fn run(ws: &Workspace, opts: Options) -> Result<()> {
     std::fs::create_dir_all(&state.dir).with_context(|| format!("creating {}", state.dir))?;
     let _instance = lock_instance(&state)?;
     check_port_free(opts.port)?;
-    let binary = binary_path(ws, &component, &binary_name, opts.skip_build)?;
+    let binary = match &opts.binary {
+        Some(path) if path.is_file() => path.clone(),
+        Some(path) => {
+            bail!("--binary {path}: no such file; build the component first or drop --binary")
+        }
+        None => binary_path(ws, &component, &binary_name, opts.skip_build)?,
+    };
     let token = state.prepare(opts.port)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

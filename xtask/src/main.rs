@@ -80,8 +80,12 @@ struct LocalUpArgs {
     component: Option<String>,
     /// Run the binary already in _output/local/bin/OS/ARCH instead of
     /// building it first.
-    #[arg(long, short = 'O')]
+    #[arg(long, short = 'O', conflicts_with = "binary")]
     skip_build: bool,
+    /// Run this server binary instead of building one (e.g. a debug build
+    /// from `cargo build -p kube-apiserver`).
+    #[arg(long, value_name = "PATH")]
+    binary: Option<cargo_metadata::camino::Utf8PathBuf>,
     /// More flags for the server (after `--`), e.g. `-- -v=4`.
     #[arg(last = true, value_name = "SERVER_FLAGS")]
     server_args: Vec<String>,
@@ -257,6 +261,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     data_dir: args.data_dir,
                     component: args.component,
                     skip_build: args.skip_build,
+                    binary: args.binary,
                     server_args: args.server_args,
                 },
             )
