@@ -243,7 +243,8 @@ fn release_is_reproducible_across_checkouts_and_survives_interruption() {
     let warm = started.elapsed();
     for step in 0..6u32 {
         let delay = warm * step / 5;
-        let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_xtask"));
+        let mut child = without_build_env(&mut command)
             .args(["release", "--local", "--skip-tests"])
             .current_dir(&a)
             .stdout(std::process::Stdio::null())

@@ -207,6 +207,13 @@ fn build_env(stamp: Option<(&Stamp, &str)>, static_link: bool) -> Vec<String> {
     ));
     env.push(format!("CARGO_HOME={CARGO_HOME_PATH}"));
     env.push(format!("CARGO_TARGET_DIR={TARGET_PATH}"));
+    // Profile overrides in the caller's environment (`CARGO_PROFILE_*`)
+    // reach cargo in the container as they reach a local cargo.
+    env.extend(
+        std::env::vars()
+            .filter(|(name, _)| name.starts_with("CARGO_PROFILE_"))
+            .map(|(name, value)| format!("{name}={value}")),
+    );
     if progress::is_terminal() {
         env.push("CARGO_TERM_COLOR=always".to_owned());
     }
