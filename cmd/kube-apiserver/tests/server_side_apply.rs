@@ -224,6 +224,56 @@ async fn every_write_records_its_manager() {
         updated["metadata"]["managedFields"],
         patched["metadata"]["managedFields"]
     );
+
+    // Without fieldManager the write is the User-Agent's, up to its `/`.
+    let mut relabelled = updated.clone();
+    relabelled["metadata"]["labels"]["tier"] = json!("web");
+    let (code, relabelled) = server.put(&format!("{config_maps}/x"), &relabelled).await;
+    assert_eq!(code, 200, "{relabelled}");
+    assert_eq!(
+        entry(&relabelled, "apiserver-tests").expect("the User-Agent's entry")["fieldsV1"],
+        json!({"f:metadata": {"f:labels": {"f:tier": {}}}})
+    );
+
+    // A fieldManager that is too long or unprintable: 422 naming the options.
+    let long = "m".repeat(129);
+    let create_with = |manager: String| {
+        let server = &server;
+        async move {
+            server
+                .post(
+                    &format!("{config_maps}?fieldManager={manager}"),
+                    &json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "y"}}),
+                )
+                .await
+        }
+    };
+    let (code, status) = create_with(long.clone()).await;
+    assert_eq!(code, 422, "{status}");
+    assert_eq!(
+        status["message"],
+        "CreateOptions.meta.k8s.io \"\" is invalid: fieldManager: Too long: may not be more than 128 bytes"
+    );
+    let (code, status) = create_with("bell%07".to_owned()).await;
+    assert_eq!(code, 422, "{status}");
+    let message = status["message"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with(
+            "CreateOptions.meta.k8s.io \"\" is invalid: fieldManager: Invalid value: "
+        ) && message.ends_with(": invalid character U+0007 (at position 4)"),
+        "{message}"
+    );
+    let (code, text) = server
+        .raw(
+            "PATCH",
+            &format!("{config_maps}/x?fieldManager={long}"),
+            Some(br#"{"data":{"k":"z"}}"#.to_vec()),
+            "application/merge-patch+json",
+        )
+        .await
+        .expect("patch");
+    assert_eq!(code, 422, "{text}");
+    assert!(text.contains("PatchOptions.meta.k8s.io"), "{text}");
 }
 
 #[tokio::test]

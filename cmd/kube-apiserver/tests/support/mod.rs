@@ -20,6 +20,9 @@ use rustls_pki_types::pem::PemObject;
 use serde_json::Value;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_kube-apiserver");
+/// The User-Agent of the harness's requests; a write without `fieldManager`
+/// is recorded under its prefix, `apiserver-tests`.
+pub const USER_AGENT: &str = "apiserver-tests/v0.0.0 (linux/amd64) harness";
 pub const TOKEN: &str = "test-admin-token";
 
 /// A running server; killed when dropped.
@@ -147,6 +150,7 @@ impl Server {
             .uri(path)
             .header("host", "localhost")
             .header("authorization", format!("Bearer {TOKEN}"))
+            .header("user-agent", USER_AGENT)
             .header("content-type", content_type)
             .body(Full::new(Bytes::from(body.unwrap_or_default())))?;
         Ok(sender.send_request(request).await?)

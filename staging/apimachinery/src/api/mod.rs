@@ -317,7 +317,7 @@ pub fn validate_no_new_finalizers(new: &[String], old: &[String], path: &Path) -
 
 /// Go's `unicode.IsPrint`, closely enough: graphic characters and the ASCII
 /// space.
-fn is_go_printable(c: char) -> bool {
+pub fn is_go_printable(c: char) -> bool {
     c == ' '
         || !(c.is_control()
             || c.is_whitespace()

@@ -223,7 +223,45 @@ fn dry_run(query: &Query) -> Result<bool, Status> {
     }
 }
 
-pub fn write_options(query: &Query) -> Result<WriteOptions, Status> {
+/// Upstream's `prefixFromUserAgent`: the User-Agent up to its first `/`,
+/// without unprintable characters, cut to the 128 bytes a manager may have
+/// (`kubectl/v1.32.0 (linux/amd64) kubernetes/...` → `kubectl`).
+pub fn manager_from_user_agent(user_agent: &str) -> String {
+    let prefix = user_agent.split('/').next().unwrap_or_default();
+    let mut manager = String::new();
+    for c in prefix
+        .chars()
+        .filter(|&c| apimachinery::api::is_go_printable(c))
+    {
+        if manager.len() + c.len_utf8() > apimachinery::api::FIELD_MANAGER_MAX_LENGTH {
+            break;
+        }
+        manager.push(c);
+    }
+    manager
+}
+
+/// The options of a write (`options_kind`: `CreateOptions`,
+/// `UpdateOptions` or `PatchOptions`, named in a 422): `dryRun`,
+/// `fieldManager` (validated as upstream's `ValidateFieldManager`; without
+/// one, the write is recorded under the User-Agent's prefix),
+/// `fieldValidation`, `force`.
+pub fn write_options(
+    headers: &HeaderMap,
+    query: &Query,
+    options_kind: &str,
+) -> Result<WriteOptions, Status> {
+    let field_manager = query.get("fieldManager").map(str::to_string);
+    if let Some(manager) = &field_manager {
+        let errors = apimachinery::api::validate_field_manager(manager, &Path::new("fieldManager"));
+        if !errors.is_empty() {
+            return Err(Status::invalid_options(options_kind, &errors));
+        }
+    }
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .map(|value| String::from_utf8_lossy(value.as_bytes()))
+        .unwrap_or_default();
     let field_validation = match query.get("fieldValidation") {
         None | Some("") | Some("Warn") => FieldValidation::Warn,
         Some("Strict") => FieldValidation::Strict,
@@ -236,7 +274,8 @@ pub fn write_options(query: &Query) -> Result<WriteOptions, Status> {
     };
     Ok(WriteOptions {
         dry_run: dry_run(query)?,
-        field_manager: query.get("fieldManager").map(str::to_string),
+        field_manager,
+        user_agent_manager: manager_from_user_agent(&user_agent),
         field_validation,
         force: match query.get("force") {
             None => None,
@@ -524,6 +563,44 @@ pub fn watch_response(lines: WatchLines) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_user_agent_names_a_manager_when_the_request_does_not() {
+        assert_eq!(
+            manager_from_user_agent("kubectl/v1.32.0 (linux/amd64) kubernetes/70d3cc9"),
+            "kubectl"
+        );
+        assert_eq!(manager_from_user_agent("curl/8.5.0"), "curl");
+        assert_eq!(manager_from_user_agent("no slash"), "no slash");
+        assert_eq!(manager_from_user_agent("tab\there/1"), "tabhere");
+        assert_eq!(manager_from_user_agent(""), "");
+        let long = "é".repeat(100);
+        assert_eq!(manager_from_user_agent(&long), "é".repeat(64));
+
+        let mut headers = HeaderMap::new();
+        headers.insert(header::USER_AGENT, HeaderValue::from_static("curl/8.5.0"));
+        let opts = write_options(&headers, &Query::parse(None), "CreateOptions").expect("valid");
+        assert_eq!(opts.field_manager, None);
+        assert_eq!(opts.user_agent_manager, "curl");
+        let opts = write_options(
+            &headers,
+            &Query::parse(Some("fieldManager=kubectl-edit")),
+            "UpdateOptions",
+        )
+        .expect("valid");
+        assert_eq!(opts.field_manager.as_deref(), Some("kubectl-edit"));
+        let refused = write_options(
+            &headers,
+            &Query::parse(Some(&format!("fieldManager={}", "x".repeat(129)))),
+            "UpdateOptions",
+        )
+        .expect_err("too long");
+        assert_eq!(refused.code, 422);
+        assert_eq!(
+            refused.message,
+            "UpdateOptions.meta.k8s.io \"\" is invalid: fieldManager: Too long: may not be more than 128 bytes"
+        );
+    }
 
     #[test]
     fn query_is_percent_decoded() {

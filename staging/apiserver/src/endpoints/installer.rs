@@ -176,7 +176,7 @@ impl Api {
                     .await?
             }
             (Method::PUT, Some(name)) if subresource == Subresource::Scale => {
-                let opts = handlers::write_options(&query)?;
+                let opts = handlers::write_options(headers, &query, "UpdateOptions")?;
                 store
                     .update_scale(
                         namespace,
@@ -187,7 +187,7 @@ impl Api {
                     .await?
             }
             (Method::PATCH, Some(name)) if subresource == Subresource::Scale => {
-                let opts = handlers::write_options(&query)?;
+                let opts = handlers::write_options(headers, &query, "PatchOptions")?;
                 let patch_type = handlers::patch_type(headers)?;
                 store
                     .patch_scale(namespace, name, patch_type, body, &opts)
@@ -227,13 +227,13 @@ impl Api {
                 if info.namespaced && namespace.is_none() {
                     return Err(Status::not_found_path());
                 }
-                let opts = handlers::write_options(&query)?;
+                let opts = handlers::write_options(headers, &query, "CreateOptions")?;
                 store
                     .create(namespace, handlers::request_body(headers, body)?, &opts)
                     .await?
             }
             (Method::PUT, Some(name)) => {
-                let opts = handlers::write_options(&query)?;
+                let opts = handlers::write_options(headers, &query, "UpdateOptions")?;
                 store
                     .update(
                         namespace,
@@ -245,7 +245,7 @@ impl Api {
                     .await?
             }
             (Method::PATCH, Some(name)) => {
-                let opts = handlers::write_options(&query)?;
+                let opts = handlers::write_options(headers, &query, "PatchOptions")?;
                 let patch_type = handlers::patch_type(headers)?;
                 store
                     .patch(namespace, name, subresource, patch_type, body, &opts)

@@ -27,11 +27,13 @@ pub(crate) fn now() -> Time {
     Time(DateTime::from_timestamp(seconds, 0).unwrap_or_default())
 }
 
-/// The name a write's entry records: the request's `fieldManager`.
-/// Upstream falls back to the User-Agent up to its first `/`; requests
-/// reach the store without their headers, so the fallback here is empty.
+/// The name a write's entry records: the request's `fieldManager`, else
+/// the User-Agent's prefix (upstream's `managerOrUserAgent`).
 pub(crate) fn manager_name(opts: &WriteOptions) -> String {
-    opts.field_manager.clone().unwrap_or_default()
+    match opts.field_manager.as_deref() {
+        Some(manager) if !manager.is_empty() => manager.to_owned(),
+        _ => opts.user_agent_manager.clone(),
+    }
 }
 
 /// The `subresource` of a manager's entry; `None` when the write records
@@ -58,7 +60,7 @@ pub(crate) fn validate_patch_options(
     let manager = manager_name(opts);
     let mut errors = Vec::new();
     if patch_type == PatchType::Apply {
-        if manager.is_empty() {
+        if opts.field_manager.as_deref().unwrap_or_default().is_empty() {
             errors.push(FieldError::required(
                 &Path::new("fieldManager"),
                 "is required for apply patch",
@@ -166,6 +168,20 @@ mod tests {
         assert_eq!(
             missing.message,
             "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch"
+        );
+        let from_user_agent = WriteOptions {
+            user_agent_manager: "kubectl".to_owned(),
+            ..WriteOptions::default()
+        };
+        assert_eq!(
+            validate_patch_options(PatchType::Apply, &from_user_agent)
+                .expect_err("the User-Agent does not name an applier")
+                .code,
+            422
+        );
+        assert_eq!(
+            validate_patch_options(PatchType::Merge, &from_user_agent).expect("a merge patch"),
+            "kubectl"
         );
         let forced = WriteOptions {
             force: Some(true),

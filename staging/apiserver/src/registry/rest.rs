@@ -78,7 +78,12 @@ pub enum FieldValidation {
 pub struct WriteOptions {
     /// `dryRun=All`: validate and answer, store nothing.
     pub dry_run: bool,
+    /// `fieldManager` as the request gave it (apply requires one).
     pub field_manager: Option<String>,
+    /// The manager a write without `fieldManager` is recorded under: the
+    /// request's User-Agent up to its first `/` (upstream's
+    /// `prefixFromUserAgent`), e.g. `curl`.
+    pub user_agent_manager: String,
     pub field_validation: FieldValidation,
     /// `force` (apply patches only): take fields other managers own.
     pub force: Option<bool>,
