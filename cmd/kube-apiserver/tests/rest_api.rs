@@ -268,6 +268,55 @@ async fn validation_field_validation_and_dry_run() {
         )
         .await;
     assert_eq!(code, 400, "{wrong}");
+
+    // YAML bodies: the same field checks; a type error without a position.
+    let yaml_pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: from-yaml\nspec:\n  foo: 1\n  containers:\n  - name: c\n    image: nginx\n";
+    let (code, text) = server
+        .raw(
+            "POST",
+            &format!("{pods}?fieldValidation=Strict"),
+            Some(yaml_pod.as_bytes().to_vec()),
+            "application/yaml",
+        )
+        .await
+        .expect("post");
+    assert_eq!(code, 400, "{text}");
+    assert!(
+        text.contains(r#"strict decoding error: unknown field \"spec.foo\""#),
+        "{text}"
+    );
+    let (code, text) = server
+        .raw(
+            "POST",
+            pods,
+            Some(yaml_pod.as_bytes().to_vec()),
+            "application/yaml",
+        )
+        .await
+        .expect("post");
+    assert_eq!(code, 201, "{text}");
+    let created: serde_json::Value = serde_json::from_str(&text).expect("a JSON reply");
+    assert_eq!(created["metadata"]["name"], "from-yaml");
+    assert_eq!(created["spec"]["containers"][0]["image"], "nginx");
+    let (code, text) = server
+        .raw(
+            "POST",
+            pods,
+            Some(
+                b"apiVersion: v1\nkind: Pod\nmetadata:\n  name: typed\nspec:\n  containers: 7\n"
+                    .to_vec(),
+            ),
+            "application/yaml",
+        )
+        .await
+        .expect("post");
+    assert_eq!(code, 400, "{text}");
+    assert!(
+        text.contains(
+            "error decoding the body as Pod: invalid type: integer `7`, expected a sequence\""
+        ),
+        "{text}"
+    );
 }
 
 #[tokio::test]
