@@ -371,6 +371,19 @@ async fn kubectl_scale() {
     assert!(out.contains("deployment.apps/web scaled"), "{out}");
     let (_, written) = server.get(&format!("{DEPLOYMENTS}/web")).await;
     assert_eq!(written["spec"]["replicas"], 3);
+    // The scale write is recorded on the scale subresource; kubectl scale
+    // names no fieldManager, so the manager is its User-Agent's prefix.
+    let scale_entry = written["metadata"]["managedFields"]
+        .as_array()
+        .and_then(|entries| entries.iter().find(|e| e["subresource"] == "scale"))
+        .unwrap_or_else(|| panic!("no scale entry: {}", written["metadata"]));
+    assert_eq!(scale_entry["manager"], "kubectl");
+    assert_eq!(scale_entry["operation"], "Update");
+    assert_eq!(scale_entry["apiVersion"], "apps/v1");
+    assert_eq!(
+        scale_entry["fieldsV1"],
+        json!({"f:spec": {"f:replicas": {}}})
+    );
 
     // With a precondition kubectl reads the Scale and PUTs it back.
     let refused = kubectl(

@@ -1466,7 +1466,7 @@ impl<S: Strategy> RestStorage for Store<S> {
             _ => meta.namespace = namespace.map(str::to_string),
         }
         let scale = self
-            .write_scale(namespace, name, opts.dry_run, |_| Ok(requested.clone()))
+            .write_scale(namespace, name, opts, |_| Ok(requested.clone()))
             .await?;
         Ok(Reply {
             code: StatusCode::OK,
@@ -1486,7 +1486,7 @@ impl<S: Strategy> RestStorage for Store<S> {
         let info = self.info();
         let mut warnings = Vec::new();
         let scale = self
-            .write_scale(namespace, name, opts.dry_run, |current| {
+            .write_scale(namespace, name, opts, |current| {
                 let patched = scale::patch_scale(current, patch_type, &patch)
                     .map_err(|err| patch_status(&err, info, name))?;
                 let bytes = serde_json::to_vec(&patched)
@@ -1526,20 +1526,24 @@ impl<S: Strategy> Store<S> {
     /// validated, its uid and resourceVersion preconditions checked, and
     /// its `spec.replicas` written to the object through the ordinary update
     /// path (so the main resource's defaults, validation and generation
-    /// rules apply). Answers with the `Scale` of the written object.
+    /// rules apply), with the writer's managed-fields entry for subresource
+    /// `scale` (`f:spec.f:replicas` when it changed the count). Answers with
+    /// the `Scale` of the written object.
     async fn write_scale<F>(
         &self,
         namespace: Option<&str>,
         name: &str,
-        dry_run: bool,
+        opts: &WriteOptions,
         mut requested: F,
     ) -> Result<Scale, Status>
     where
         F: FnMut(&Scale) -> Result<Scale, Status> + Send,
     {
         let info = self.info();
+        let field_manager = self.field_manager();
+        let manager = managed_fields::manager_name(opts);
         let updated = self
-            .update_object(namespace, name, Subresource::Scale, dry_run, |current| {
+            .update_object(namespace, name, Subresource::Scale, opts.dry_run, |current| {
                 let wanted = requested(&self.scale_of(current)?)?;
                 let errors = scale::validate_scale(&wanted);
                 if !errors.is_empty() {
@@ -1571,6 +1575,17 @@ impl<S: Strategy> Store<S> {
                 let mut new = current.clone();
                 self.strategy
                     .set_replicas(&mut new, scale::desired_replicas(&wanted));
+                if let Some(entry_subresource) =
+                    managed_fields::entry_subresource(Subresource::Scale)
+                {
+                    managed_fields::stamp_update(
+                        &field_manager,
+                        Some(current),
+                        &mut new,
+                        &manager,
+                        entry_subresource,
+                    )?;
+                }
                 Ok(new)
             })
             .await?;
