@@ -6,6 +6,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use k8s_openapi::chrono::{DateTime, Utc};
 
 use crate::validation::field::{self, Path};
+use crate::validation::go_string;
 
 /// A `field.Invalid` whose bad value is printed verbatim (Go's rendering of
 /// a non-string value) ahead of the detail, so the message reads as
@@ -21,7 +22,7 @@ pub(super) fn invalid(path: &Path, shown: &str, detail: &str) -> field::Error {
 
 /// `%#v` of a `[]string`: `[]string{"a", "b"}`.
 pub(super) fn string_slice(values: &[String]) -> String {
-    let quoted: Vec<String> = values.iter().map(|v| format!("{v:?}")).collect();
+    let quoted: Vec<String> = values.iter().map(|v| go_string::quote(v)).collect();
     format!("[]string{{{}}}", quoted.join(", "))
 }
 
@@ -37,11 +38,11 @@ fn bool_pointer(value: Option<bool>) -> String {
 /// `%#v` of a `metav1.OwnerReference`.
 pub(super) fn owner_reference(reference: &OwnerReference) -> String {
     format!(
-        "v1.OwnerReference{{APIVersion:{:?}, Kind:{:?}, Name:{:?}, UID:{:?}, Controller:{}, BlockOwnerDeletion:{}}}",
-        reference.api_version,
-        reference.kind,
-        reference.name,
-        reference.uid,
+        "v1.OwnerReference{{APIVersion:{}, Kind:{}, Name:{}, UID:{}, Controller:{}, BlockOwnerDeletion:{}}}",
+        go_string::quote(&reference.api_version),
+        go_string::quote(&reference.kind),
+        go_string::quote(&reference.name),
+        go_string::quote(&reference.uid),
         bool_pointer(reference.controller),
         bool_pointer(reference.block_owner_deletion),
     )

@@ -18,7 +18,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
 
 use crate::validation::field::{self, Path};
 use crate::validation::{
-    is_dns1035_label, is_dns1123_label, is_dns1123_subdomain, is_qualified_name,
+    go_string, is_dns1035_label, is_dns1123_label, is_dns1123_subdomain, is_qualified_name,
     is_valid_label_value,
 };
 
@@ -315,15 +315,6 @@ pub fn validate_no_new_finalizers(new: &[String], old: &[String], path: &Path) -
     )]
 }
 
-/// Go's `unicode.IsPrint`, closely enough: graphic characters and the ASCII
-/// space.
-pub fn is_go_printable(c: char) -> bool {
-    c == ' '
-        || !(c.is_control()
-            || c.is_whitespace()
-            || matches!(c, '\u{ad}' | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{2064}' | '\u{feff}'))
-}
-
 /// `ValidateFieldManager`: at most 128 bytes, printable characters only.
 pub fn validate_field_manager(manager: &str, path: &Path) -> field::ErrorList {
     let mut errors = Vec::new();
@@ -331,7 +322,7 @@ pub fn validate_field_manager(manager: &str, path: &Path) -> field::ErrorList {
         errors.push(field::Error::too_long(path, FIELD_MANAGER_MAX_LENGTH));
     }
     for (i, c) in manager.char_indices() {
-        if !is_go_printable(c) {
+        if !go_string::is_print(c) {
             errors.push(field::Error::invalid(
                 path,
                 manager,

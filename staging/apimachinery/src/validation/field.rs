@@ -138,7 +138,7 @@ impl Error {
         let detail = if valid.is_empty() {
             String::new()
         } else {
-            let quoted: Vec<String> = valid.iter().map(|v| format!("{v:?}")).collect();
+            let quoted: Vec<String> = valid.iter().map(|v| super::go_string::quote(v)).collect();
             format!("supported values: {}", quoted.join(", "))
         };
         Self::new(ErrorType::NotSupported, path, Some(value.into()), detail)
@@ -190,7 +190,7 @@ impl Error {
         let mut text = self.error_type.text().to_string();
         if let Some(value) = &self.bad_value {
             let shown = match value {
-                Value::String(s) => format!("{s:?}"),
+                Value::String(s) => super::go_string::quote(s),
                 Value::Null => "null".to_string(),
                 other => other.to_string(),
             };

@@ -4,6 +4,7 @@
 //! into field errors.
 
 pub mod field;
+pub mod go_string;
 
 use std::net::IpAddr;
 use std::sync::LazyLock;

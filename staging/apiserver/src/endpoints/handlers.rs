@@ -231,7 +231,7 @@ pub fn manager_from_user_agent(user_agent: &str) -> String {
     let mut manager = String::new();
     for c in prefix
         .chars()
-        .filter(|&c| apimachinery::api::is_go_printable(c))
+        .filter(|&c| apimachinery::validation::go_string::is_print(c))
     {
         if manager.len() + c.len_utf8() > apimachinery::api::FIELD_MANAGER_MAX_LENGTH {
             break;
