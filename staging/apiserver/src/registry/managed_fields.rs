@@ -118,6 +118,24 @@ pub(crate) fn apply_status(error: ApplyError) -> Status {
     }
 }
 
+/// An update's entry for the write on `subresource` over `live`; nothing
+/// for in-process system writes, which record no manager.
+pub(crate) fn stamp_write<O>(
+    field_manager: &FieldManager,
+    subresource: Subresource,
+    live: &O,
+    new: &mut O,
+    manager: &str,
+) -> Result<(), Status>
+where
+    O: Metadata<Ty = ObjectMeta> + Serialize,
+{
+    match entry_subresource(subresource) {
+        Some(entry) => stamp_update(field_manager, Some(live), new, manager, entry),
+        None => Ok(()),
+    }
+}
+
 /// Records `manager`'s `Update` entry in `new` for a write replacing `live`
 /// (`None` for a create).
 pub(crate) fn stamp_update<O>(

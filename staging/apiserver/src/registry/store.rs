@@ -1288,15 +1288,13 @@ impl<S: Strategy> RestStorage for Store<S> {
                     return Err(Status::modified_conflict(info.group, info.plural, name));
                 }
                 let mut new = obj.clone();
-                if let Some(entry_subresource) = managed_fields::entry_subresource(subresource) {
-                    managed_fields::stamp_update(
-                        &field_manager,
-                        Some(current),
-                        &mut new,
-                        &manager,
-                        entry_subresource,
-                    )?;
-                }
+                managed_fields::stamp_write(
+                    &field_manager,
+                    subresource,
+                    current,
+                    &mut new,
+                    &manager,
+                )?;
                 Ok(new)
             })
             .await?;
@@ -1366,15 +1364,13 @@ impl<S: Strategy> RestStorage for Store<S> {
                 )?;
                 warnings = unknown;
                 let mut obj = obj;
-                if let Some(entry_subresource) = managed_fields::entry_subresource(subresource) {
-                    managed_fields::stamp_update(
-                        &field_manager,
-                        Some(current),
-                        &mut obj,
-                        &manager,
-                        entry_subresource,
-                    )?;
-                }
+                managed_fields::stamp_write(
+                    &field_manager,
+                    subresource,
+                    current,
+                    &mut obj,
+                    &manager,
+                )?;
                 Ok(obj)
             })
             .await?;
@@ -1575,17 +1571,13 @@ impl<S: Strategy> Store<S> {
                 let mut new = current.clone();
                 self.strategy
                     .set_replicas(&mut new, scale::desired_replicas(&wanted));
-                if let Some(entry_subresource) =
-                    managed_fields::entry_subresource(Subresource::Scale)
-                {
-                    managed_fields::stamp_update(
-                        &field_manager,
-                        Some(current),
-                        &mut new,
-                        &manager,
-                        entry_subresource,
-                    )?;
-                }
+                managed_fields::stamp_write(
+                    &field_manager,
+                    Subresource::Scale,
+                    current,
+                    &mut new,
+                    &manager,
+                )?;
                 Ok(new)
             })
             .await?;
