@@ -12,6 +12,8 @@ use std::fmt;
 
 use serde::de::{DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
+use apimachinery::validation::go_string::quote;
+
 use crate::status::Status;
 
 use super::rest::{Body, BodyFormat, FieldValidation};
@@ -77,7 +79,7 @@ pub(crate) fn decode_body<T: DeserializeOwned>(
     } else {
         unknown
             .iter()
-            .map(|path| format!("unknown field {path:?}"))
+            .map(|path| format!("unknown field {}", quote(path)))
             .collect()
     };
     match validation {
@@ -152,11 +154,11 @@ fn in_document_order(json: &[u8], unknown: &[String]) -> Vec<String> {
     };
     let walked = walk(json, &mut |path: &str, repeated: bool| {
         if unknown_set.contains(path) {
-            push(format!("unknown field {path:?}"));
+            push(format!("unknown field {}", quote(path)));
             false
         } else {
             if repeated {
-                push(format!("duplicate field {path:?}"));
+                push(format!("duplicate field {}", quote(path)));
             }
             true
         }
@@ -167,7 +169,7 @@ fn in_document_order(json: &[u8], unknown: &[String]) -> Vec<String> {
     }
     // Anything the walk did not meet by the same path still counts.
     for path in unknown {
-        let problem = format!("unknown field {path:?}");
+        let problem = format!("unknown field {}", quote(path));
         if !problems.contains(&problem) {
             problems.push(problem);
         }
