@@ -10,6 +10,11 @@ declare -A needs=(
   [sha256sum]=coreutils
   # The cross-build image's offline bootstrap (xtask/tests/container.rs).
   [mmdebstrap]=mmdebstrap
+  # The loopback snapshot mirror of the image tests (xtask/tests/image.rs):
+  # its indexes, its signature, its HTTP server.
+  [apt-ftparchive]=apt-utils
+  [gpg]=gnupg
+  [python3]=python3
   # Runs the linux/arm64 binaries on x86_64 hosts (xtask/tests/container.rs).
   [qemu-aarch64]=qemu-user
   # cargo xtask local-up waits for /readyz with it (xtask/tests/local_up.rs).

@@ -230,6 +230,7 @@ fn binary_path(
         &Route::Local,
     )?;
     let built = built
+        .built
         .first()
         .with_context(|| format!("the build of {} produced nothing", component.name))?;
     Ok(built.path(binary))

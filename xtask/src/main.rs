@@ -53,7 +53,7 @@ enum Command {
     /// Remove everything this checkout generated: its build containers and
     /// cache volumes, and _output/.
     Clean(CleanArgs),
-    /// The cross-build image (kube-cross): `cargo xtask image build`.
+    /// The cross-build image (kube-cross): build, update, save and load it.
     #[command(subcommand)]
     Image(ImageCommand),
     /// Measure the release machinery against its peers and print a table.
@@ -106,6 +106,21 @@ struct PlatformArgs {
     /// terminal, and the full log only on failure).
     #[arg(long, short)]
     verbose: bool,
+    /// Refuse a build image other than the pinned one whose ID
+    /// images/kube-cross/IMAGE_ID records, instead of warning (for release
+    /// managers).
+    #[arg(long, env = image::STRICT_ENV)]
+    strict_image: bool,
+}
+
+impl PlatformArgs {
+    fn route(&self) -> anyhow::Result<build::Route> {
+        build::Route::choose(
+            self.local,
+            self.verbose,
+            image::ImagePolicy::new(self.strict_image)?,
+        )
+    }
 }
 
 #[derive(Debug, Args)]
@@ -138,16 +153,44 @@ struct CleanArgs {
 enum ImageCommand {
     /// Build the cross-build image named by images/kube-cross/VERSION and load
     /// it into the engine (DOCKER_HOST), replacing any image under that tag.
-    /// Default: offline, from Debian's archive with mmdebstrap (no registry).
+    /// Default: offline, with mmdebstrap, from the first archive that serves
+    /// the pinned packages: the snapshot archive (KUBE_CROSS_SNAPSHOT), else
+    /// Debian's archive from this machine's apt sources (KUBE_CROSS_ARCHIVE
+    /// overrides it), else its current versions with a warning.
     Build {
         /// Build from images/kube-cross/Dockerfile instead (`docker build`
         /// through the API; the engine must be able to pull debian:trixie-slim).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "if_missing")]
         dockerfile: bool,
-        /// Do nothing when the engine already has the image, built from this
-        /// definition.
+        /// Only make sure the engine has the image (built from this
+        /// definition), from the first source that works: the image archive
+        /// in KUBE_CROSS_IMAGE_ARCHIVE, else the packages as above.
         #[arg(long)]
         if_missing: bool,
+        /// Refuse anything but the pinned versions and the recorded image ID.
+        #[arg(long, env = image::STRICT_ENV)]
+        strict: bool,
+    },
+    /// Resolve the image's packages against Debian's archive as it is today:
+    /// rewrite images/kube-cross/packages.txt (versions, snapshot time), bump
+    /// VERSION, build the image and record its ID in IMAGE_ID. `cargo update`
+    /// for the build image.
+    Update,
+    /// Write the engine's cross-build image as a docker-loadable archive, to
+    /// carry the toolchain to machines that cannot rebuild it.
+    Save {
+        /// The archive [default: _output/images/kube-cross-VERSION.tar];
+        /// gzip-compressed when it ends in .gz.
+        file: Option<std::path::PathBuf>,
+    },
+    /// Load an image archive written by `image save`, after checking that it
+    /// was built from this checkout's definition (and has the ID it records).
+    Load {
+        /// The archive (plain or gzip-compressed tar).
+        file: std::path::PathBuf,
+        /// Refuse an archive whose image ID is not the recorded one.
+        #[arg(long, env = image::STRICT_ENV)]
+        strict: bool,
     },
 }
 
@@ -202,7 +245,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Build(args) => {
             let ws = workspace::Workspace::discover()?;
             let components = ws.select_components(&args.components)?;
-            let route = build::Route::choose(args.platform.local, args.platform.verbose)?;
+            let route = args.platform.route()?;
             let platforms =
                 Platform::requested(&args.platform.platforms, route.default_platforms()?)?;
             let stamp = version::Stamp::from_checkout(&ws)?;
@@ -212,7 +255,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Release(args) => {
             let ws = workspace::Workspace::discover()?;
-            let route = build::Route::choose(args.platform.local, args.platform.verbose)?;
+            let route = args.platform.route()?;
             let platforms =
                 Platform::requested(&args.platform.platforms, route.default_platforms()?)?;
             let run_tests = !args.skip_tests && release::tests_requested_by_env();
@@ -223,18 +266,31 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let ws = workspace::Workspace::discover()?;
             test_suite::run(&ws, &args.cargo_args)
         }
-        Command::Image(ImageCommand::Build {
-            dockerfile,
-            if_missing,
-        }) => {
+        Command::Image(command) => {
             let ws = workspace::Workspace::discover()?;
             let engine = docker::Engine::connect()?;
-            let route = if dockerfile {
-                image::Route::Dockerfile
-            } else {
-                image::Route::Bootstrap
-            };
-            image::build_command(&engine, &ws, route, if_missing)
+            match command {
+                ImageCommand::Build {
+                    dockerfile,
+                    if_missing,
+                    strict,
+                } => {
+                    let route = if dockerfile {
+                        image::Route::Dockerfile
+                    } else {
+                        image::Route::Bootstrap
+                    };
+                    let policy = image::ImagePolicy::new(strict)?;
+                    image::build_command(&engine, &ws, route, if_missing, &policy)
+                }
+                ImageCommand::Update => image::update::update(&engine, &ws),
+                ImageCommand::Save { file } => {
+                    image::save_command(&engine, &ws, file.as_deref()).map(|_| ())
+                }
+                ImageCommand::Load { file, strict } => {
+                    image::load_command(&engine, &ws, &file, &image::ImagePolicy::new(strict)?)
+                }
+            }
         }
         Command::Bench(BenchCommand::Container {
             component,

@@ -263,6 +263,49 @@ fn container_release_is_reproducible_hermetic_and_runs_on_both_platforms() {
         );
     }
 
+    // The build image's record: its ID, and every installed package at the
+    // version dpkg in the image reports; printed in one line by the build.
+    let environment: serde_json::Value =
+        serde_json::from_slice(&tars_a["build-environment.json"]).unwrap();
+    assert_eq!(environment["route"], "container");
+    let image = &environment["image"];
+    let tag = image["tag"].as_str().unwrap();
+    let inspected = runtime.block_on(docker.inspect_image(tag)).unwrap();
+    assert_eq!(image["id"].as_str(), inspected.id.as_deref());
+    assert!(
+        String::from_utf8_lossy(&out_a.stderr).contains(&format!("build image: {tag} sha256:")),
+        "the build did not print its image"
+    );
+    let containers = build_containers(&out_a);
+    let (code, listed) = exec_in(
+        &runtime,
+        &docker,
+        &containers[0],
+        &[
+            "dpkg-query",
+            "-W",
+            "-f=${Status}|${Package}:${Architecture}|${Version}\n",
+        ],
+    );
+    assert_eq!(code, 0);
+    let installed: BTreeMap<String, serde_json::Value> = listed
+        .lines()
+        .filter_map(|line| line.strip_prefix("install ok installed|"))
+        .filter_map(|line| line.split_once('|'))
+        .map(|(name, version)| (name.to_owned(), serde_json::Value::from(version)))
+        .collect();
+    assert!(installed.contains_key("rustc:amd64"), "{listed}");
+    assert_eq!(
+        image["packages"]
+            .as_object()
+            .unwrap()
+            .clone()
+            .into_iter()
+            .collect::<BTreeMap<_, _>>(),
+        installed,
+        "the recorded packages are not what dpkg in the image lists"
+    );
+
     // Platforms: an aarch64 ELF that runs under qemu-user, an x86-64 one natively.
     let commit = head_commit(&a);
     let arm64 = a.join("_output/dockerized/bin/linux/arm64/kube-apiserver");
@@ -285,7 +328,6 @@ fn container_release_is_reproducible_hermetic_and_runs_on_both_platforms() {
     }
 
     // Hermetic, no host paths: the kept containers, inspected and entered.
-    let containers = build_containers(&out_a);
     assert_eq!(containers.len(), 1, "one build session: {containers:?}");
     for container in &containers {
         let inspected = runtime

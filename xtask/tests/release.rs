@@ -68,6 +68,7 @@ fn verify_checksums(dir: &Path) {
         "kubernetes.tar.gz",
         "kubernetes-src.tar.gz",
         "kubernetes-server-linux-amd64.tar.gz",
+        "build-environment.json",
     ] {
         assert!(
             sums.contains(&format!("  {name}\n")),
@@ -155,6 +156,17 @@ fn release_is_reproducible_across_checkouts_and_survives_interruption() {
         sha256_of(&a.join("_output/local/bin/linux/amd64/kube-apiserver")),
         sha256_of(&b.join("_output/local/bin/linux/amd64/kube-apiserver")),
         "binaries differ between checkouts"
+    );
+
+    // What the build ran with: this machine's toolchain.
+    let environment: serde_json::Value =
+        serde_json::from_slice(&fs::read(tars_a.join("build-environment.json")).unwrap()).unwrap();
+    assert_eq!(environment["route"], "local", "{environment}");
+    let rustc = Command::new("rustc").arg("--version").output().unwrap();
+    assert_eq!(
+        environment["rustc"],
+        String::from_utf8_lossy(&rustc.stdout).trim(),
+        "{environment}"
     );
 
     // Contents and the stamped version.

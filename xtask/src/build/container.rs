@@ -22,9 +22,13 @@ use bollard::query_parameters::{
 use futures_util::{FutureExt, StreamExt};
 
 use super::inputs::{self, Inputs};
-use super::{Built, CARGO_HOME_PATH, TARGET_PATH, WORKSPACE_PATH, remap_rustflags};
+use super::{
+    Build, BuildEnvironment, Built, CARGO_HOME_PATH, TARGET_PATH, WORKSPACE_PATH, remap_rustflags,
+};
 use crate::components::Component;
 use crate::docker::{self, Engine};
+use crate::image::BuildImage;
+use crate::image::record::{self, ImageRecord};
 use crate::platform::Platform;
 use crate::progress::{self, Progress, log};
 use crate::version::Stamp;
@@ -65,15 +69,19 @@ impl Volumes {
 pub fn build(
     engine: &Engine,
     ws: &Workspace,
+    image: &BuildImage,
     stamp: &Stamp,
     components: &[Component],
     platforms: &[Platform],
     verbosity: Verbosity,
-) -> Result<Vec<Built>> {
-    let image = crate::image::ensure(engine, ws)?;
+) -> Result<Build> {
     let inputs = inputs::prepare(ws)?;
-    let downloads = in_session(engine, ws, &image, &inputs, async |session| {
+    let (downloads, environment) = in_session(engine, ws, &image.tag, &inputs, async |session| {
         let rustc_version = session.rustc_version().await?;
+        let environment = BuildEnvironment::Container {
+            rustc: rustc_version.clone(),
+            image: session.image_record(image).await?,
+        };
         let mut cmd = vec![
             "cargo".to_owned(),
             "build".to_owned(),
@@ -120,7 +128,7 @@ pub fn build(
                 }
             }
         }
-        Ok(downloads)
+        Ok((downloads, environment))
     })?;
 
     let mut built: Vec<Built> = Vec::new();
@@ -151,17 +159,21 @@ pub fn build(
             binaries,
         });
     }
-    Ok(built)
+    Ok(Build { built, environment })
 }
 
 /// The release's `make test`: the workspace's unit tests (the orchestrator's
 /// excluded; see `test_suite`) in the container. Like upstream's `make
 /// test`, unstamped: tests see the same version defaults as a plain
 /// `cargo test`.
-pub fn test(engine: &Engine, ws: &Workspace, verbosity: Verbosity) -> Result<()> {
-    let image = crate::image::ensure(engine, ws)?;
+pub fn test(
+    engine: &Engine,
+    ws: &Workspace,
+    image: &BuildImage,
+    verbosity: Verbosity,
+) -> Result<()> {
     let inputs = inputs::prepare(ws)?;
-    in_session(engine, ws, &image, &inputs, async |session| {
+    in_session(engine, ws, &image.tag, &inputs, async |session| {
         let cmd: Vec<String> = ["cargo", "test"]
             .into_iter()
             .chain(crate::test_suite::COMPONENT_TEST_ARGS)
@@ -490,6 +502,26 @@ impl Session<'_> {
         Ok(out.stdout.trim().to_owned())
     }
 
+    /// The image this session runs: every installed package's exact version,
+    /// from dpkg's database.
+    async fn image_record(&self, image: &BuildImage) -> Result<ImageRecord> {
+        let out = docker::exec(
+            &self.engine.docker,
+            &self.name,
+            record::DPKG_QUERY.map(str::to_owned).to_vec(),
+            vec![],
+            |_, _| {},
+        )
+        .await?;
+        if out.exit_code != 0 {
+            bail!(
+                "`dpkg-query --show` failed in the build container: {}",
+                out.stderr.trim()
+            );
+        }
+        ImageRecord::new(image, &out.stdout)
+    }
+
     /// Runs cargo with JSON messages on stdout: progress from the artifacts,
     /// cargo's own output live (`--verbose`, or without a terminal) or
     /// replayed on failure.
@@ -686,10 +718,10 @@ pub fn plain_cargo_timings(
     let ws = Workspace::discover();
     std::env::set_current_dir(previous)?;
     let ws = ws?;
-    let image = crate::image::ensure(engine, &ws)?;
+    let image = crate::image::ensure(engine, &ws, &crate::image::ImagePolicy::new(false)?)?;
     let inputs = inputs::prepare(&ws)?;
     let stamp = Stamp::from_checkout(&ws)?;
-    in_session(engine, &ws, &image, &inputs, async |session| {
+    in_session(engine, &ws, &image.tag, &inputs, async |session| {
         let plain_target = format!("{TARGET_PATH}/plain-cargo");
         let rustc_version = session.rustc_version().await?;
         let mut env: Vec<String> = build_env(Some((&stamp, &rustc_version)), true)

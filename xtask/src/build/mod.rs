@@ -5,13 +5,18 @@
 //! `_output/bin`).
 
 pub mod container;
+pub mod environment;
 mod inputs;
 mod local;
 
-use anyhow::Result;
+use std::cell::OnceCell;
+
+use anyhow::{Context, Result};
 use cargo_metadata::camino::{Utf8Path, Utf8PathBuf};
 
+pub use self::environment::BuildEnvironment;
 use crate::components::Component;
+use crate::image::{BuildImage, ImagePolicy};
 use crate::platform::Platform;
 use crate::version::Stamp;
 use crate::workspace::Workspace;
@@ -38,30 +43,55 @@ impl Built {
     }
 }
 
+/// What a build made, and what it ran with.
+#[derive(Debug, Clone)]
+pub struct Build {
+    pub built: Vec<Built>,
+    pub environment: BuildEnvironment,
+}
+
 /// Where components are compiled.
 pub enum Route {
     /// The host toolchain (`--local`, or no engine).
     Local,
     /// The cross-build container, through this engine.
-    Container {
-        engine: crate::docker::Engine,
-        verbosity: container::Verbosity,
-    },
+    Container(ContainerRoute),
+}
+
+/// The container route's engine, settings, and the build image once known.
+pub struct ContainerRoute {
+    pub engine: crate::docker::Engine,
+    pub verbosity: container::Verbosity,
+    pub image_policy: ImagePolicy,
+    image: OnceCell<BuildImage>,
+}
+
+impl ContainerRoute {
+    /// The build image: made sure of once per run (`image::ensure`).
+    pub fn image(&self, ws: &Workspace) -> Result<&BuildImage> {
+        if let Some(image) = self.image.get() {
+            return Ok(image);
+        }
+        let image = crate::image::ensure(&self.engine, ws, &self.image_policy)?;
+        Ok(self.image.get_or_init(|| image))
+    }
 }
 
 impl Route {
     /// The container whenever an engine answers; `--local` forces the host.
     /// Without an engine: an error when DOCKER_HOST names one (the user asked
     /// for it), else the host route with a visible warning.
-    pub fn choose(force_local: bool, verbose: bool) -> Result<Route> {
+    pub fn choose(force_local: bool, verbose: bool, image_policy: ImagePolicy) -> Result<Route> {
         if force_local {
             return Ok(Route::Local);
         }
         match crate::docker::Engine::connect() {
-            Ok(engine) => Ok(Route::Container {
+            Ok(engine) => Ok(Route::Container(ContainerRoute {
                 engine,
                 verbosity: container::Verbosity { verbose },
-            }),
+                image_policy,
+                image: OnceCell::new(),
+            })),
             Err(no_engine) if no_engine.from_env => Err(no_engine.into()),
             Err(no_engine) => {
                 crate::progress::log(format!(
@@ -78,7 +108,15 @@ impl Route {
     pub fn default_platforms(&self) -> Result<Vec<Platform>> {
         match self {
             Route::Local => Ok(vec![Platform::host()?]),
-            Route::Container { .. } => Ok(crate::platform::SUPPORTED.to_vec()),
+            Route::Container(_) => Ok(crate::platform::SUPPORTED.to_vec()),
+        }
+    }
+
+    /// Makes sure the route can build: for the container, the build image.
+    pub fn prepare(&self, ws: &Workspace) -> Result<()> {
+        match self {
+            Route::Local => Ok(()),
+            Route::Container(route) => route.image(ws).map(|_| ()),
         }
     }
 
@@ -86,38 +124,57 @@ impl Route {
     pub fn component_tests(&self, ws: &Workspace) -> Result<()> {
         match self {
             Route::Local => crate::test_suite::component_tests(ws),
-            Route::Container { engine, verbosity } => container::test(engine, ws, *verbosity),
+            Route::Container(route) => {
+                container::test(&route.engine, ws, route.image(ws)?, route.verbosity)
+            }
         }
     }
 }
 
-/// Builds `components` for each platform; returns what was built where.
+/// Builds `components` for each platform; returns what was built where and
+/// what it was built with (printed in one line).
 pub fn build(
     ws: &Workspace,
     stamp: &Stamp,
     components: &[Component],
     platforms: &[Platform],
     route: &Route,
-) -> Result<Vec<Built>> {
-    let built = match route {
+) -> Result<Build> {
+    let build = match route {
         Route::Local => {
             let mut built = Vec::new();
             for platform in platforms {
                 built.push(local::build(ws, stamp, components, *platform)?);
             }
-            built
+            let sh = xshell::Shell::new()?;
+            let rustc = xshell::cmd!(sh, "rustc --version")
+                .quiet()
+                .read()
+                .context("rustc --version")?;
+            Build {
+                built,
+                environment: BuildEnvironment::Local { rustc },
+            }
         }
-        Route::Container { engine, verbosity } => {
-            container::build(engine, ws, stamp, components, platforms, *verbosity)?
-        }
+        Route::Container(route) => container::build(
+            &route.engine,
+            ws,
+            route.image(ws)?,
+            stamp,
+            components,
+            platforms,
+            route.verbosity,
+        )?,
     };
-    if let Some(host) = built
+    crate::progress::log(build.environment.summary());
+    if let Some(host) = build
+        .built
         .iter()
         .find(|b| Platform::host().ok() == Some(b.platform))
     {
         point_output_bin_at(ws, &host.bin_dir)?;
     }
-    Ok(built)
+    Ok(build)
 }
 
 /// `_output/bin` → the host platform's bin dir of the last build.

@@ -1,25 +1,41 @@
 //! The cross-build image (our kube-cross): its definition under
-//! `images/kube-cross/` (VERSION, the pinned package list, the Dockerfile),
-//! the tag derived from it, and making sure the engine has it — built by the
-//! offline bootstrap (`bootstrap`) or, on engines that can pull, from the
-//! Dockerfile.
+//! `images/kube-cross/` (`definition`), and getting it into the engine from
+//! the first source that works, saying which (`ensure`): an image archive
+//! the user gives, else a bootstrap of the pinned packages from a snapshot
+//! archive, else from Debian's live archive, else — with a warning naming
+//! every package that differs, or an error in strict mode — from the
+//! archive's current versions. The image ID is checked against the one the
+//! definition records.
 
+pub mod apt_sources;
 pub mod bootstrap;
+pub mod definition;
 pub mod oci_archive;
+pub mod record;
+pub mod resolve;
+pub mod saved;
+pub mod update;
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use cargo_metadata::camino::Utf8PathBuf;
 use futures_util::StreamExt;
-use sha2::{Digest, Sha256};
 
+use self::apt_sources::{Archive, SNAPSHOT_ENV};
+use self::definition::{Definition, PackagePin};
 use crate::docker::{Engine, IMAGE_DEFINITION_LABEL, is_not_found};
 use crate::progress::log;
 use crate::workspace::Workspace;
 
 /// The repository every kube-cross tag lives in.
 pub const REPOSITORY: &str = "kube-cross";
+
+/// A saved image archive to load when the engine lacks the image.
+pub const IMAGE_ARCHIVE_ENV: &str = "KUBE_CROSS_IMAGE_ARCHIVE";
+/// Strict mode (for release managers): no image other than the pinned,
+/// recorded one.
+pub const STRICT_ENV: &str = "KUBE_CROSS_STRICT";
 
 /// Where the image's Rust environment lives; the image's `Env` sets it.
 pub const IMAGE_ENV: [(&str, &str); 4] = [
@@ -35,10 +51,10 @@ pub const IMAGE_ENV: [(&str, &str); 4] = [
     ),
 ];
 
-/// How the image is built.
+/// How the image is built from packages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
-    /// mmdebstrap from Debian's archive, wrapped and loaded through the API:
+    /// mmdebstrap from a Debian archive, wrapped and loaded through the API:
     /// works on engines that cannot pull.
     Bootstrap,
     /// `docker build` of the Dockerfile (`FROM debian:trixie-slim`): needs an
@@ -46,107 +62,52 @@ pub enum Route {
     Dockerfile,
 }
 
-/// `images/kube-cross/` as read from the checkout.
+/// How demanding to be about the image, and where a saved one is.
+#[derive(Debug, Clone, Default)]
+pub struct ImagePolicy {
+    /// Refuse anything but the pinned versions and the recorded image ID.
+    pub strict: bool,
+    /// `KUBE_CROSS_IMAGE_ARCHIVE`: load this when the engine lacks the image.
+    pub archive: Option<PathBuf>,
+}
+
+impl ImagePolicy {
+    /// `strict` from the command line (clap reads `KUBE_CROSS_STRICT` for
+    /// it); the archive from `KUBE_CROSS_IMAGE_ARCHIVE`.
+    pub fn new(strict: bool) -> Result<ImagePolicy> {
+        let archive = match std::env::var_os(IMAGE_ARCHIVE_ENV).filter(|v| !v.is_empty()) {
+            None => None,
+            Some(path) => {
+                let path = PathBuf::from(path);
+                if !path.is_file() {
+                    bail!(
+                        "{IMAGE_ARCHIVE_ENV}={} is not a file: it must name an image archive written by \
+                         `cargo xtask image save`",
+                        path.display()
+                    );
+                }
+                Some(path)
+            }
+        };
+        Ok(ImagePolicy { strict, archive })
+    }
+}
+
+/// The image a build runs in.
 #[derive(Debug, Clone)]
-pub struct Definition {
-    pub dir: Utf8PathBuf,
-    /// `v1.96.1-trixie.0`.
-    pub version: String,
-    /// apt `name[:arch]=version` specs, in file order.
-    pub packages: Vec<String>,
-    /// sha256 of VERSION, packages.txt and the Dockerfile: an image whose
-    /// label differs was built from another definition.
-    pub digest: String,
-}
-
-impl Definition {
-    pub fn read(ws: &Workspace) -> Result<Definition> {
-        let dir = ws.root.join("images/kube-cross");
-        let read = |name: &str| {
-            std::fs::read_to_string(dir.join(name)).with_context(|| {
-                format!(
-                    "reading {} (the cross-build image definition)",
-                    dir.join(name)
-                )
-            })
-        };
-        let version_file = read("VERSION")?;
-        let packages_file = read("packages.txt")?;
-        let dockerfile = read("Dockerfile")?;
-        let version = version_file.trim().to_owned();
-        let valid = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_');
-        if version.is_empty() || !version.chars().all(valid) || version.len() > 100 {
-            bail!(
-                "{}/VERSION holds {version:?}: it must be an image tag such as v1.96.1-trixie.0",
-                dir
-            );
-        }
-        let packages = parse_packages(&packages_file)
-            .with_context(|| format!("reading {dir}/packages.txt"))?;
-        let mut hasher = Sha256::new();
-        for part in [&version_file, &packages_file, &dockerfile] {
-            hasher.update((part.len() as u64).to_le_bytes());
-            hasher.update(part.as_bytes());
-        }
-        Ok(Definition {
-            dir,
-            version,
-            packages,
-            digest: format!("{:x}", hasher.finalize()),
-        })
-    }
-
-    /// `kube-cross:v1.96.1-trixie.0`.
-    pub fn tag(&self) -> String {
-        format!("{REPOSITORY}:{}", self.version)
-    }
-
-    /// Labels the image carries, whichever route built it.
-    pub fn labels(&self) -> HashMap<String, String> {
-        HashMap::from([(IMAGE_DEFINITION_LABEL.to_owned(), self.digest.clone())])
-    }
-}
-
-/// `name[:arch]=version` lines; `#` comments and blank lines skipped.
-/// Every package must be pinned.
-fn parse_packages(text: &str) -> Result<Vec<String>> {
-    let mut packages = Vec::new();
-    for (number, line) in text.lines().enumerate() {
-        let line = line.split('#').next().unwrap_or_default().trim();
-        if line.is_empty() {
-            continue;
-        }
-        let Some((name, version)) = line.split_once('=') else {
-            bail!(
-                "line {}: {line:?} has no pinned version: write name=version (apt-cache policy NAME shows it)",
-                number + 1
-            );
-        };
-        let name_ok = !name.is_empty()
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+' | ':'));
-        let version_ok = !version.is_empty()
-            && version
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+' | ':' | '~'));
-        if !name_ok || !version_ok {
-            bail!(
-                "line {}: {line:?} is not an apt name[:arch]=version",
-                number + 1
-            );
-        }
-        packages.push(line.to_owned());
-    }
-    if packages.is_empty() {
-        bail!("no packages listed");
-    }
-    Ok(packages)
+pub struct BuildImage {
+    /// `kube-cross:v1.97.1-trixie.0`.
+    pub tag: String,
+    /// `sha256:<hex>`.
+    pub id: String,
+    /// The ID the definition records (`images/kube-cross/IMAGE_ID`).
+    pub recorded_id: Option<String>,
 }
 
 /// What the engine has under the definition's tag.
 enum Present {
-    Current,
+    /// Built from this definition: its ID.
+    Current(String),
     Missing,
     Stale,
 }
@@ -159,7 +120,7 @@ async fn present(engine: &Engine, definition: &Definition) -> Result<Present> {
                 .and_then(|c| c.labels)
                 .and_then(|labels| labels.get(IMAGE_DEFINITION_LABEL).cloned());
             Ok(if label.as_deref() == Some(definition.digest.as_str()) {
-                Present::Current
+                Present::Current(image.id.unwrap_or_default())
             } else {
                 Present::Stale
             })
@@ -175,64 +136,351 @@ async fn present(engine: &Engine, definition: &Definition) -> Result<Present> {
     }
 }
 
-/// Makes sure the engine has the cross-build image; builds it (saying so)
-/// when it is missing or was built from another definition. Returns the tag.
-pub fn ensure(engine: &Engine, ws: &Workspace) -> Result<String> {
+/// Makes sure the engine has the cross-build image, getting it from the
+/// first source that works when it is missing or was built from another
+/// definition.
+pub fn ensure(engine: &Engine, ws: &Workspace, policy: &ImagePolicy) -> Result<BuildImage> {
     let definition = Definition::read(ws)?;
-    match engine.block_on(present(engine, &definition))? {
-        Present::Current => return Ok(definition.tag()),
-        Present::Missing => log(format!(
-            "the cross-build image {} is not in the engine at {}: building it (once; `cargo xtask image build` does this alone)",
-            definition.tag(),
-            engine.host
-        )),
-        Present::Stale => log(format!(
-            "the cross-build image {} was built from another definition of images/kube-cross: rebuilding it \
-             (bump images/kube-cross/VERSION when you change the definition)",
-            definition.tag()
-        )),
-    }
-    build(engine, ws, &definition, Route::Bootstrap)?;
-    Ok(definition.tag())
+    let tag = definition.tag();
+    let id = match engine.block_on(present(engine, &definition))? {
+        Present::Current(id) => {
+            check_image_id(&definition, &id, policy, IdCheck::InEngine)?;
+            id
+        }
+        Present::Missing => {
+            log(format!(
+                "the cross-build image {tag} is not in the engine at {}: getting it (once)",
+                engine.host
+            ));
+            obtain(engine, ws, &definition, policy)?
+        }
+        Present::Stale => {
+            log(format!(
+                "the cross-build image {tag} in the engine was built from another definition of \
+                 images/kube-cross: replacing it (bump images/kube-cross/VERSION when you change the definition)"
+            ));
+            obtain(engine, ws, &definition, policy)?
+        }
+    };
+    Ok(BuildImage {
+        tag,
+        id,
+        recorded_id: definition.image_id,
+    })
 }
 
-/// `cargo xtask image build`: builds the image by `route`, replacing any image
-/// under the same tag (unless `if_missing` and the engine has it already).
-pub fn build_command(
+/// The image from a saved archive when one is given, else from packages.
+fn obtain(
     engine: &Engine,
     ws: &Workspace,
-    route: Route,
-    if_missing: bool,
-) -> Result<()> {
-    let definition = Definition::read(ws)?;
-    if if_missing
-        && matches!(
-            engine.block_on(present(engine, &definition))?,
-            Present::Current
-        )
-    {
+    definition: &Definition,
+    policy: &ImagePolicy,
+) -> Result<String> {
+    if let Some(archive) = &policy.archive {
         log(format!(
-            "the engine at {} has {} (built from this definition): nothing to do",
-            engine.host,
-            definition.tag()
+            "{}: loading it from the image archive {} ({IMAGE_ARCHIVE_ENV})",
+            definition.tag(),
+            archive.display()
         ));
-        return Ok(());
+        let id = saved::load_checked(engine, definition, archive, policy)?;
+        log(format!("loaded {} (image {id})", definition.tag()));
+        return Ok(id);
     }
-    build(engine, ws, &definition, route)
+    build_from_packages(engine, ws, definition, policy)
 }
 
-fn build(engine: &Engine, ws: &Workspace, definition: &Definition, route: Route) -> Result<()> {
+/// Bootstraps the image from the first archive that serves its packages:
+/// the snapshot archive (when configured and answering), else the live
+/// archive at the pinned versions, else at its current ones (a warning; an
+/// error in strict mode). Returns the image ID.
+pub fn build_from_packages(
+    engine: &Engine,
+    ws: &Workspace,
+    definition: &Definition,
+    policy: &ImagePolicy,
+) -> Result<String> {
     let started = std::time::Instant::now();
-    match route {
-        Route::Bootstrap => bootstrap::bootstrap(engine, ws, definition)?,
-        Route::Dockerfile => bootstrap::docker_build(engine, ws, definition)?,
+    let plan = plan_packages(definition, policy)?;
+    log(format!(
+        "{}: building it from {}, {}",
+        definition.tag(),
+        plan.archive.describe(),
+        if plan.pinned {
+            "at the pinned versions"
+        } else {
+            "at its current versions in place of the missing pins"
+        }
+    ));
+    let id = bootstrap::bootstrap(
+        engine,
+        ws,
+        definition,
+        &bootstrap::Plan {
+            archive: &plan.archive,
+            packages: plan.packages,
+        },
+    )?;
+    if plan.pinned {
+        check_image_id(definition, &id, policy, IdCheck::Bootstrapped)?;
     }
     log(format!(
         "built the cross-build image {} in {:.0}s",
         definition.tag(),
         started.elapsed().as_secs_f64()
     ));
+    Ok(id)
+}
+
+/// Which archive and which versions a bootstrap uses.
+struct PackagePlan {
+    archive: Archive,
+    packages: Vec<PackagePin>,
+    /// Every package at its pinned version.
+    pinned: bool,
+}
+
+fn plan_packages(definition: &Definition, policy: &ImagePolicy) -> Result<PackagePlan> {
+    if let Some(snapshot) = Archive::snapshot_from_env(&definition.snapshot)? {
+        match resolve::resolve(&snapshot, &definition.packages) {
+            Ok(resolution) if resolution.missing_pins().is_empty() => {
+                return Ok(PackagePlan {
+                    archive: snapshot,
+                    packages: definition.packages.clone(),
+                    pinned: true,
+                });
+            }
+            Ok(resolution) => log(format!(
+                "{} lacks pinned versions ({}): trying Debian's live archive",
+                snapshot.describe(),
+                resolution
+                    .missing_pins()
+                    .iter()
+                    .map(|r| r.pin.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+            Err(e) => log(format!("{e:#}: trying Debian's live archive")),
+        }
+    }
+    let live = Archive::live()?;
+    let resolution = resolve::resolve(&live, &definition.packages).map_err(|e| {
+        anyhow::anyhow!(
+            "the cross-build image cannot be made: {e:#}. {}",
+            ways_out(definition)
+        )
+    })?;
+    let missing = resolution.missing_pins();
+    if missing.is_empty() {
+        return Ok(PackagePlan {
+            archive: live,
+            packages: definition.packages.clone(),
+            pinned: true,
+        });
+    }
+    let listed: Vec<String> = missing
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {} (now {})",
+                r.pin.apt_name(),
+                r.pin.version,
+                r.candidate.as_deref().unwrap_or("gone at every version")
+            )
+        })
+        .collect();
+    if policy.strict {
+        bail!(
+            "strict mode ({STRICT_ENV}): {} no longer serves these pinned versions of \
+             images/kube-cross/packages.txt:\n  {}\n{}",
+            live.describe(),
+            listed.join("\n  "),
+            ways_out(definition)
+        );
+    }
+    let packages = resolution
+        .packages
+        .iter()
+        .map(|r| match (&r.candidate, r.pinned_available) {
+            (_, true) => Ok(r.pin.clone()),
+            (Some(current), false) => Ok(r.pin.with_version(current)),
+            (None, false) => bail!(
+                "{} serves no {} at any version: remove it from images/kube-cross/packages.txt or name \
+                 what replaced it; {}",
+                live.describe(),
+                r.pin.apt_name(),
+                ways_out(definition)
+            ),
+        })
+        .collect::<Result<Vec<_>>>()?;
+    log(format!(
+        "warning: {} no longer serves these pinned versions; using the current ones instead:\n  {}\n\
+         warning: the image will differ from the pinned one, so artifacts built in it will not match \
+         those built from the pins. {}",
+        live.describe(),
+        listed.join("\n  "),
+        ways_out(definition)
+    ));
+    Ok(PackagePlan {
+        archive: live,
+        packages,
+        pinned: false,
+    })
+}
+
+/// What a user can do when the pinned image cannot be made.
+fn ways_out(definition: &Definition) -> String {
+    format!(
+        "Ways out: `cargo xtask image update` pins what the archive serves today (commit images/kube-cross \
+         afterwards); {SNAPSHOT_ENV}=<snapshot archive URL> installs the pinned versions as the archive \
+         was at {}; `cargo xtask image load FILE` (or {IMAGE_ARCHIVE_ENV}=FILE) uses an image saved \
+         with `cargo xtask image save`",
+        definition.snapshot.timestamp
+    )
+}
+
+/// Where an image whose ID is being checked came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdCheck {
+    /// Already in the engine under the definition's tag.
+    InEngine,
+    /// Just bootstrapped from the pinned versions.
+    Bootstrapped,
+    /// In an image archive about to be loaded.
+    Archive,
+}
+
+/// Compares an image ID with the one the definition records: a warning, or
+/// an error in strict mode.
+pub fn check_image_id(
+    definition: &Definition,
+    id: &str,
+    policy: &ImagePolicy,
+    source: IdCheck,
+) -> Result<()> {
+    let tag = definition.tag();
+    let problem = match &definition.image_id {
+        Some(recorded) if recorded == id => return Ok(()),
+        None => format!(
+            "images/kube-cross/IMAGE_ID is missing, so {tag} (image {id}) cannot be checked against \
+             the image its definition gave (`cargo xtask image update` records it)"
+        ),
+        Some(recorded) => {
+            let what = match source {
+                IdCheck::InEngine => format!("the engine's {tag} is image {id}"),
+                IdCheck::Bootstrapped => {
+                    format!("bootstrapping {tag} from the pinned versions gave image {id}")
+                }
+                IdCheck::Archive => format!("the archive holds {tag} as image {id}"),
+            };
+            format!(
+                "{what}, but images/kube-cross/IMAGE_ID records {recorded}: the image is not \
+                 bit-identical to the recorded one (other package versions, or another mmdebstrap), so \
+                 artifacts built in it may differ from those built with the recorded image (when \
+                 images/kube-cross was changed on purpose, `cargo xtask image update` records its new ID)"
+            )
+        }
+    };
+    if policy.strict {
+        bail!(
+            "strict mode ({STRICT_ENV}): {problem}. {}",
+            ways_out(definition)
+        );
+    }
+    log(format!("warning: {problem}"));
     Ok(())
+}
+
+/// `cargo xtask image build`: with `if_missing`, makes sure the engine has
+/// the image (from the first source that works); otherwise builds it anew by
+/// `route`, replacing any image under the same tag.
+pub fn build_command(
+    engine: &Engine,
+    ws: &Workspace,
+    route: Route,
+    if_missing: bool,
+    policy: &ImagePolicy,
+) -> Result<()> {
+    if if_missing {
+        let image = ensure(engine, ws, policy)?;
+        log(format!(
+            "the engine at {} has {} (image {})",
+            engine.host, image.tag, image.id
+        ));
+        return Ok(());
+    }
+    let definition = Definition::read(ws)?;
+    match route {
+        Route::Bootstrap => {
+            build_from_packages(engine, ws, &definition, policy)?;
+        }
+        Route::Dockerfile => bootstrap::docker_build(engine, &definition)?,
+    }
+    Ok(())
+}
+
+/// `cargo xtask image load FILE`.
+pub fn load_command(
+    engine: &Engine,
+    ws: &Workspace,
+    file: &Path,
+    policy: &ImagePolicy,
+) -> Result<()> {
+    let definition = Definition::read(ws)?;
+    let started = std::time::Instant::now();
+    let id = saved::load_checked(engine, &definition, file, policy)?;
+    log(format!(
+        "loaded {} (image {id}) from {} in {:.1}s",
+        definition.tag(),
+        file.display(),
+        started.elapsed().as_secs_f64()
+    ));
+    Ok(())
+}
+
+/// `cargo xtask image save [FILE]`: default `_output/images/kube-cross-<VERSION>.tar`.
+pub fn save_command(engine: &Engine, ws: &Workspace, file: Option<&Path>) -> Result<PathBuf> {
+    let definition = Definition::read(ws)?;
+    let tag = definition.tag();
+    let id = match engine.block_on(present(engine, &definition))? {
+        Present::Current(id) => id,
+        Present::Missing => bail!(
+            "the engine at {} has no {tag} to save: make it first (cargo xtask image build --if-missing)",
+            engine.host
+        ),
+        Present::Stale => bail!(
+            "the engine's {tag} was built from another definition of images/kube-cross: rebuild it \
+             (cargo xtask image build) before saving"
+        ),
+    };
+    let file = match file {
+        Some(file) => file.to_owned(),
+        None => ws
+            .output()
+            .join("images")
+            .join(format!("{REPOSITORY}-{}.tar", definition.version))
+            .into_std_path_buf(),
+    };
+    if let Some(parent) = file.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
+    }
+    let started = std::time::Instant::now();
+    let bytes = saved::save(engine, &tag, &file)?;
+    log(format!(
+        "saved {tag} (image {id}, {:.0} MB) to {} in {:.1}s; on another machine: cargo xtask image load {}",
+        bytes as f64 / 1e6,
+        file.display(),
+        started.elapsed().as_secs_f64(),
+        file.display()
+    ));
+    Ok(file)
+}
+
+impl Definition {
+    /// Labels the image carries, whichever route built it.
+    pub fn labels(&self) -> HashMap<String, String> {
+        HashMap::from([(IMAGE_DEFINITION_LABEL.to_owned(), self.digest.clone())])
+    }
 }
 
 /// Removes every kube-cross image (any version) from the engine; for
@@ -305,30 +553,11 @@ pub async fn follow_engine_stream(
 mod tests {
     use super::*;
 
-    #[test]
-    fn packages_must_be_pinned() {
-        let parsed = parse_packages(
-            "# comment\nrustc=1.96.1+dfsg1-2~bpo13+1\n\nlibstd-rust-dev:arm64=1.96.1+dfsg1-2~bpo13+1 # arm64 std\n",
-        )
-        .unwrap();
-        assert_eq!(
-            parsed,
-            [
-                "rustc=1.96.1+dfsg1-2~bpo13+1",
-                "libstd-rust-dev:arm64=1.96.1+dfsg1-2~bpo13+1"
-            ]
-        );
-        let err = parse_packages("gcc\n").unwrap_err().to_string();
-        assert!(err.contains("no pinned version"), "{err}");
-        assert!(parse_packages("gcc=1; rm -rf /\n").is_err());
-        assert!(parse_packages("# nothing\n").is_err());
-    }
-
     /// The two routes must make the same image: same packages (one list),
-    /// same environment.
+    /// same environment; neither names an archive host.
     #[test]
     fn dockerfile_matches_the_bootstrap_route() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../images/kube-cross");
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../images/kube-cross");
         let dockerfile = std::fs::read_to_string(dir.join("Dockerfile")).unwrap();
         for (name, value) in IMAGE_ENV.iter().filter(|(name, _)| *name != "PATH") {
             assert!(
@@ -338,25 +567,53 @@ mod tests {
         }
         assert!(dockerfile.contains("/tmp/packages.txt"));
         assert!(dockerfile.contains(&format!("WORKDIR {}", crate::build::WORKSPACE_PATH)));
-        let packages = std::fs::read_to_string(dir.join("packages.txt")).unwrap();
-        let packages = parse_packages(&packages).unwrap();
+        assert!(dockerfile.contains(&resolve::backports_preference().replace('\n', "\\n")));
         assert!(
-            packages
+            !dockerfile.contains("http://") && !dockerfile.contains("https://"),
+            "the Dockerfile must use its base image's own apt sources"
+        );
+    }
+
+    /// The checked-in definition is well-formed: every package pinned, a
+    /// snapshot time, an image ID, and a VERSION that names the toolchain.
+    #[test]
+    fn the_definition_pins_and_records_its_image() {
+        let dir = cargo_metadata::camino::Utf8PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../images/kube-cross"
+        ));
+        let definition = Definition::read_dir(&dir).unwrap();
+        assert!(
+            definition
+                .packages
                 .iter()
-                .any(|p| p.starts_with("libstd-rust-dev:arm64="))
+                .any(|p| p.apt_name() == "libstd-rust-dev:arm64")
         );
-        let version = std::fs::read_to_string(dir.join("VERSION")).unwrap();
-        let rustc = packages.iter().find(|p| p.starts_with("rustc=")).unwrap();
+        let rustc = definition
+            .packages
+            .iter()
+            .find(|p| p.apt_name() == "rustc")
+            .unwrap();
+        let native_std = definition
+            .packages
+            .iter()
+            .find(|p| p.apt_name() == "libstd-rust-dev")
+            .unwrap();
+        let arm64_std = definition
+            .packages
+            .iter()
+            .find(|p| p.apt_name() == "libstd-rust-dev:arm64")
+            .unwrap();
+        assert_eq!(
+            native_std.version, arm64_std.version,
+            "multiarch needs equal versions"
+        );
+        let prefix = format!("v{}-", definition::upstream_version(&rustc.version));
         assert!(
-            version.trim().starts_with(&format!(
-                "v{}-",
-                rustc
-                    .trim_start_matches("rustc=")
-                    .split('+')
-                    .next()
-                    .unwrap()
-            )),
-            "VERSION {version:?} does not name the pinned rustc {rustc}"
+            definition.version.starts_with(&prefix),
+            "VERSION {} does not name the pinned rustc {rustc}",
+            definition.version
         );
+        assert!(definition.image_id.is_some(), "IMAGE_ID is not recorded");
     }
 }

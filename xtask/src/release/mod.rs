@@ -65,6 +65,9 @@ pub fn release(
     ));
     let sources = source::list(ws, &stamp)?;
 
+    route
+        .prepare(ws)
+        .context("no release was made: the cross-build image could not be made")?;
     if run_tests {
         route
             .component_tests(ws)
@@ -72,12 +75,21 @@ pub fn release(
     } else {
         log("skipping the tests (--skip-tests / KUBE_RELEASE_RUN_TESTS)");
     }
-    let built = build::build(ws, &stamp, &servers, platforms, route)?;
+    let build = build::build(ws, &stamp, &servers, platforms, route)?;
     let licenses = licenses::collect(ws, &servers, platforms)?;
-    let stage = stage::stage(ws, &stamp, &built, &licenses, &sources)?;
+    let stage = stage::stage(ws, &stamp, &build.built, &licenses, &sources)?;
 
     let partial = ws.output().join("release-tars.partial");
-    let artifacts = package_stage(&stage, partial.as_std_path(), stamp.source_date_epoch)?;
+    let records = [(
+        build::environment::FILE_NAME.to_owned(),
+        build.environment.to_json()?,
+    )];
+    let artifacts = package_stage(
+        &stage,
+        &records,
+        partial.as_std_path(),
+        stamp.source_date_epoch,
+    )?;
     publish(partial.as_std_path(), ws.release_tars().as_std_path())?;
     log(format!(
         "release {} written to {}:",

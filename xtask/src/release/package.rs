@@ -22,9 +22,16 @@ pub fn server_tarball(dashed_platform: &str) -> String {
     format!("kubernetes-server-{dashed_platform}.tar.gz")
 }
 
-/// Packages every tree of `stage` into `out_dir` (created afresh) and writes
-/// the checksums; returns (artifact name, digests) sorted by name.
-pub fn package_stage(stage: &Stage, out_dir: &Path, mtime: u64) -> Result<Vec<(String, Digests)>> {
+/// Packages every tree of `stage` into `out_dir` (created afresh), writes
+/// `records` (name, bytes: e.g. the build environment) beside the tarballs,
+/// and the checksums of all of them; returns (artifact name, digests) sorted
+/// by name.
+pub fn package_stage(
+    stage: &Stage,
+    records: &[(String, Vec<u8>)],
+    out_dir: &Path,
+    mtime: u64,
+) -> Result<Vec<(String, Digests)>> {
     if out_dir.exists() {
         fs::remove_dir_all(out_dir).with_context(|| format!("removing {}", out_dir.display()))?;
     }
@@ -75,6 +82,15 @@ pub fn package_stage(stage: &Stage, out_dir: &Path, mtime: u64) -> Result<Vec<(S
     });
     for result in results {
         artifacts.push(result?);
+    }
+    for (name, bytes) in records {
+        let mut file = HashingWriter::new(AtomicFile::create(out_dir.join(name))?);
+        file.write_all(bytes)
+            .with_context(|| format!("writing {}", out_dir.join(name).display()))?;
+        let (file, digests) = file.finish();
+        file.set_mode(0o644)?;
+        file.commit()?;
+        artifacts.push((name.clone(), digests));
     }
     artifacts.sort_by(|a, b| a.0.cmp(&b.0));
 

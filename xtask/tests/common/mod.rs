@@ -54,6 +54,12 @@ pub fn without_build_env(command: &mut Command) -> &mut Command {
         "KUBE_RELEASE_RUN_TESTS",
         "KUBE_BUILD_KEEP_CONTAINER",
         "CARGO_TARGET_DIR",
+        "KUBE_CROSS_STRICT",
+        "KUBE_CROSS_IMAGE_ARCHIVE",
+        "KUBE_CROSS_ARCHIVE",
+        "KUBE_CROSS_SNAPSHOT",
+        "KUBE_CROSS_KEYRING",
+        "KUBE_CROSS_PACKAGE_CACHE",
     ] {
         command.env_remove(name);
     }

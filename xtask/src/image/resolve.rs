@@ -1,0 +1,349 @@
+//! Which versions an archive serves: apt run against a private state
+//! directory (this machine's apt state untouched) with the image's suites,
+//! architectures and backports preference, then `apt-cache policy` for the
+//! definition's packages. Tells whether every pin is still there and what the
+//! current version of each package is.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use xshell::{Shell, cmd};
+
+use super::apt_sources::{Archive, ArchiveKind, PREFERRED_SUITE};
+use super::definition::{ARCHITECTURES, NATIVE_ARCH, PackagePin};
+
+/// apt's preference that makes the backports suite win (the Rust toolchain
+/// lives there); the same file goes into the image.
+pub fn backports_preference() -> String {
+    format!("Package: *\nPin: release n={PREFERRED_SUITE}\nPin-Priority: 990\n")
+}
+
+/// What an archive serves of one pinned package.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    pub pin: PackagePin,
+    /// Whether the pinned version is there.
+    pub pinned_available: bool,
+    /// The version apt would install today (`None`: the package is gone).
+    pub candidate: Option<String>,
+}
+
+/// The answer for a whole definition.
+#[derive(Debug, Clone)]
+pub struct Resolution {
+    pub packages: Vec<Resolved>,
+}
+
+impl Resolution {
+    /// Packages whose pinned version the archive no longer serves.
+    pub fn missing_pins(&self) -> Vec<&Resolved> {
+        self.packages
+            .iter()
+            .filter(|r| !r.pinned_available)
+            .collect()
+    }
+
+    /// Every package at the version apt would install today.
+    pub fn current_pins(&self) -> Result<Vec<PackagePin>> {
+        self.packages
+            .iter()
+            .map(|r| match &r.candidate {
+                Some(version) => Ok(r.pin.with_version(version)),
+                None => bail!(
+                    "the archive has no {} at any version: remove it from images/kube-cross/packages.txt \
+                     or find what replaced it",
+                    r.pin.apt_name()
+                ),
+            })
+            .collect()
+    }
+}
+
+/// Asks `archive` for the definition's packages. Fails when the archive
+/// does not answer (with apt's own message).
+pub fn resolve(archive: &Archive, packages: &[PackagePin]) -> Result<Resolution> {
+    let apt = PrivateApt::new(archive)?;
+    apt.update()?;
+    let names: Vec<String> = packages.iter().map(PackagePin::apt_name).collect();
+    let policy = apt.policy(&names)?;
+    let packages = packages
+        .iter()
+        .map(|pin| {
+            let known = policy.get(&pin.apt_name());
+            Resolved {
+                pin: pin.clone(),
+                pinned_available: known.is_some_and(|p| p.versions.contains(&pin.version)),
+                candidate: known.and_then(|p| p.candidate.clone()),
+            }
+        })
+        .collect();
+    Ok(Resolution { packages })
+}
+
+/// apt with its own configuration, lists and cache in a temporary directory.
+struct PrivateApt {
+    dir: tempfile::TempDir,
+    archive_description: String,
+}
+
+impl PrivateApt {
+    fn new(archive: &Archive) -> Result<PrivateApt> {
+        let dir = tempfile::Builder::new()
+            .prefix("kube-cross-apt.")
+            .tempdir()
+            .context("creating a private apt directory")?;
+        let root = dir.path();
+        for sub in [
+            "etc/apt/apt.conf.d",
+            "etc/apt/preferences.d",
+            "etc/apt/sources.list.d",
+            "var/lib/apt/lists/partial",
+            "var/cache/apt/archives/partial",
+            "var/lib/dpkg",
+        ] {
+            std::fs::create_dir_all(root.join(sub))
+                .with_context(|| format!("creating {}", root.join(sub).display()))?;
+        }
+        let write = |path: &str, text: String| {
+            std::fs::write(root.join(path), text)
+                .with_context(|| format!("writing {}", root.join(path).display()))
+        };
+        write("var/lib/dpkg/status", String::new())?;
+        write(
+            "etc/apt/sources.list",
+            archive.source_lines().join("\n") + "\n",
+        )?;
+        write("etc/apt/preferences.d/backports", backports_preference())?;
+        write("apt.conf", apt_config(root, archive.kind))?;
+        Ok(PrivateApt {
+            dir,
+            archive_description: archive.describe(),
+        })
+    }
+
+    fn shell(&self) -> Result<Shell> {
+        let sh = Shell::new()?;
+        sh.set_var("APT_CONFIG", self.dir.path().join("apt.conf"));
+        sh.set_var("LC_ALL", "C");
+        Ok(sh)
+    }
+
+    fn update(&self) -> Result<()> {
+        let sh = self.shell()?;
+        let out = cmd!(sh, "apt-get update --error-on=any -q")
+            .quiet()
+            .ignore_status()
+            .output()
+            .context(
+                "running apt-get (the image is made from Debian packages; apt must be installed)",
+            )?;
+        if !out.status.success() {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            let reason: Vec<&str> = stderr
+                .lines()
+                .chain(stdout.lines())
+                .filter(|l| l.starts_with("E:") || l.starts_with("W:") || l.starts_with("Err:"))
+                .collect();
+            bail!(
+                "{} does not answer: {}",
+                self.archive_description,
+                if reason.is_empty() {
+                    stderr.trim().to_owned()
+                } else {
+                    reason.join("; ")
+                }
+            );
+        }
+        Ok(())
+    }
+
+    fn policy(&self, names: &[String]) -> Result<BTreeMap<String, Policy>> {
+        let sh = self.shell()?;
+        let text = cmd!(sh, "apt-cache policy {names...}")
+            .quiet()
+            .read()
+            .context("apt-cache policy")?;
+        Ok(parse_policy(&text))
+    }
+}
+
+fn apt_config(root: &Path, kind: ArchiveKind) -> String {
+    let architectures: String = ARCHITECTURES.iter().map(|a| format!("\"{a}\"; ")).collect();
+    let mut config = format!(
+        "Dir \"{root}/\";\n\
+         Dir::State::status \"{root}/var/lib/dpkg/status\";\n\
+         Dir::Etc::Trusted \"/etc/apt/trusted.gpg\";\n\
+         Dir::Etc::TrustedParts \"/etc/apt/trusted.gpg.d/\";\n\
+         APT::Architecture \"{NATIVE_ARCH}\";\n\
+         APT::Architectures {{ {architectures}}};\n\
+         Acquire::Languages \"none\";\n\
+         Acquire::http::Timeout \"20\";\n\
+         Acquire::https::Timeout \"20\";\n\
+         Acquire::Retries \"1\";\n",
+        root = root.display()
+    );
+    if kind == ArchiveKind::Snapshot {
+        // A snapshot's Release files are past their Valid-Until by design.
+        config.push_str("Acquire::Check-Valid-Until \"false\";\n");
+    }
+    config
+}
+
+/// One package in `apt-cache policy`'s answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Policy {
+    candidate: Option<String>,
+    versions: Vec<String>,
+}
+
+/// `apt-cache policy` output: a block per known package (`name:` or
+/// `name:arch:` for a foreign architecture), its candidate and version table.
+/// Unknown packages have no block.
+fn parse_policy(text: &str) -> BTreeMap<String, Policy> {
+    let mut packages = BTreeMap::new();
+    let mut current: Option<(String, Policy)> = None;
+    let mut in_table = false;
+    for line in text.lines() {
+        if !line.starts_with(' ') {
+            if let Some((name, policy)) = current.take() {
+                packages.insert(name, policy);
+            }
+            if let Some(name) = line.strip_suffix(':') {
+                current = Some((name.to_owned(), Policy::default()));
+            }
+            in_table = false;
+            continue;
+        }
+        let Some((_, policy)) = current.as_mut() else {
+            continue;
+        };
+        let trimmed = line.trim();
+        if let Some(candidate) = trimmed.strip_prefix("Candidate:") {
+            let candidate = candidate.trim();
+            policy.candidate = (candidate != "(none)").then(|| candidate.to_owned());
+        } else if trimmed == "Version table:" {
+            in_table = true;
+        } else if in_table {
+            // `     VERSION PRIORITY` (or ` *** VERSION PRIORITY`, installed);
+            // source lines are indented further and start with a priority.
+            let entry = trimmed.strip_prefix("*** ").unwrap_or(trimmed);
+            let indent = line.len() - line.trim_start().len();
+            let mut words = entry.split_whitespace();
+            if let (Some(version), Some(priority), None) =
+                (words.next(), words.next(), words.next())
+                && indent <= 5
+                && priority.parse::<i64>().is_ok()
+            {
+                policy.versions.push(version.to_owned());
+            }
+        }
+    }
+    if let Some((name, policy)) = current {
+        packages.insert(name, policy);
+    }
+    packages
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const POLICY: &str = "\
+rustc:
+  Installed: (none)
+  Candidate: 1.97.1+dfsg1-1~bpo13+1
+  Version table:
+     1.97.1+dfsg1-1~bpo13+1 990
+        990 http://mirror.example/debian trixie-backports/main amd64 Packages
+     1.85.1+dfsg1-1+deb13u1 500
+        500 http://mirror.example/debian trixie/main amd64 Packages
+libstd-rust-dev:arm64:
+  Installed: (none)
+  Candidate: 1.97.1+dfsg1-1~bpo13+1
+  Version table:
+ *** 1.97.1+dfsg1-1~bpo13+1 990
+        990 http://mirror.example/debian trixie-backports/main arm64 Packages
+snapshot:
+  Installed: (none)
+  Candidate: (none)
+";
+
+    #[test]
+    fn policy_blocks_candidates_and_versions() {
+        let parsed = parse_policy(POLICY);
+        assert_eq!(
+            parsed["rustc"],
+            Policy {
+                candidate: Some("1.97.1+dfsg1-1~bpo13+1".into()),
+                versions: vec![
+                    "1.97.1+dfsg1-1~bpo13+1".into(),
+                    "1.85.1+dfsg1-1+deb13u1".into()
+                ],
+            }
+        );
+        assert_eq!(
+            parsed["libstd-rust-dev:arm64"].versions,
+            ["1.97.1+dfsg1-1~bpo13+1"]
+        );
+        assert_eq!(parsed["snapshot"], Policy::default());
+        assert!(!parsed.contains_key("hello"));
+    }
+
+    #[test]
+    fn resolution_names_what_is_gone() {
+        let pin = |spec: &str| {
+            let (name, version) = spec.split_once('=').unwrap();
+            PackagePin {
+                name: name.into(),
+                arch: None,
+                version: version.into(),
+            }
+        };
+        let resolution = Resolution {
+            packages: vec![
+                Resolved {
+                    pin: pin("rustc=1.96.1"),
+                    pinned_available: false,
+                    candidate: Some("1.97.1".into()),
+                },
+                Resolved {
+                    pin: pin("gcc=14"),
+                    pinned_available: true,
+                    candidate: Some("14".into()),
+                },
+            ],
+        };
+        assert_eq!(resolution.missing_pins().len(), 1);
+        assert_eq!(
+            resolution
+                .current_pins()
+                .unwrap()
+                .iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>(),
+            ["rustc=1.97.1", "gcc=14"]
+        );
+        let gone = Resolution {
+            packages: vec![Resolved {
+                pin: pin("hello=1"),
+                pinned_available: false,
+                candidate: None,
+            }],
+        };
+        let err = gone.current_pins().unwrap_err().to_string();
+        assert!(err.contains("no hello at any version"), "{err}");
+    }
+
+    #[test]
+    fn snapshots_skip_the_expiry_check() {
+        let root = Path::new("/tmp/x");
+        assert!(!apt_config(root, ArchiveKind::Live).contains("Check-Valid-Until"));
+        assert!(apt_config(root, ArchiveKind::Snapshot).contains("Check-Valid-Until \"false\""));
+        assert!(
+            apt_config(root, ArchiveKind::Live)
+                .contains("APT::Architectures { \"amd64\"; \"arm64\"; }")
+        );
+    }
+}
