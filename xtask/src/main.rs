@@ -109,7 +109,7 @@ struct PlatformArgs {
     /// Refuse a build image other than the pinned one whose ID
     /// images/kube-cross/IMAGE_ID records, instead of warning (for release
     /// managers).
-    #[arg(long, env = image::STRICT_ENV)]
+    #[arg(long, env = image::STRICT_ENV, value_parser = clap::builder::FalseyValueParser::new())]
     strict_image: bool,
 }
 
@@ -168,7 +168,7 @@ enum ImageCommand {
         #[arg(long)]
         if_missing: bool,
         /// Refuse anything but the pinned versions and the recorded image ID.
-        #[arg(long, env = image::STRICT_ENV)]
+        #[arg(long, env = image::STRICT_ENV, value_parser = clap::builder::FalseyValueParser::new())]
         strict: bool,
     },
     /// Resolve the image's packages against Debian's archive as it is today:
@@ -189,7 +189,7 @@ enum ImageCommand {
         /// The archive (plain or gzip-compressed tar).
         file: std::path::PathBuf,
         /// Refuse an archive whose image ID is not the recorded one.
-        #[arg(long, env = image::STRICT_ENV)]
+        #[arg(long, env = image::STRICT_ENV, value_parser = clap::builder::FalseyValueParser::new())]
         strict: bool,
     },
 }
