@@ -55,7 +55,7 @@ pub enum Route {
     /// The host toolchain (`--local`, or no engine).
     Local,
     /// The cross-build container, through this engine.
-    Container(ContainerRoute),
+    Container(Box<ContainerRoute>),
 }
 
 /// The container route's engine, settings, and the build image once known.
@@ -86,12 +86,12 @@ impl Route {
             return Ok(Route::Local);
         }
         match crate::docker::Engine::connect() {
-            Ok(engine) => Ok(Route::Container(ContainerRoute {
+            Ok(engine) => Ok(Route::Container(Box::new(ContainerRoute {
                 engine,
                 verbosity: container::Verbosity { verbose },
                 image_policy,
                 image: OnceCell::new(),
-            })),
+            }))),
             Err(no_engine) if no_engine.from_env => Err(no_engine.into()),
             Err(no_engine) => {
                 crate::progress::log(format!(

@@ -76,7 +76,7 @@ pub fn bootstrap(
         definition.tag(),
         engine.host
     ));
-    let loaded = super::saved::load_archive(engine, image_archive.as_std_path());
+    let loaded = super::saved::load_archive(engine, image_archive.as_std_path(), &definition.tag());
     let _ = std::fs::remove_file(&image_archive);
     loaded.with_context(|| {
         format!(

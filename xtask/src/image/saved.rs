@@ -152,8 +152,14 @@ fn export_into(engine: &Engine, tag: &str, writer: &mut impl Write) -> Result<u6
     })
 }
 
-/// POST /images/load of an archive file, streamed.
-pub fn load_archive(engine: &Engine, path: &Path) -> Result<()> {
+/// POST /images/load of an archive file, streamed. An image that `tag`
+/// named before and no longer does is removed (unless a container still
+/// uses it), so replacing an image leaves no 1.5 GB dangling one behind.
+pub fn load_archive(engine: &Engine, path: &Path, tag: &str) -> Result<()> {
+    let previous = engine
+        .block_on(engine.docker.inspect_image(tag))
+        .ok()
+        .and_then(|image| image.id);
     engine.block_on(async {
         let body = bollard::body_try_stream(crate::docker::file_chunks(path)?);
         let stream = engine.docker.import_image(
@@ -167,7 +173,22 @@ pub fn load_archive(engine: &Engine, path: &Path) -> Result<()> {
             log(format!("engine: {line}"))
         })
         .await
-    })
+    })?;
+    let current = engine
+        .block_on(engine.docker.inspect_image(tag))
+        .ok()
+        .and_then(|image| image.id);
+    if let Some(previous) = previous.filter(|previous| current.as_ref() != Some(previous)) {
+        let removed = engine.block_on(engine.docker.remove_image(
+            &previous,
+            None::<bollard::query_parameters::RemoveImageOptions>,
+            None,
+        ));
+        if removed.is_ok() {
+            log(format!("removed the image {tag} named before ({previous})"));
+        }
+    }
+    Ok(())
 }
 
 /// Loads `path` as the definition's image: refused when it was built from
@@ -197,8 +218,8 @@ pub fn load_checked(
         );
     }
     super::check_image_id(definition, &archived.id, policy, IdCheck::Archive)?;
-    load_archive(engine, path).with_context(|| format!("loading {}", path.display()))?;
     let tag = definition.tag();
+    load_archive(engine, path, &tag).with_context(|| format!("loading {}", path.display()))?;
     let tagged = engine
         .block_on(engine.docker.inspect_image(&tag))
         .ok()

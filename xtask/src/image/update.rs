@@ -71,7 +71,7 @@ pub fn update(engine: &Engine, ws: &Workspace) -> Result<()> {
         return Ok(());
     }
 
-    log("images/kube-cross updated:".to_owned());
+    log("images/kube-cross updated:");
     for (name, from, to) in &changes {
         log(format!("  {name}: {from} -> {to}"));
     }
@@ -88,7 +88,7 @@ pub fn update(engine: &Engine, ws: &Workspace) -> Result<()> {
         "  IMAGE_ID: {} -> {id}",
         old.image_id.as_deref().unwrap_or("(none)")
     ));
-    log("commit images/kube-cross to pin the new image".to_owned());
+    log("commit images/kube-cross to pin the new image");
     Ok(())
 }
 
