@@ -298,20 +298,8 @@ fn plan_packages(definition: &Definition, policy: &ImagePolicy) -> Result<Packag
         );
     }
     let packages = resolution
-        .packages
-        .iter()
-        .map(|r| match (&r.candidate, r.pinned_available) {
-            (_, true) => Ok(r.pin.clone()),
-            (Some(current), false) => Ok(r.pin.with_version(current)),
-            (None, false) => bail!(
-                "{} serves no {} at any version: remove it from images/kube-cross/packages.txt or name \
-                 what replaced it; {}",
-                live.describe(),
-                r.pin.apt_name(),
-                ways_out(definition)
-            ),
-        })
-        .collect::<Result<Vec<_>>>()?;
+        .pins_or_current()
+        .map_err(|e| anyhow::anyhow!("{e:#} ({}). {}", live.describe(), ways_out(definition)))?;
     log(format!(
         "warning: {} no longer serves these pinned versions; using the current ones instead:\n  {}\n\
          warning: the image will differ from the pinned one, so artifacts built in it will not match \

@@ -46,17 +46,35 @@ impl Resolution {
 
     /// Every package at the version apt would install today.
     pub fn current_pins(&self) -> Result<Vec<PackagePin>> {
+        self.packages.iter().map(Resolved::current_pin).collect()
+    }
+
+    /// Every package at its pinned version where the archive still serves
+    /// it, else at its current one.
+    pub fn pins_or_current(&self) -> Result<Vec<PackagePin>> {
         self.packages
             .iter()
-            .map(|r| match &r.candidate {
-                Some(version) => Ok(r.pin.with_version(version)),
-                None => bail!(
-                    "the archive has no {} at any version: remove it from images/kube-cross/packages.txt \
-                     or find what replaced it",
-                    r.pin.apt_name()
-                ),
+            .map(|r| {
+                if r.pinned_available {
+                    Ok(r.pin.clone())
+                } else {
+                    r.current_pin()
+                }
             })
             .collect()
+    }
+}
+
+impl Resolved {
+    fn current_pin(&self) -> Result<PackagePin> {
+        match &self.candidate {
+            Some(version) => Ok(self.pin.with_version(version)),
+            None => bail!(
+                "the archive has no {} at any version: remove it from images/kube-cross/packages.txt \
+                 or name what replaced it",
+                self.pin.apt_name()
+            ),
+        }
     }
 }
 
@@ -316,14 +334,24 @@ snapshot:
             ],
         };
         assert_eq!(resolution.missing_pins().len(), 1);
+        let shown = |pins: Vec<PackagePin>| pins.iter().map(|p| p.to_string()).collect::<Vec<_>>();
         assert_eq!(
-            resolution
-                .current_pins()
-                .unwrap()
-                .iter()
-                .map(|p| p.to_string())
-                .collect::<Vec<_>>(),
+            shown(resolution.current_pins().unwrap()),
             ["rustc=1.97.1", "gcc=14"]
+        );
+        assert_eq!(
+            shown(resolution.pins_or_current().unwrap()),
+            ["rustc=1.97.1", "gcc=14"]
+        );
+        let mut kept = resolution.clone();
+        kept.packages[1].candidate = Some("15".into());
+        assert_eq!(
+            shown(kept.pins_or_current().unwrap()),
+            ["rustc=1.97.1", "gcc=14"]
+        );
+        assert_eq!(
+            shown(kept.current_pins().unwrap()),
+            ["rustc=1.97.1", "gcc=15"]
         );
         let gone = Resolution {
             packages: vec![Resolved {
