@@ -15,26 +15,11 @@ use bollard::models::ExecConfig;
 use futures_util::StreamExt;
 
 mod common;
-use common::{assert_success, clone_into, without_build_env};
+mod engine;
+use common::{assert_success, clone_into};
+use engine::{docker, xtask};
 
 const CHECKOUT_LABEL: &str = "io.k8s-rs.build.checkout";
-
-fn xtask(dir: &Path, envs: &[(&str, &str)], args: &[&str]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_xtask"));
-    without_build_env(&mut command).current_dir(dir).args(args);
-    for (k, v) in envs {
-        command.env(k, v);
-    }
-    let out = command.output().expect("running the xtask");
-    eprintln!(
-        "--- xtask {} in {} ({}):\n{}",
-        args.join(" "),
-        dir.display(),
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
 
 /// Runs `cargo xtask clean` in a checkout when dropped, so a failing test
 /// leaves no containers or volumes in the engine either (declare it after the
@@ -62,17 +47,6 @@ fn ensure_image(dir: &Path) {
         assert_success(&out, "cargo xtask image build --if-missing");
         *ready = true;
     }
-}
-
-fn docker() -> (tokio::runtime::Runtime, Docker) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let docker = runtime
-        .block_on(async { Docker::connect_with_defaults()?.negotiate_version().await })
-        .expect("a Docker engine (DOCKER_HOST or /var/run/docker.sock)");
-    (runtime, docker)
 }
 
 /// The build container names a run logged (`build container NAME: ...`).

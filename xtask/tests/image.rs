@@ -14,24 +14,9 @@ use std::sync::{Arc, Mutex};
 use bollard::Docker;
 
 mod common;
-use common::{assert_success, clone_into, without_build_env};
-
-fn xtask(dir: &Path, envs: &[(&str, &str)], args: &[&str]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_xtask"));
-    without_build_env(&mut command).current_dir(dir).args(args);
-    for (k, v) in envs {
-        command.env(k, v);
-    }
-    let out = command.output().expect("running the xtask");
-    eprintln!(
-        "--- xtask {} in {} ({}):\n{}",
-        args.join(" "),
-        dir.display(),
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
+mod engine;
+use common::{assert_success, clone_into};
+use engine::{docker, xtask};
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
@@ -42,17 +27,6 @@ fn read_trimmed(path: &Path) -> String {
         .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
         .trim()
         .to_owned()
-}
-
-fn docker() -> (tokio::runtime::Runtime, Docker) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let docker = runtime
-        .block_on(async { Docker::connect_with_defaults()?.negotiate_version().await })
-        .expect("a Docker engine (DOCKER_HOST or /var/run/docker.sock)");
-    (runtime, docker)
 }
 
 /// The ID of the image under `tag`, or `None`.
