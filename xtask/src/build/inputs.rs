@@ -2,7 +2,7 @@
 //! Engine API (no bind mounts): the source tree (git's tracked and
 //! not-ignored files as they are in the work tree, under `/workspace`) and the
 //! vendored crates (`cargo vendor`, under `/cargo/vendor`, with the cargo
-//! config that points crates.io at them), so the container builds offline.
+//! config that replaces the crate registry with them), so the container builds offline.
 
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
