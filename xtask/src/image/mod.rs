@@ -486,10 +486,17 @@ pub async fn remove_all(engine: &Engine) -> Result<Vec<String>> {
         .with_context(|| format!("listing images in the engine at {}", engine.host))?;
     let mut removed = Vec::new();
     for image in images {
-        let names = if image.repo_tags.is_empty() {
+        // A dangling image is listed as `<none>:<none>` (or not at all).
+        let tags: Vec<String> = image
+            .repo_tags
+            .iter()
+            .filter(|tag| tag.as_str() != "<none>:<none>")
+            .cloned()
+            .collect();
+        let names = if tags.is_empty() {
             vec![image.id.clone()]
         } else {
-            image.repo_tags.clone()
+            tags
         };
         for name in names {
             match engine
