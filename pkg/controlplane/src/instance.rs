@@ -22,6 +22,7 @@ use crate::admission::NamespaceLifecycle;
 use crate::bootstrap::{self, MasterEndpoint};
 use crate::controller::event_ttl::EventTtl;
 use crate::controller::namespace::NamespaceController;
+use crate::controller::service_repair::{self, ServiceRepair};
 use crate::registry::apps::daemonset::DaemonSetStrategy;
 use crate::registry::apps::deployment::DeploymentStrategy;
 use crate::registry::apps::replicaset::ReplicaSetStrategy;
@@ -188,6 +189,13 @@ impl Instance {
             EventTtl {
                 events: self.events.clone(),
                 ttl: self.config.event_ttl,
+            }
+            .run(),
+        );
+        tokio::spawn(
+            ServiceRepair {
+                services: self.services.clone(),
+                interval: service_repair::INTERVAL,
             }
             .run(),
         );

@@ -189,12 +189,18 @@ pub fn list_options(
     if !errors.is_empty() {
         return Err(Status::invalid_options("ListOptions", &errors));
     }
+    // As upstream's watch handler: no timeoutSeconds, or 0, means the
+    // server's randomised default.
     let timeout = match query.get("timeoutSeconds") {
         Some(text) => {
             let seconds: u64 = text.parse().map_err(|_| {
                 Status::bad_request(format!("timeoutSeconds: invalid value {text:?}"))
             })?;
-            Some(Duration::from_secs(seconds))
+            match seconds {
+                0 if watch => Some(default_watch_timeout),
+                0 => None,
+                seconds => Some(Duration::from_secs(seconds)),
+            }
         }
         None if watch => Some(default_watch_timeout),
         None => None,

@@ -8,12 +8,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use bytes::Bytes;
 use http::{HeaderMap, Method, Uri};
 
+use crate::filters::body_limit::{BodyLimit, read_body};
 use crate::registry::RestStorage;
 use crate::registry::rest::Subresource;
 use crate::status::Status;
@@ -168,6 +169,14 @@ impl Api {
         let namespace = target.namespace;
         let query = Query::parse(uri.query());
         let output = handlers::negotiate_output(headers, &query)?;
+        // The deprecated `/watch/` paths serve GET only, as upstream's.
+        if target.watch && method != Method::GET {
+            return Err(Status::method_not_supported(
+                info.group,
+                info.plural,
+                &method.as_str().to_ascii_lowercase(),
+            ));
+        }
         let watch = target.watch || handlers::is_watch(&query);
         let reply = match (method.clone(), target.name) {
             (Method::GET, Some(name)) if subresource == Subresource::Scale && !watch => {
@@ -272,16 +281,42 @@ impl Api {
     }
 }
 
-async fn serve(
-    State(api): State<Arc<Api>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    match api.handle(&method, &uri, &headers, body).await {
-        Ok(response) => response,
-        Err(status) => status.into_response(),
+/// Reads the body under the body-limit filter's limit (a JSON `Status` 413
+/// past it; axum's own 2 MiB default does not apply) and serves the request.
+async fn serve(State(api): State<Arc<Api>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let limit = parts
+        .extensions
+        .get::<BodyLimit>()
+        .map_or(u64::MAX, |limit| limit.0);
+    let body = match read_body(body, limit).await {
+        Ok(body) => body,
+        Err(status) => return status.into_response(),
+    };
+    if parts.method == Method::GET {
+        return match api
+            .handle(&parts.method, &parts.uri, &parts.headers, body)
+            .await
+        {
+            Ok(response) => response,
+            Err(status) => status.into_response(),
+        };
+    }
+    // A write runs to its end in a task of its own: a client that goes away
+    // (or a request timeout) must not stop it between the storage write and
+    // what follows it (allocations committed or released, finalizers), as
+    // upstream's handler goroutine also runs on after a timeout.
+    let write = tokio::spawn(async move {
+        api.handle(&parts.method, &parts.uri, &parts.headers, body)
+            .await
+    });
+    match write.await {
+        Ok(Ok(response)) => response,
+        Ok(Err(status)) => status.into_response(),
+        Err(failed) => {
+            tracing::error!(error = %failed, "a write request's task failed");
+            Status::internal_error("the request could not be completed").into_response()
+        }
     }
 }
 

@@ -890,7 +890,11 @@ impl<S: Strategy> Watcher<S> {
                 return;
             }
         };
-        let deadline = self.opts.timeout.map(|t| tokio::time::Instant::now() + t);
+        // A timeout past what the clock can represent is no deadline at all.
+        let deadline = self
+            .opts
+            .timeout
+            .and_then(|t| tokio::time::Instant::now().checked_add(t));
         let mut next_bookmark = next_bookmark_at(deadline);
         loop {
             let timeout = async {

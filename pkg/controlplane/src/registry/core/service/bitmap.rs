@@ -86,6 +86,20 @@ impl Bitmap {
         Some(offset)
     }
 
+    /// Every used offset, in order, a word at a time.
+    pub(crate) fn used_offsets(&self) -> impl Iterator<Item = usize> + '_ {
+        self.words.iter().enumerate().flat_map(|(index, word)| {
+            let mut bits = *word;
+            std::iter::from_fn(move || {
+                (bits != 0).then(|| {
+                    let bit = bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    index * 64 + bit
+                })
+            })
+        })
+    }
+
     /// The first free offset in `start..end`, a word at a time.
     fn first_free(&self, start: usize, end: usize) -> Option<usize> {
         let end = end.min(self.size);
@@ -151,5 +165,18 @@ mod tests {
         assert_eq!(bitmap.take_next(), None);
         let empty = Bitmap::new(0, 16);
         assert_eq!(empty.peek_next(), None);
+        assert_eq!(empty.used_offsets().count(), 0);
+    }
+
+    #[test]
+    fn used_offsets_are_listed_in_order() {
+        let mut bitmap = Bitmap::new(300, 0);
+        for offset in [299, 0, 63, 64, 128] {
+            assert!(bitmap.set(offset));
+        }
+        assert_eq!(
+            bitmap.used_offsets().collect::<Vec<_>>(),
+            [0, 63, 64, 128, 299]
+        );
     }
 }

@@ -187,6 +187,13 @@ impl Allocator {
         self.offset_of(&ip).is_ok()
     }
 
+    /// Every reserved address.
+    pub fn allocated(&self) -> impl Iterator<Item = IpAddr> + '_ {
+        self.used
+            .used_offsets()
+            .map(|offset| self.address_at(offset))
+    }
+
     /// How many addresses are left.
     pub fn free(&self) -> usize {
         self.used.free()

@@ -16,7 +16,7 @@ pub mod validation;
 
 mod bitmap;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::IpAddr;
 use std::ops::RangeInclusive;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -217,6 +217,91 @@ pub fn invalid(name: &str, errors: &[Error]) -> Status {
     Status::invalid("", "Service", name, errors)
 }
 
+/// How many repair passes in a row must see a value held by the pools and by
+/// no stored service before it is released (upstream's
+/// `numRepairsBeforeLeakCleanup`).
+pub const REPAIRS_BEFORE_RELEASE: u32 = 3;
+
+/// Values the pools hold and no stored service does, with how many repair
+/// passes in a row have seen them so.
+#[derive(Debug, Default)]
+pub struct Leaks {
+    ips: HashMap<IpAddr, u32>,
+    node_ports: HashMap<i32, u32>,
+}
+
+/// What one repair pass changed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Repaired {
+    /// Values stored services hold that the pools had free.
+    pub taken: usize,
+    /// Leaked values given back.
+    pub released: usize,
+}
+
+/// The next leak counts: `pooled` values seen once more; those seen
+/// [`REPAIRS_BEFORE_RELEASE`] times are handed to `release` instead.
+fn count_leaks<T: Copy + Eq + std::hash::Hash>(
+    previous: &HashMap<T, u32>,
+    pooled: Vec<T>,
+    mut release: impl FnMut(T),
+) -> HashMap<T, u32> {
+    let mut next = HashMap::new();
+    for value in pooled {
+        let seen = previous.get(&value).copied().unwrap_or(0) + 1;
+        if seen >= REPAIRS_BEFORE_RELEASE {
+            release(value);
+        } else {
+            next.insert(value, seen);
+        }
+    }
+    next
+}
+
+/// The cluster IPs and node ports a set of stored services holds.
+#[derive(Debug, Default)]
+struct Held {
+    ips: HashSet<IpAddr>,
+    node_ports: HashSet<i32>,
+}
+
+impl Held {
+    fn by<'a>(services: impl IntoIterator<Item = &'a Service>) -> Held {
+        let mut held = Held::default();
+        for service in services {
+            let Some(spec) = &service.spec else { continue };
+            if service_type(spec) != TYPE_EXTERNAL_NAME {
+                held.ips.extend(
+                    cluster_ips(spec)
+                        .iter()
+                        .filter_map(|ip| ip.parse::<IpAddr>().ok()),
+                );
+            }
+            held.node_ports.extend(held_node_ports(spec));
+        }
+        held
+    }
+
+    /// Takes every held value the pools have free (values outside the
+    /// configured ranges are skipped); returns how many.
+    fn take_into(&self, allocators: &mut Allocators) -> usize {
+        let mut taken = 0;
+        for ip in &self.ips {
+            if let Some(alloc) = allocators.ip_allocator(IpFamily::of(ip))
+                && alloc.allocate(*ip).is_ok()
+            {
+                taken += 1;
+            }
+        }
+        for port in &self.node_ports {
+            if allocators.node_ports.allocate(*port).is_ok() {
+                taken += 1;
+            }
+        }
+        taken
+    }
+}
+
 /// The Service kind's behaviour in the generic store, with the cluster-IP
 /// and node-port pools behind one lock (the strategy is shared by every
 /// request).
@@ -245,22 +330,46 @@ impl ServiceStrategy {
     /// (at start, with every stored service, so allocation stays consistent
     /// across restarts). Values outside the configured ranges are skipped.
     pub fn restore<'a>(&self, services: impl IntoIterator<Item = &'a Service>) {
+        let held = Held::by(services);
         let mut allocators = lock(&self.allocators);
-        for service in services {
-            let Some(spec) = &service.spec else { continue };
-            if service_type(spec) != TYPE_EXTERNAL_NAME {
-                for ip in cluster_ips(spec).iter().filter_map(|ip| ip.parse().ok()) {
-                    if let Some(alloc) = allocators.ip_allocator(IpFamily::of(&ip)) {
-                        // Already taken (a duplicate) or outside the range:
-                        // nothing to restore.
-                        let _ = alloc.allocate(ip);
-                    }
-                }
-            }
-            for port in held_node_ports(spec) {
-                let _ = allocators.node_ports.allocate(port);
-            }
-        }
+        held.take_into(&mut allocators);
+    }
+
+    /// One pass of upstream's repair controllers (`RepairIPs`,
+    /// `RepairNodePorts`) against every stored service: values a stored
+    /// service holds that the pools do not are taken; values the pools hold
+    /// that no stored service does are released once [`REPAIRS_BEFORE_RELEASE`]
+    /// passes in a row have seen them so (a create in flight holds its values
+    /// before its write lands). `leaks` carries the count between passes.
+    pub fn repair<'a>(
+        &self,
+        services: impl IntoIterator<Item = &'a Service>,
+        leaks: &mut Leaks,
+    ) -> Repaired {
+        let held = Held::by(services);
+        let mut allocators = lock(&self.allocators);
+        let taken = held.take_into(&mut allocators);
+        let pooled_ips: Vec<IpAddr> = allocators
+            .ips
+            .iter()
+            .flat_map(|alloc| alloc.allocated())
+            .filter(|ip| !held.ips.contains(ip))
+            .collect();
+        let pooled_ports: Vec<i32> = allocators
+            .node_ports
+            .allocated()
+            .filter(|port| !held.node_ports.contains(port))
+            .collect();
+        let mut released = 0;
+        leaks.ips = count_leaks(&leaks.ips, pooled_ips, |ip| {
+            allocators.release_ip(ip);
+            released += 1;
+        });
+        leaks.node_ports = count_leaks(&leaks.node_ports, pooled_ports, |port| {
+            allocators.node_ports.release(port);
+            released += 1;
+        });
+        Repaired { taken, released }
     }
 
     /// Whether `ip` is taken in its family's pool (for tests and repair).

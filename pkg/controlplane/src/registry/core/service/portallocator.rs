@@ -107,6 +107,11 @@ impl Allocator {
         self.offset_of(port).is_ok()
     }
 
+    /// Every reserved port.
+    pub fn allocated(&self) -> impl Iterator<Item = i32> + '_ {
+        self.used.used_offsets().map(|offset| self.port_at(offset))
+    }
+
     /// How many ports are left.
     pub fn free(&self) -> usize {
         self.used.free()

@@ -360,6 +360,66 @@ fn delete_and_restore() {
     assert_eq!(strategy.used(), (0, 0));
 }
 
+/// A write whose commit step never ran leaves its values in the pools with
+/// no stored service: repair releases them after three passes in a row, not
+/// before (a create in flight looks the same for a moment); a stored service
+/// whose values the pools lost gets them back at once.
+#[test]
+fn repair_releases_leaks_after_three_passes_and_retakes_stored_values() {
+    let strategy = strategy();
+    let stored = create(
+        &strategy,
+        service("kept", Some("NodePort"), &[80]),
+        false,
+        true,
+    )
+    .expect("created");
+    // A create whose commit step never ran: its values stay taken.
+    let mut leaked = service("lost", Some("NodePort"), &[81]);
+    strategy.prepare_for_create(&mut leaked);
+    let finish = strategy
+        .begin_create(&mut leaked, false)
+        .expect("allocated");
+    drop(finish);
+    assert_eq!(strategy.used(), (2, 2));
+
+    let mut leaks = Leaks::default();
+    for pass in 1..REPAIRS_BEFORE_RELEASE {
+        let repaired = strategy.repair([&stored], &mut leaks);
+        assert_eq!(repaired, Repaired::default(), "pass {pass}");
+        assert_eq!(strategy.used(), (2, 2), "released too early, pass {pass}");
+    }
+    let repaired = strategy.repair([&stored], &mut leaks);
+    assert_eq!(
+        repaired,
+        Repaired {
+            taken: 0,
+            released: 2
+        }
+    );
+    assert_eq!(strategy.used(), (1, 1));
+    let kept_ip = ip(spec(&stored).cluster_ip.as_deref().expect("cluster IP"));
+    assert!(strategy.ip_in_use(kept_ip));
+    assert!(strategy.node_port_in_use(node_ports(&stored)[0]));
+
+    // A value seen leaked once, then stored again, starts counting afresh.
+    let mut leaks = Leaks::default();
+    strategy.after_delete(&stored);
+    assert_eq!(strategy.used(), (0, 0));
+    let repaired = strategy.repair([&stored], &mut leaks);
+    assert_eq!(
+        repaired,
+        Repaired {
+            taken: 2,
+            released: 0
+        }
+    );
+    assert!(strategy.ip_in_use(kept_ip));
+    for _ in 0..REPAIRS_BEFORE_RELEASE {
+        assert_eq!(strategy.repair([&stored], &mut leaks).released, 0);
+    }
+}
+
 #[test]
 fn headless_and_external_name_take_no_address() {
     let strategy = strategy();
