@@ -136,9 +136,14 @@ impl Instance {
         })
     }
 
+    /// What every served resource is (for discovery and metrics labels).
+    pub fn resource_infos(&self) -> Vec<ResourceInfo> {
+        self.all.iter().map(|store| store.info().clone()).collect()
+    }
+
     /// The REST routes of every resource, with discovery.
     pub fn router(&self) -> Router {
-        let infos = self.all.iter().map(|store| store.info().clone()).collect();
+        let infos = self.resource_infos();
         let openapi = std::mem::take(&mut *self.openapi.lock().unwrap_or_else(|e| e.into_inner()));
         Api::new(self.all.clone(), self.config.min_request_timeout)
             .router()

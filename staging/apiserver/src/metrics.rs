@@ -1,7 +1,15 @@
 //! The server's Prometheus metrics: `apiserver_request_total`,
 //! `apiserver_request_duration_seconds`, `apiserver_current_inflight_requests`
 //! and the process collector, served as text on `/metrics`.
+//!
+//! Every label takes values from a bounded set, as upstream's: the resource
+//! labels only name resources the server installed (anything else, an
+//! unauthenticated `GET /apis/<random>/v1/<random>` included, is counted
+//! with empty resource labels), and verbs outside upstream's list are
+//! `other`. A client cannot grow the series.
 
+use std::collections::HashSet;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use axum::response::{IntoResponse, Response};
@@ -10,7 +18,30 @@ use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
+use crate::registry::ResourceInfo;
 use crate::request_info::RequestInfo;
+
+/// Upstream's `validRequestMethods` (`metrics.cleanVerb`): any other verb is
+/// counted as `other`.
+const VALID_VERBS: [&str; 14] = [
+    "APPLY",
+    "CONNECT",
+    "CREATE",
+    "DELETE",
+    "DELETECOLLECTION",
+    "GET",
+    "LIST",
+    "PATCH",
+    "POST",
+    "PROXY",
+    "PUT",
+    "UPDATE",
+    "WATCH",
+    "WATCHLIST",
+];
+
+/// (group, version, resource, subresource) of an installed resource.
+type ResourceLabels = (String, String, String, String);
 
 /// Upstream's buckets for request latency.
 const DURATION_BUCKETS: &[f64] = &[
@@ -37,6 +68,8 @@ pub struct Metrics {
     requests: IntCounterVec,
     durations: HistogramVec,
     pub inflight: IntGaugeVec,
+    /// The resources (and subresources) the server serves.
+    installed: Arc<RwLock<HashSet<ResourceLabels>>>,
 }
 
 impl Metrics {
@@ -78,7 +111,34 @@ impl Metrics {
             requests,
             durations,
             inflight,
+            installed: Arc::default(),
         })
+    }
+
+    /// The resources whose requests are labelled with their group, version,
+    /// resource and subresource (those of `status` and `scale` included).
+    pub fn install_resources<'a>(&self, resources: impl IntoIterator<Item = &'a ResourceInfo>) {
+        let mut installed = self
+            .installed
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        for info in resources {
+            let labels = |subresource: &str| {
+                (
+                    info.group.to_owned(),
+                    info.version.to_owned(),
+                    info.plural.to_owned(),
+                    subresource.to_owned(),
+                )
+            };
+            installed.insert(labels(""));
+            if info.has_status {
+                installed.insert(labels("status"));
+            }
+            if info.has_scale {
+                installed.insert(labels("scale"));
+            }
+        }
     }
 
     /// Counts one finished request.
@@ -90,9 +150,25 @@ impl Metrics {
         elapsed: Duration,
     ) {
         let verb = request.metrics_verb();
+        let verb = if VALID_VERBS.contains(&verb.as_str()) {
+            verb.as_str()
+        } else {
+            "other"
+        };
         let component = "apiserver";
         let dry_run = if dry_run { "All" } else { "" };
-        let (group, version, resource, subresource) = if request.is_resource_request {
+        let installed = self
+            .installed
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let known = request.is_resource_request
+            && installed.contains(&(
+                request.api_group.clone(),
+                request.api_version.clone(),
+                request.resource.clone(),
+                request.subresource.clone(),
+            ));
+        let (group, version, resource, subresource) = if known {
             (
                 request.api_group.as_str(),
                 request.api_version.as_str(),
@@ -106,7 +182,7 @@ impl Metrics {
         let scope = request.scope();
         self.requests
             .with_label_values(&[
-                &verb,
+                verb,
                 dry_run,
                 group,
                 version,
@@ -119,7 +195,7 @@ impl Metrics {
             .inc();
         self.durations
             .with_label_values(&[
-                &verb,
+                verb,
                 dry_run,
                 group,
                 version,
@@ -148,5 +224,85 @@ impl Metrics {
             HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
         );
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use http::Method;
+
+    use super::*;
+
+    fn series(metrics: &Metrics) -> usize {
+        metrics
+            .registry
+            .gather()
+            .iter()
+            .filter(|family| family.name() == "apiserver_request_total")
+            .map(|family| family.get_metric().len())
+            .sum()
+    }
+
+    const PODS: ResourceInfo = ResourceInfo {
+        group: "",
+        version: "v1",
+        kind: "Pod",
+        plural: "pods",
+        singular: "pod",
+        namespaced: true,
+        short_names: &[],
+        categories: &[],
+        has_status: true,
+        has_scale: false,
+    };
+
+    /// Requests for resources the server does not serve, with methods it
+    /// does not know, add no series beyond one per verb class and code.
+    #[tokio::test]
+    async fn labels_come_from_a_bounded_set() {
+        let metrics = Metrics::new().unwrap();
+        metrics.install_resources([&PODS]);
+        let observe = |method: &str, path: &str, code: u16| {
+            let method = Method::from_bytes(method.as_bytes()).unwrap();
+            let info = RequestInfo::new(&method, path, None);
+            let code = StatusCode::from_u16(code).unwrap();
+            metrics.observe(&info, false, code, Duration::from_millis(1));
+        };
+        for i in 0..500 {
+            observe("GET", &format!("/apis/g{i}.example/v1/r{i}"), 401);
+            observe(
+                "GET",
+                &format!("/api/v1/namespaces/ns{i}/pods/p{i}/sub{i}"),
+                404,
+            );
+            observe(&format!("VERB{i}"), &format!("/nonresource{i}"), 405);
+        }
+        assert_eq!(series(&metrics), 3, "series grew with the requests");
+
+        observe("GET", "/api/v1/namespaces/default/pods/web", 200);
+        observe("PUT", "/api/v1/namespaces/default/pods/web/status", 200);
+        let text = String::from_utf8(
+            http_body_util::BodyExt::collect(metrics.render().into_body())
+                .await
+                .unwrap()
+                .to_bytes()
+                .to_vec(),
+        )
+        .unwrap();
+        assert!(
+            text.contains(
+                r#"resource="pods",scope="resource",subresource="",verb="GET",version="v1""#
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"subresource="status",verb="UPDATE""#),
+            "{text}"
+        );
+        assert!(text.contains(r#"verb="other""#), "{text}");
+        assert!(
+            !text.contains("g1.example") && !text.contains("sub1"),
+            "{text}"
+        );
     }
 }

@@ -446,23 +446,38 @@ async fn cors_allows_matching_origins_before_authentication() {
     .await;
     let client = server.client();
     let good = [("origin", "https://good.example")];
-    let preflight = client
-        .send(
-            Method::OPTIONS,
-            "/version",
-            &[
-                ("origin", "https://good.example"),
-                ("access-control-request-method", "GET"),
-            ],
-            Bytes::new(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(preflight.status, StatusCode::OK);
+    let preflight = |origin: &'static str| {
+        let client = &client;
+        async move {
+            client
+                .send(
+                    Method::OPTIONS,
+                    "/version",
+                    &[("origin", origin), ("access-control-request-method", "GET")],
+                    Bytes::new(),
+                )
+                .await
+                .unwrap()
+        }
+    };
+    // An allowed origin's preflight is answered before authentication.
+    let allowed = preflight("https://good.example").await;
+    assert_eq!(allowed.status, StatusCode::NO_CONTENT);
     assert_eq!(
-        preflight.headers["access-control-allow-origin"],
+        allowed.headers["access-control-allow-origin"],
         "https://good.example"
     );
+    assert_eq!(
+        allowed.headers["access-control-allow-methods"],
+        "POST, GET, OPTIONS, PUT, DELETE, PATCH"
+    );
+    assert_eq!(allowed.headers["access-control-allow-credentials"], "true");
+    // Any other origin's preflight goes on to authentication, without CORS
+    // headers.
+    let refused = preflight("https://evil.example").await;
+    assert_status(&refused, 401, "Unauthorized");
+    assert!(!refused.headers.contains_key("access-control-allow-origin"));
+
     let simple = client
         .send(Method::GET, "/version", &good, Bytes::new())
         .await

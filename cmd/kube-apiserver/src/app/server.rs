@@ -232,6 +232,9 @@ pub async fn prepare(completed: CompletedOptions) -> anyhow::Result<PreparedServ
     let instance = Instance::new(control_plane_config(&completed)?, storage).await?;
     instance.bootstrap().await?;
     server.add_routes(instance.router());
+    server
+        .metrics()
+        .install_resources(&instance.resource_infos());
     instance.start_controllers();
     server.prepare_run().await
 }

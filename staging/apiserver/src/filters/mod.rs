@@ -54,8 +54,8 @@ pub fn wrap(handlers: Router, chain: Arc<Chain>) -> Router {
         .layer(from_fn_with_state(chain.clone(), authorization::filter))
         .layer(from_fn_with_state(chain.clone(), audit::filter))
         .layer(from_fn_with_state(chain.clone(), authentication::filter));
-    if let Some(cors) = cors::layer(&chain.cors_allowed_origins) {
-        router = router.layer(cors);
+    if !chain.cors_allowed_origins.is_empty() {
+        router = router.layer(from_fn_with_state(chain.clone(), cors::filter));
     }
     router
         .layer(from_fn_with_state(chain.clone(), body_limit::filter))

@@ -120,7 +120,9 @@ fn parse_nanos(text: &str) -> Option<i128> {
     };
     // value = mantissa * 10^(decimal_exp - fraction_digits) units
     //       = mantissa * 10^(decimal_exp - fraction_digits + 9) nanos.
-    let exp = decimal_exp - fraction_digits + 9;
+    // In i64: an exponent such as `1e2147483647` must not wrap around (a
+    // wrapped value would compare as a small one).
+    let exp = i64::from(decimal_exp) - i64::from(fraction_digits) + 9;
     let nanos = if exp >= 0 {
         mantissa.checked_mul(pow10(u32::try_from(exp).ok()?)?)?
     } else {
@@ -157,6 +159,18 @@ mod tests {
         assert_eq!(nanos("128M"), 128_000_000 * NANO_PER_UNIT);
         assert_eq!(nanos("-1"), -NANO_PER_UNIT);
         assert_eq!(nanos("1n"), 1);
+    }
+
+    /// Exponents at the ends of i32 are too large (or too small) to
+    /// represent, never a wrapped-around small value.
+    #[test]
+    fn extreme_exponents_do_not_wrap() {
+        assert_eq!(nanos("1e2147483647"), i128::MIN, "too large is an error");
+        assert_eq!(nanos("1e2147483639"), i128::MIN);
+        assert_eq!(nanos("1e-2147483648"), 1, "too small rounds up to 1n");
+        assert_eq!(nanos("0.5e-2147483648"), 1);
+        let huge = ParsedQuantity::parse("1e40");
+        assert!(huge.is_err(), "{huge:?}");
     }
 
     #[test]
