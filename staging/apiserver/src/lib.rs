@@ -6,6 +6,7 @@ pub mod admission;
 pub mod audit;
 pub mod authentication;
 pub mod authorization;
+pub mod cpu_work;
 pub mod endpoints;
 pub mod filters;
 pub mod flag;

@@ -403,14 +403,16 @@ fn merge_list(
 
     let (server_order, patch, merged) = if kind != GoType::Map {
         if is_delete_list {
+            let deleted: HashSet<String> = patch.iter().map(value_key).collect();
             return Ok(original
                 .into_iter()
-                .filter(|item| !patch.contains(item))
+                .filter(|item| !deleted.contains(&value_key(item)))
                 .collect());
         }
         let mut merged: Vec<Value> = Vec::with_capacity(original.len() + patch.len());
+        let mut seen = HashSet::with_capacity(original.len() + patch.len());
         for item in original.iter().chain(patch.iter()) {
-            if !merged.contains(item) {
+            if seen.insert(value_key(item)) {
                 merged.push(item.clone());
             }
         }
@@ -448,6 +450,7 @@ fn apply_list_item_directives(
 ) -> Result<(Vec<Value>, Vec<Value>), PatchError> {
     let mut plain = Vec::with_capacity(patch.len());
     let mut replace = false;
+    let mut deleted = HashSet::new();
     for item in patch {
         let Value::Object(map) = &item else {
             return Err(bad_arg_type(GoType::Map, &item));
@@ -461,16 +464,7 @@ fn apply_list_item_directives(
                 let key_value = map
                     .get(merge_key)
                     .ok_or_else(|| no_merge_key(map, merge_key))?;
-                let mut kept = Vec::with_capacity(original.len());
-                for (index, candidate) in original.into_iter().enumerate() {
-                    let Value::Object(candidate_map) = &candidate else {
-                        return Err(internal(format!("value for key {index} is not a map")));
-                    };
-                    if candidate_map.get(merge_key) != Some(key_value) {
-                        kept.push(candidate);
-                    }
-                }
-                original = kept;
+                deleted.insert(value_key(key_value));
             }
             Some(REPLACE_DIRECTIVE) => replace = true,
             Some(MERGE_DIRECTIVE) => {
@@ -480,6 +474,21 @@ fn apply_list_item_directives(
             }
             _ => return Err(unknown_patch_type(directive, map)),
         }
+    }
+    if !deleted.is_empty() {
+        let mut kept = Vec::with_capacity(original.len());
+        for (index, candidate) in original.into_iter().enumerate() {
+            let Value::Object(candidate_map) = &candidate else {
+                return Err(internal(format!("value for key {index} is not a map")));
+            };
+            let doomed = candidate_map
+                .get(merge_key)
+                .is_some_and(|value| deleted.contains(&value_key(value)));
+            if !doomed {
+                kept.push(candidate);
+            }
+        }
+        original = kept;
     }
     if replace {
         Ok((plain, Vec::new()))
@@ -496,6 +505,7 @@ fn merge_list_items(
     merge_key: &str,
     items_schema: SchemaCursor<'_>,
 ) -> Result<Vec<Value>, PatchError> {
+    let mut index = MergeKeyIndex::of(&original, merge_key)?;
     for item in patch {
         let Value::Object(patch_map) = item else {
             return Err(bad_arg_type(GoType::Map, item));
@@ -503,35 +513,56 @@ fn merge_list_items(
         let key_value = patch_map
             .get(merge_key)
             .ok_or_else(|| no_merge_key(patch_map, merge_key))?;
-        match find_by_merge_key(&original, merge_key, key_value)? {
-            Some(index) => {
-                let Value::Object(original_map) = std::mem::take(&mut original[index]) else {
-                    return Err(internal(format!("value for key {index} is not a map")));
+        match index.find(key_value) {
+            Some(at) => {
+                let Value::Object(original_map) = std::mem::take(&mut original[at]) else {
+                    return Err(internal(format!("value for key {at} is not a map")));
                 };
-                original[index] =
+                original[at] =
                     Value::Object(merge_map(original_map, patch_map.clone(), items_schema)?);
             }
-            None => original.push(item.clone()),
+            None => {
+                index.insert(key_value, original.len());
+                original.push(item.clone());
+            }
         }
     }
     Ok(original)
 }
 
-/// The index of the first map of `list` whose `merge_key` is `value`.
-fn find_by_merge_key(
-    list: &[Value],
-    merge_key: &str,
-    value: &Value,
-) -> Result<Option<usize>, PatchError> {
-    for (index, item) in list.iter().enumerate() {
-        let Value::Object(map) = item else {
-            return Err(internal(format!("value for key {index} is not a map")));
-        };
-        if map.get(merge_key) == Some(value) {
-            return Ok(Some(index));
+/// A hashable identity of a JSON value (serde_json's maps keep their keys
+/// sorted, so equal values serialise alike), for membership and position
+/// lookups that stay linear in a list's length.
+fn value_key(value: &Value) -> String {
+    value.to_string()
+}
+
+/// Where the first map of a list with each merge-key value is.
+struct MergeKeyIndex(std::collections::HashMap<String, usize>);
+
+impl MergeKeyIndex {
+    /// Every item must be a map, as upstream's lookup requires.
+    fn of(list: &[Value], merge_key: &str) -> Result<MergeKeyIndex, PatchError> {
+        let mut index = MergeKeyIndex(std::collections::HashMap::with_capacity(list.len()));
+        for (at, item) in list.iter().enumerate() {
+            let Value::Object(map) = item else {
+                return Err(internal(format!("value for key {at} is not a map")));
+            };
+            if let Some(value) = map.get(merge_key) {
+                index.insert(value, at);
+            }
         }
+        Ok(index)
     }
-    Ok(None)
+
+    fn find(&self, value: &Value) -> Option<usize> {
+        self.0.get(&value_key(value)).copied()
+    }
+
+    /// Records `at` for `value` unless an earlier item has it.
+    fn insert(&mut self, value: &Value, at: usize) {
+        self.0.entry(value_key(value)).or_insert(at);
+    }
 }
 
 /// Splits `items` into those present in `by` (by merge key for maps) and the rest.
@@ -542,17 +573,28 @@ fn partition_by_presence(
 ) -> Result<(Vec<Value>, Vec<Value>), PatchError> {
     let mut present = Vec::with_capacity(items.len());
     let mut absent = Vec::new();
+    let by_value: HashSet<String> = if merge_key.is_empty() {
+        by.iter().map(value_key).collect()
+    } else {
+        HashSet::new()
+    };
+    let by_key = if merge_key.is_empty() {
+        None
+    } else {
+        Some(MergeKeyIndex::of(by, merge_key)?)
+    };
     for item in items {
-        let found = if merge_key.is_empty() {
-            by.contains(&item)
-        } else {
-            let Value::Object(map) = &item else {
-                return Err(bad_arg_type(GoType::Map, &item));
-            };
-            let key_value = map
-                .get(merge_key)
-                .ok_or_else(|| no_merge_key(map, merge_key))?;
-            find_by_merge_key(by, merge_key, key_value)?.is_some()
+        let found = match &by_key {
+            None => by_value.contains(&value_key(&item)),
+            Some(by_key) => {
+                let Value::Object(map) = &item else {
+                    return Err(bad_arg_type(GoType::Map, &item));
+                };
+                let key_value = map
+                    .get(merge_key)
+                    .ok_or_else(|| no_merge_key(map, merge_key))?;
+                by_key.find(key_value).is_some()
+            }
         };
         if found {
             present.push(item);
@@ -620,11 +662,33 @@ fn identity<'value>(item: &'value Value, merge_key: &str, kind: GoType) -> Optio
     }
 }
 
-fn position_in(order: &[Value], item: &Value, merge_key: &str, kind: GoType) -> Option<usize> {
-    let wanted = identity(item, merge_key, kind);
-    order
-        .iter()
-        .position(|candidate| identity(candidate, merge_key, kind) == wanted)
+/// The first position of each item identity in an order list, looked up
+/// in constant time.
+struct Positions<'a> {
+    first: std::collections::HashMap<String, usize>,
+    merge_key: &'a str,
+    kind: GoType,
+}
+
+impl<'a> Positions<'a> {
+    fn of(order: &[Value], merge_key: &'a str, kind: GoType) -> Positions<'a> {
+        let mut first = std::collections::HashMap::with_capacity(order.len());
+        for (at, item) in order.iter().enumerate() {
+            if let Some(identity) = identity(item, merge_key, kind) {
+                first.entry(value_key(identity)).or_insert(at);
+            }
+        }
+        Positions {
+            first,
+            merge_key,
+            kind,
+        }
+    }
+
+    fn of_item(&self, item: &Value) -> Option<usize> {
+        let identity = identity(item, self.merge_key, self.kind)?;
+        self.first.get(&value_key(identity)).copied()
+    }
 }
 
 /// Sorts `items` by their position in `order` (stable; `$patch: delete` items
@@ -653,30 +717,52 @@ fn sort_by_order(
         items = kept;
         deletions = deleted;
     }
-    let mut keyed: Vec<(Option<usize>, Value)> = items
+    let positions = Positions::of(order, merge_key, kind);
+    let keyed: Vec<(Option<usize>, Value)> = items
         .into_iter()
-        .map(|item| (position_in(order, &item, merge_key, kind), item))
+        .map(|item| (positions.of_item(&item), item))
         .collect();
-    if keyed.iter().all(|(position, _)| position.is_some()) {
-        keyed.sort_by_key(|(position, _)| *position);
-    } else {
-        // Upstream's comparison says "less" whenever either side is missing
-        // from the order; replay its insertion sort with that comparison.
-        let less = |left: Option<usize>, right: Option<usize>| match (left, right) {
-            (Some(left), Some(right)) => left < right,
-            _ => true,
-        };
-        for start in 1..keyed.len() {
-            let mut index = start;
-            while index > 0 && less(keyed[index].0, keyed[index - 1].0) {
-                keyed.swap(index, index - 1);
-                index -= 1;
+    let mut sorted = insertion_order(keyed);
+    sorted.extend(deletions);
+    Ok(sorted)
+}
+
+/// The result of upstream's insertion sort of `keyed` with its comparison,
+/// which says "less" whenever either side is missing from the order (so an
+/// item without a position moves to the front, and an item with one moves
+/// left over items without one and over items with a larger one), computed
+/// in n·log n rather than n²: the items with a position stay sorted among
+/// themselves, each followed by the positionless items that came to rest
+/// after it.
+fn insertion_order(keyed: Vec<(Option<usize>, Value)>) -> Vec<Value> {
+    use std::collections::BTreeMap;
+    // Positionless items in front of every positioned one, newest first.
+    let mut front: Vec<Value> = Vec::new();
+    // Positioned items by (position, arrival), each with the positionless
+    // items that follow it, newest first.
+    let mut placed: BTreeMap<(usize, usize), (Value, Vec<Value>)> = BTreeMap::new();
+    for (arrival, (position, item)) in keyed.into_iter().enumerate() {
+        match position {
+            None => front.push(item),
+            Some(position) => {
+                // It stops right after the last item placed at or before
+                // its position and takes over what followed that item; with
+                // none, it goes to the very front, before the positionless.
+                let followers = match placed.range_mut(..=(position, usize::MAX)).next_back() {
+                    Some((_, (_, followers))) => std::mem::take(followers),
+                    None => std::mem::take(&mut front),
+                };
+                placed.insert((position, arrival), (item, followers));
             }
         }
     }
-    let mut sorted: Vec<Value> = keyed.into_iter().map(|(_, item)| item).collect();
-    sorted.extend(deletions);
-    Ok(sorted)
+    let mut sorted = Vec::new();
+    sorted.extend(front.into_iter().rev());
+    for (_, (item, followers)) in placed {
+        sorted.push(item);
+        sorted.extend(followers.into_iter().rev());
+    }
+    sorted
 }
 
 /// Merges the sorted server-only items (`left`) into the sorted patch items
@@ -689,6 +775,7 @@ fn interleave(
     merge_key: &str,
     kind: GoType,
 ) -> Vec<Value> {
+    let positions = Positions::of(server_order, merge_key, kind);
     let mut result = Vec::with_capacity(left.len() + right.len());
     let mut left = left.into_iter().peekable();
     let mut right = right.into_iter().peekable();
@@ -698,10 +785,7 @@ fn interleave(
             (Some(_), None) => true,
             (None, Some(_)) => false,
             (Some(left_item), Some(right_item)) => {
-                match (
-                    position_in(server_order, left_item, merge_key, kind),
-                    position_in(server_order, right_item, merge_key, kind),
-                ) {
+                match (positions.of_item(left_item), positions.of_item(right_item)) {
                     (Some(left_position), Some(right_position)) => left_position < right_position,
                     _ => false,
                 }
@@ -1120,6 +1204,47 @@ mod tests {
         let patched = strategic_merge_patch(&doc, &patch, &PatchSchema::of::<Pod>()).unwrap();
         assert_eq!(patched["metadata"]["labels"], json!({"a": "1"}));
         assert_eq!(patched["spec"]["containers"], json!([{"name": "c"}]));
+    }
+
+    /// The n·log n ordering gives exactly what upstream's insertion sort
+    /// with its "missing is less" comparison gives (the sort replayed here).
+    #[test]
+    fn insertion_order_matches_upstreams_insertion_sort() {
+        fn replayed(mut keyed: Vec<(Option<usize>, Value)>) -> Vec<Value> {
+            let less = |left: Option<usize>, right: Option<usize>| match (left, right) {
+                (Some(left), Some(right)) => left < right,
+                _ => true,
+            };
+            for start in 1..keyed.len() {
+                let mut index = start;
+                while index > 0 && less(keyed[index].0, keyed[index - 1].0) {
+                    keyed.swap(index, index - 1);
+                    index -= 1;
+                }
+            }
+            keyed.into_iter().map(|(_, item)| item).collect()
+        }
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move |bound: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % bound
+        };
+        for _ in 0..5000 {
+            let len = next(14) as usize;
+            let keyed: Vec<(Option<usize>, Value)> = (0..len)
+                .map(|i| {
+                    let position = (next(3) != 0).then(|| next(6) as usize);
+                    (position, json!(i))
+                })
+                .collect();
+            assert_eq!(
+                insertion_order(keyed.clone()),
+                replayed(keyed.clone()),
+                "{keyed:?}"
+            );
+        }
     }
 
     #[test]

@@ -354,7 +354,7 @@ fn propagation_policy(value: &str) -> Result<PropagationPolicy, Status> {
 
 /// The body of a create or update, by its Content-Type. A Kubernetes
 /// protobuf body becomes the equivalent JSON here, so the store reads JSON.
-pub fn request_body(headers: &HeaderMap, bytes: Bytes) -> Result<Body, Status> {
+pub async fn request_body(headers: &HeaderMap, bytes: Bytes) -> Result<Body, Status> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -369,7 +369,8 @@ pub fn request_body(headers: &HeaderMap, bytes: Bytes) -> Result<Body, Status> {
         "application/json" | "" => BodyFormat::Json,
         "application/yaml" => BodyFormat::Yaml,
         super::protobuf::MEDIA_TYPE => {
-            let json = super::protobuf::body_to_json(&bytes)?;
+            let heavy = crate::cpu_work::reserve(bytes.len() >= crate::cpu_work::HEAVY_BYTES).await;
+            let json = heavy.run(|| super::protobuf::body_to_json(&bytes))?;
             return Ok(Body {
                 format: BodyFormat::Json,
                 bytes: Bytes::from(json),
@@ -675,19 +676,22 @@ mod tests {
         assert!(delete_options(&Query::default(), b"{not json").is_err());
     }
 
-    #[test]
-    fn bodies_by_content_type() {
+    #[tokio::test]
+    async fn bodies_by_content_type() {
         let mut headers = HeaderMap::new();
         headers.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json; charset=utf-8"),
         );
         assert_eq!(
-            request_body(&headers, Bytes::new()).unwrap().format,
+            request_body(&headers, Bytes::new()).await.unwrap().format,
             BodyFormat::Json
         );
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
-        assert_eq!(request_body(&headers, Bytes::new()).unwrap_err().code, 415);
+        assert_eq!(
+            request_body(&headers, Bytes::new()).await.unwrap_err().code,
+            415
+        );
     }
 
     fn accept(value: &'static str, query: Option<&str>) -> Result<Output, Status> {

@@ -190,7 +190,7 @@ impl Api {
                     .update_scale(
                         namespace,
                         name,
-                        handlers::request_body(headers, body)?,
+                        handlers::request_body(headers, body).await?,
                         &opts,
                     )
                     .await?
@@ -238,7 +238,11 @@ impl Api {
                 }
                 let opts = handlers::write_options(headers, &query, "CreateOptions")?;
                 store
-                    .create(namespace, handlers::request_body(headers, body)?, &opts)
+                    .create(
+                        namespace,
+                        handlers::request_body(headers, body).await?,
+                        &opts,
+                    )
                     .await?
             }
             (Method::PUT, Some(name)) => {
@@ -248,7 +252,7 @@ impl Api {
                         namespace,
                         name,
                         subresource,
-                        handlers::request_body(headers, body)?,
+                        handlers::request_body(headers, body).await?,
                         &opts,
                     )
                     .await?

@@ -850,8 +850,8 @@ mod tests {
         assert_eq!(Status::from(error).code, 415);
     }
 
-    #[test]
-    fn request_body_turns_protobuf_into_json() {
+    #[tokio::test]
+    async fn request_body_turns_protobuf_into_json() {
         use crate::endpoints::handlers::request_body;
         use crate::registry::rest::BodyFormat;
         let mut headers = http::HeaderMap::new();
@@ -867,12 +867,14 @@ mod tests {
             &headers,
             bytes::Bytes::from(framed("v1", "Namespace", &namespace)),
         )
+        .await
         .unwrap();
         assert_eq!(body.format, BodyFormat::Json);
         let json: Value = serde_json::from_slice(&body.bytes).unwrap();
         assert_eq!(json["metadata"]["name"], "foo");
         assert_eq!(
             request_body(&headers, bytes::Bytes::from_static(b"k8s\0\xff"))
+                .await
                 .unwrap_err()
                 .code,
             400

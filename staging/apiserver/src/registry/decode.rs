@@ -130,14 +130,30 @@ fn field_path(path: &serde_ignored::Path<'_>) -> String {
 /// The paths of the keys that repeat within one JSON object, in document
 /// order, each once.
 fn duplicate_fields(json: &[u8]) -> Result<Vec<String>, serde_json::Error> {
-    let mut found = Vec::new();
+    let mut found = Problems::default();
     walk(json, &mut |path: &str, repeated: bool| {
-        if repeated && !found.iter().any(|p: &String| p == path) {
+        if repeated {
             found.push(path.to_string());
         }
         true
     })?;
-    Ok(found)
+    Ok(found.in_order)
+}
+
+/// A list without repeats in first-seen order, linear in its length (a
+/// request body can hold hundreds of thousands of keys).
+#[derive(Default)]
+struct Problems {
+    in_order: Vec<String>,
+    seen: HashSet<String>,
+}
+
+impl Problems {
+    fn push(&mut self, problem: String) {
+        if self.seen.insert(problem.clone()) {
+            self.in_order.push(problem);
+        }
+    }
 }
 
 /// The unknown fields (found by the typed decode) and the repeated ones,
@@ -146,35 +162,27 @@ fn duplicate_fields(json: &[u8]) -> Result<Vec<String>, serde_json::Error> {
 /// field is looked at.
 fn in_document_order(json: &[u8], unknown: &[String]) -> Vec<String> {
     let unknown_set: HashSet<&str> = unknown.iter().map(String::as_str).collect();
-    let mut problems: Vec<String> = Vec::new();
-    let mut push = |problem: String| {
-        if !problems.contains(&problem) {
-            problems.push(problem);
-        }
-    };
+    let mut problems = Problems::default();
     let walked = walk(json, &mut |path: &str, repeated: bool| {
         if unknown_set.contains(path) {
-            push(format!("unknown field {}", quote(path)));
+            problems.push(format!("unknown field {}", quote(path)));
             false
         } else {
             if repeated {
-                push(format!("duplicate field {}", quote(path)));
+                problems.push(format!("duplicate field {}", quote(path)));
             }
             true
         }
     });
     if walked.is_err() {
         // Cannot happen for a body that decoded; keep the unknown fields.
-        problems.clear();
+        problems = Problems::default();
     }
     // Anything the walk did not meet by the same path still counts.
     for path in unknown {
-        let problem = format!("unknown field {}", quote(path));
-        if !problems.contains(&problem) {
-            problems.push(problem);
-        }
+        problems.push(format!("unknown field {}", quote(path)));
     }
-    problems
+    problems.in_order
 }
 
 /// Visits every object key of a JSON document in order, without building

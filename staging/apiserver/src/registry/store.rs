@@ -25,6 +25,8 @@ use apiserver_storage::{
 use apimachinery::fieldmanager::FieldManager;
 use apimachinery::patch::{self, PatchError, PatchSchema};
 
+use crate::cpu_work;
+
 use crate::admission::{self, Attributes, Operation};
 use crate::status::{Status, StatusDetails};
 
@@ -277,17 +279,21 @@ impl<S: Strategy> Store<S> {
                 .await
                 .map_err(|err| self.storage_error(err, ""))?;
             revision = Some(page.revision);
-            let mut last_key = None;
-            for kv in &page.items {
-                let obj = self.decode_stored(kv)?;
-                if self.matches(&obj, opts) {
-                    items.push(obj);
+            let heavy = cpu_work::reserve(page.items.len() >= cpu_work::HEAVY_ITEMS).await;
+            let last_key = heavy.run(|| {
+                let mut last_key = None;
+                for kv in &page.items {
+                    let obj = self.decode_stored(kv)?;
+                    if self.matches(&obj, opts) {
+                        items.push(obj);
+                    }
+                    last_key = Some(kv.key.as_str());
+                    if opts.limit.is_some_and(|limit| items.len() >= limit.get()) {
+                        break;
+                    }
                 }
-                last_key = Some(kv.key.as_str());
-                if opts.limit.is_some_and(|limit| items.len() >= limit.get()) {
-                    break;
-                }
-            }
+                Ok::<_, Status>(last_key)
+            })?;
             let full = opts.limit.is_some_and(|limit| items.len() >= limit.get());
             let stopped_early =
                 last_key.is_some_and(|key| page.items.last().is_some_and(|last| last.key != key));
@@ -1215,8 +1221,9 @@ impl<S: Strategy> RestStorage for Store<S> {
 
     async fn list(&self, namespace: Option<&str>, opts: &ListOptions) -> Result<Reply, Status> {
         let (items, revision, continue_token) = self.list_matching(namespace, opts).await?;
-        let body = match opts.output {
-            Output::Object => self.list_body(&items, revision, continue_token.as_deref())?,
+        let heavy = cpu_work::reserve(items.len() >= cpu_work::HEAVY_ITEMS).await;
+        let body = heavy.run(|| match opts.output {
+            Output::Object => self.list_body(&items, revision, continue_token.as_deref()),
             Output::Table(table) => {
                 let resource_version = revision.to_string();
                 Self::encode_reply(&super::table::table_of(
@@ -1226,9 +1233,9 @@ impl<S: Strategy> RestStorage for Store<S> {
                     Some(&resource_version),
                     continue_token.as_deref(),
                     true,
-                )?)?
+                )?)
             }
-        };
+        })?;
         Ok(Reply::ok(body))
     }
 
@@ -1246,14 +1253,15 @@ impl<S: Strategy> RestStorage for Store<S> {
         body: Body,
         opts: &WriteOptions,
     ) -> Result<Reply, Status> {
-        let (obj, warnings) = self.decode_body(&body, opts.field_validation)?;
+        let heavy = cpu_work::reserve(body.bytes.len() >= cpu_work::HEAVY_BYTES).await;
+        let (obj, warnings) = heavy.run(|| self.decode_body(&body, opts.field_validation))?;
         let manager = managed_fields::manager_name(opts);
         let created = self
             .create_object_as(namespace, obj, opts.dry_run, Some(&manager))
             .await?;
         Ok(Reply {
             code: StatusCode::CREATED,
-            body: Self::encode_reply(&created)?,
+            body: heavy.run(|| Self::encode_reply(&created))?,
             warnings,
         })
     }
@@ -1266,7 +1274,8 @@ impl<S: Strategy> RestStorage for Store<S> {
         body: Body,
         opts: &WriteOptions,
     ) -> Result<Reply, Status> {
-        let (mut obj, warnings) = self.decode_body(&body, opts.field_validation)?;
+        let heavy = cpu_work::reserve(body.bytes.len() >= cpu_work::HEAVY_BYTES).await;
+        let (mut obj, warnings) = heavy.run(|| self.decode_body(&body, opts.field_validation))?;
         let info = self.info();
         match obj.metadata().name.as_deref() {
             Some(body_name) if body_name != name => {
@@ -1304,7 +1313,7 @@ impl<S: Strategy> RestStorage for Store<S> {
             .await?;
         Ok(Reply {
             code: StatusCode::OK,
-            body: Self::encode_reply(&updated)?,
+            body: heavy.run(|| Self::encode_reply(&updated))?,
             warnings,
         })
     }
@@ -1335,52 +1344,55 @@ impl<S: Strategy> RestStorage for Store<S> {
             _ => None,
         };
         let mut warnings = Vec::new();
+        let heavy = cpu_work::reserve(patch.len() >= cpu_work::HEAVY_BYTES).await;
         let updated = self
             .update_object(namespace, name, subresource, opts.dry_run, |current| {
-                let doc = serde_json::to_value(current)
-                    .map_err(|err| Status::internal_error(format!("encoding: {err}")))?;
-                let patched = match (patch_type, &strategic) {
-                    (PatchType::Json, _) => {
-                        patch::json_patch(&doc, &patch, patch::DEFAULT_MAX_COPY_BYTES)
+                heavy.run(|| {
+                    let doc = serde_json::to_value(current)
+                        .map_err(|err| Status::internal_error(format!("encoding: {err}")))?;
+                    let patched = match (patch_type, &strategic) {
+                        (PatchType::Json, _) => {
+                            patch::json_patch(&doc, &patch, patch::DEFAULT_MAX_COPY_BYTES)
+                        }
+                        (PatchType::Merge, _) => patch::merge_patch_bytes(&doc, &patch),
+                        (PatchType::StrategicMerge, Some(p)) => {
+                            patch::strategic_merge_patch(&doc, p, schema)
+                        }
+                        (PatchType::StrategicMerge, None) | (PatchType::Apply, _) => {
+                            patch::merge_patch_bytes(&doc, &patch)
+                        }
                     }
-                    (PatchType::Merge, _) => patch::merge_patch_bytes(&doc, &patch),
-                    (PatchType::StrategicMerge, Some(p)) => {
-                        patch::strategic_merge_patch(&doc, p, schema)
+                    .map_err(|err| patch_status(&err, info, name))?;
+                    if let Some(rv) = patched["metadata"]["resourceVersion"].as_str()
+                        && current.metadata().resource_version.as_deref() != Some(rv)
+                    {
+                        return Err(Status::modified_conflict(info.group, info.plural, name));
                     }
-                    (PatchType::StrategicMerge, None) | (PatchType::Apply, _) => {
-                        patch::merge_patch_bytes(&doc, &patch)
-                    }
-                }
-                .map_err(|err| patch_status(&err, info, name))?;
-                if let Some(rv) = patched["metadata"]["resourceVersion"].as_str()
-                    && current.metadata().resource_version.as_deref() != Some(rv)
-                {
-                    return Err(Status::modified_conflict(info.group, info.plural, name));
-                }
-                let bytes = serde_json::to_vec(&patched)
-                    .map_err(|err| Status::internal_error(format!("encoding: {err}")))?;
-                let (obj, unknown) = self.decode_body(
-                    &Body {
-                        format: BodyFormat::Json,
-                        bytes: Bytes::from(bytes),
-                    },
-                    opts.field_validation,
-                )?;
-                warnings = unknown;
-                let mut obj = obj;
-                managed_fields::stamp_write(
-                    &field_manager,
-                    subresource,
-                    current,
-                    &mut obj,
-                    &manager,
-                )?;
-                Ok(obj)
+                    let bytes = serde_json::to_vec(&patched)
+                        .map_err(|err| Status::internal_error(format!("encoding: {err}")))?;
+                    let (obj, unknown) = self.decode_body(
+                        &Body {
+                            format: BodyFormat::Json,
+                            bytes: Bytes::from(bytes),
+                        },
+                        opts.field_validation,
+                    )?;
+                    warnings = unknown;
+                    let mut obj = obj;
+                    managed_fields::stamp_write(
+                        &field_manager,
+                        subresource,
+                        current,
+                        &mut obj,
+                        &manager,
+                    )?;
+                    Ok(obj)
+                })
             })
             .await?;
         Ok(Reply {
             code: StatusCode::OK,
-            body: Self::encode_reply(&updated)?,
+            body: heavy.run(|| Self::encode_reply(&updated))?,
             warnings,
         })
     }
