@@ -15,7 +15,7 @@ use ipnet::IpNet;
 use apiserver::admission;
 use apiserver::endpoints::openapi::{self, OpenApiResource};
 use apiserver::endpoints::{Api, discovery};
-use apiserver::registry::{RestStorage, Store, Strategy};
+use apiserver::registry::{ResourceInfo, RestStorage, Store, Strategy};
 use apiserver_storage::Storage;
 
 use crate::admission::NamespaceLifecycle;

@@ -74,6 +74,8 @@ pub fn base_config(dir: &Path) -> Config {
         hsts_directives: Vec::new(),
         shutdown_delay: Duration::ZERO,
         shutdown_drain_timeout: Duration::from_secs(30),
+        max_connections: 1024,
+        idle_connection_timeout: Duration::from_secs(90),
     }
 }
 

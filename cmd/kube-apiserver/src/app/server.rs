@@ -20,7 +20,7 @@ use apiserver::audit::{Auditor, LogBackend, Policy};
 use apiserver::authentication::{Authenticator, TokenFile};
 use apiserver::authorization::Authorizer;
 use apiserver::healthz::{CheckResult, HealthCheck};
-use apiserver::server::{Config, PreparedServer, Server, signals, tls};
+use apiserver::server::{Config, PreparedServer, Server, connections, signals, tls};
 use apiserver_storage::{EmbeddedOptions, EmbeddedStorage, Storage};
 use controlplane::Instance;
 
@@ -223,6 +223,13 @@ pub async fn prepare(completed: CompletedOptions) -> anyhow::Result<PreparedServ
         hsts_directives: o.generic.hsts_directives.clone(),
         shutdown_delay: o.generic.shutdown_delay_duration.to_std(),
         shutdown_drain_timeout: drain + o.generic.shutdown_watch_termination_grace_period.to_std(),
+        max_connections: match usize::try_from(o.secure_serving.max_connections) {
+            Ok(0) | Err(_) => {
+                connections::default_max_connections(connections::raise_open_file_limit())
+            }
+            Ok(n) => n,
+        },
+        idle_connection_timeout: o.secure_serving.idle_connection_timeout.to_std(),
     };
     let mut server = Server::new(config)?;
     let storage = open_storage(o).await?;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Args};
 
-use crate::flag::parse_bool;
+use crate::flag::{Duration, parse_bool};
 
 pub const TLS_VERSIONS: &[&str] = &[
     "VersionTLS10",
@@ -65,6 +65,14 @@ pub struct SecureServingOptions {
     /// If true, SO_REUSEADDR will be used when binding the port. This allows binding to wildcard IPs like 0.0.0.0 and specific IPs in parallel, and it avoids waiting for the kernel to release sockets in TIME_WAIT state. [always on here: the listener sets SO_REUSEADDR]
     #[arg(long, value_name = "true|false", action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", value_parser = parse_bool)]
     pub permit_address_sharing: bool,
+
+    /// The most client connections served at once; further ones wait in the listen queue until one closes. 0 means the open-file limit (raised to its hard limit at start) minus 256 kept for the server's own files. [this server's own flag; upstream has no such bound]
+    #[arg(long, value_name = "int", default_value_t = 0)]
+    pub max_connections: i64,
+
+    /// A connection with no request in progress for this long is closed (HTTP/2: GOAWAY). Upstream's fixed IdleTimeout is 90s; request headers must arrive within 32s. [this server's own flag]
+    #[arg(long, value_name = "duration", default_value = "1m30s")]
+    pub idle_connection_timeout: Duration,
 }
 
 impl SecureServingOptions {
@@ -109,6 +117,18 @@ impl SecureServingOptions {
         }
         if self.http2_max_streams_per_connection < 0 {
             errors.push("--http2-max-streams-per-connection can not be negative value".to_string());
+        }
+        if self.max_connections < 0 {
+            errors.push(format!(
+                "--max-connections {} must not be negative (0: the open-file limit)",
+                self.max_connections
+            ));
+        }
+        if self.idle_connection_timeout.as_nanos() <= 0 {
+            errors.push(format!(
+                "--idle-connection-timeout {} must be positive",
+                self.idle_connection_timeout
+            ));
         }
         errors
     }

@@ -2,6 +2,7 @@
 //! version, metrics, and routes later components add) wrapped in the filter
 //! chain, and the serving lifecycle with graceful shutdown.
 
+pub mod connections;
 pub mod self_signed;
 pub mod serve;
 pub mod signals;
@@ -53,6 +54,10 @@ pub struct Config {
     pub shutdown_delay: Duration,
     /// How long in-flight requests may take to drain after that.
     pub shutdown_drain_timeout: Duration,
+    /// The most connections served at once (`--max-connections`, resolved).
+    pub max_connections: usize,
+    /// `--idle-connection-timeout`.
+    pub idle_connection_timeout: Duration,
 }
 
 /// A server ready to bind: handlers can still be added.

@@ -1,8 +1,9 @@
 //! The accept loop: TLS handshakes, the client-certificate identity of each
-//! connection, HTTP/1.1 and HTTP/2 (ALPN) via hyper-util, port sharing, and
-//! the shutdown
-//! sequence: `/readyz` fails, wait `--shutdown-delay-duration`, stop
-//! accepting, drain in-flight requests, return.
+//! connection, HTTP/1.1 and HTTP/2 (ALPN) via hyper-util, port sharing, the
+//! connection bounds of `connections` (how many, header and idle timeouts),
+//! and the shutdown sequence: `/readyz` fails, wait
+//! `--shutdown-delay-duration`, stop accepting, drain in-flight requests,
+//! return.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -13,16 +14,18 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::Router;
 use axum::body::Body;
+use futures_util::FutureExt;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpSocket};
+use tokio::sync::{Semaphore, watch};
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 use super::Config;
+use super::connections::{Activity, READ_HEADER_TIMEOUT, TrackedBody};
 use crate::authentication::{ClientCertIdentity, x509};
 use crate::filters::RemoteAddr;
 
@@ -55,6 +58,9 @@ pub struct PreparedServer {
     shutting_down: Arc<AtomicBool>,
     shutdown_delay: Duration,
     drain_timeout: Duration,
+    /// `--max-connections`, resolved.
+    max_connections: usize,
+    idle_timeout: Duration,
 }
 
 impl PreparedServer {
@@ -72,6 +78,10 @@ impl PreparedServer {
             })?;
         let local_addr = listener.local_addr().context("reading the bound address")?;
         let mut http = auto::Builder::new(TokioExecutor::new());
+        http.http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(READ_HEADER_TIMEOUT);
+        http.http2().timer(TokioTimer::new());
         if let Some(streams) = config.http2_max_streams {
             http.http2().max_concurrent_streams(streams);
         }
@@ -84,6 +94,8 @@ impl PreparedServer {
             shutting_down,
             shutdown_delay: config.shutdown_delay,
             drain_timeout: config.shutdown_drain_timeout,
+            max_connections: config.max_connections.max(1),
+            idle_timeout: config.idle_connection_timeout,
         })
     }
 
@@ -102,16 +114,26 @@ impl PreparedServer {
             shutting_down,
             shutdown_delay,
             drain_timeout,
+            max_connections,
+            idle_timeout,
         } = self;
-        tracing::info!(address = %local_addr, "serving securely");
-        let graceful = GracefulShutdown::new();
+        tracing::info!(address = %local_addr, max_connections, "serving securely");
+        // Every connection holds a receiver; the sender tells them to close
+        // gracefully and, once all are gone, that they have.
+        let (closing, _) = watch::channel(());
+        let slots = Arc::new(Semaphore::new(max_connections));
         let accept_loop = || async {
             loop {
+                // At the bound, new connections wait in the listen queue.
+                let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
+                    return;
+                };
                 let (tcp, peer) = match listener.accept().await {
                     Ok(accepted) => accepted,
                     Err(err) => {
+                        // E.g. out of file descriptors: back off, never spin.
                         tracing::warn!(%err, "accepting a connection");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        tokio::time::sleep(Duration::from_millis(100)).await;
                         continue;
                     }
                 };
@@ -119,8 +141,9 @@ impl PreparedServer {
                 let acceptor = acceptor.clone();
                 let app = app.clone();
                 let http = http.clone();
-                let watcher = graceful.watcher();
+                let mut close = closing.subscribe();
                 tokio::spawn(async move {
+                    let _slot = slot;
                     let tls =
                         match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
                             Ok(Ok(tls)) => tls,
@@ -140,18 +163,43 @@ impl PreparedServer {
                             .and_then(|chain| chain.first())
                             .map(|leaf| x509::user_from_certificate(leaf)),
                     );
+                    let activity = Activity::default();
+                    let requests = activity.clone();
                     let service = tower::service_fn(move |request: hyper::Request<Incoming>| {
+                        let active = requests.begin();
                         let mut request = request.map(Body::new);
                         request.extensions_mut().insert(identity.clone());
                         request.extensions_mut().insert(RemoteAddr(peer));
-                        app.clone().oneshot(request)
+                        app.clone().oneshot(request).map(move |response| {
+                            response.map(|response| {
+                                response.map(|body| Body::new(TrackedBody::new(body, active)))
+                            })
+                        })
                     });
                     let connection = http.serve_connection_with_upgrades(
                         TokioIo::new(tls),
                         TowerToHyperService::new(service),
                     );
-                    if let Err(err) = watcher.watch(connection.into_owned()).await {
-                        tracing::debug!(%peer, %err, "connection ended with an error");
+                    tokio::pin!(connection);
+                    let mut closed = false;
+                    loop {
+                        tokio::select! {
+                            result = connection.as_mut() => {
+                                if let Err(err) = result {
+                                    tracing::debug!(%peer, %err, "connection ended with an error");
+                                }
+                                break;
+                            }
+                            () = activity.idle_for(idle_timeout), if !closed => {
+                                tracing::debug!(%peer, "closing an idle connection");
+                                connection.as_mut().graceful_shutdown();
+                                closed = true;
+                            }
+                            _ = close.changed(), if !closed => {
+                                connection.as_mut().graceful_shutdown();
+                                closed = true;
+                            }
+                        }
                     }
                 });
             }
@@ -171,10 +219,11 @@ impl PreparedServer {
         }
         drop(listener);
         tracing::info!(
-            connections = graceful.count(),
+            connections = closing.receiver_count(),
             "stopped listening; draining in-flight requests"
         );
-        match tokio::time::timeout(drain_timeout, graceful.shutdown()).await {
+        closing.send_replace(());
+        match tokio::time::timeout(drain_timeout, closing.closed()).await {
             Ok(()) => tracing::info!("all requests drained"),
             Err(_) => {
                 tracing::warn!(timeout = ?drain_timeout, "in-flight requests did not drain in time")
