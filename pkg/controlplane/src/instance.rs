@@ -49,6 +49,8 @@ pub struct Config {
     pub event_ttl: Duration,
     /// `--min-request-timeout`.
     pub min_request_timeout: Duration,
+    /// `--max-object-size-bytes`: the largest object stored (as JSON).
+    pub max_object_size_bytes: usize,
 }
 
 /// Every resource's store, ready to serve.
@@ -88,34 +90,31 @@ impl Instance {
     pub async fn new(config: Config, storage: Arc<dyn Storage>) -> anyhow::Result<Self> {
         let admission =
             admission::Chain::new(vec![Arc::new(NamespaceLifecycle::new(storage.clone()))]);
+        let stores = StoreFactory {
+            storage: &storage,
+            admission: &admission,
+            max_object_bytes: config.max_object_size_bytes,
+        };
 
         let mut resources = Resources::default();
         // Discovery order: upstream's order within each group.
-        let namespaces = resources.add(store_of(&storage, &admission, NamespaceStrategy));
-        resources.add(store_of(&storage, &admission, PodStrategy));
-        let services = resources.add(store_of(
-            &storage,
-            &admission,
-            ServiceStrategy::new(
-                config.service_cluster_ip_ranges.clone(),
-                config.service_node_port_range.clone(),
-            ),
-        ));
-        let endpoints = resources.add(store_of(&storage, &admission, EndpointsStrategy));
-        resources.add(store_of(
-            &storage,
-            &admission,
-            ReplicationControllerStrategy,
-        ));
-        resources.add(store_of(&storage, &admission, ConfigMapStrategy));
-        resources.add(store_of(&storage, &admission, SecretStrategy));
-        let events = resources.add(store_of(&storage, &admission, EventStrategy));
-        resources.add(store_of(&storage, &admission, ServiceAccountStrategy));
-        resources.add(store_of(&storage, &admission, NodeStrategy));
-        resources.add(store_of(&storage, &admission, DeploymentStrategy));
-        resources.add(store_of(&storage, &admission, ReplicaSetStrategy));
-        resources.add(store_of(&storage, &admission, StatefulSetStrategy));
-        resources.add(store_of(&storage, &admission, DaemonSetStrategy));
+        let namespaces = resources.add(stores.of(NamespaceStrategy));
+        resources.add(stores.of(PodStrategy));
+        let services = resources.add(stores.of(ServiceStrategy::new(
+            config.service_cluster_ip_ranges.clone(),
+            config.service_node_port_range.clone(),
+        )));
+        let endpoints = resources.add(stores.of(EndpointsStrategy));
+        resources.add(stores.of(ReplicationControllerStrategy));
+        resources.add(stores.of(ConfigMapStrategy));
+        resources.add(stores.of(SecretStrategy));
+        let events = resources.add(stores.of(EventStrategy));
+        resources.add(stores.of(ServiceAccountStrategy));
+        resources.add(stores.of(NodeStrategy));
+        resources.add(stores.of(DeploymentStrategy));
+        resources.add(stores.of(ReplicaSetStrategy));
+        resources.add(stores.of(StatefulSetStrategy));
+        resources.add(stores.of(DaemonSetStrategy));
 
         let (existing, _) = services
             .list_objects(None)
@@ -207,14 +206,23 @@ impl Instance {
     }
 }
 
-fn store_of<S: Strategy>(
-    storage: &Arc<dyn Storage>,
-    admission: &admission::Chain,
-    strategy: S,
-) -> Arc<Store<S>> {
-    Arc::new(Store::new(
-        Arc::new(strategy),
-        storage.clone(),
-        admission.clone(),
-    ))
+/// Makes every resource's store over the same storage, admission chain and
+/// object size bound.
+struct StoreFactory<'a> {
+    storage: &'a Arc<dyn Storage>,
+    admission: &'a admission::Chain,
+    max_object_bytes: usize,
+}
+
+impl StoreFactory<'_> {
+    fn of<S: Strategy>(&self, strategy: S) -> Arc<Store<S>> {
+        Arc::new(
+            Store::new(
+                Arc::new(strategy),
+                self.storage.clone(),
+                self.admission.clone(),
+            )
+            .with_max_object_bytes(self.max_object_bytes),
+        )
+    }
 }

@@ -288,6 +288,8 @@ fn control_plane_config(completed: &CompletedOptions) -> anyhow::Result<controlp
         min_request_timeout: Duration::from_secs(
             u64::try_from(o.generic.min_request_timeout).unwrap_or(0),
         ),
+        max_object_size_bytes: usize::try_from(o.etcd.max_object_size_bytes)
+            .context("--max-object-size-bytes")?,
     })
 }
 

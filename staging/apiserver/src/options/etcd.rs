@@ -30,6 +30,10 @@ pub struct EtcdOptions {
     #[arg(long, value_name = "string", default_value = "/var/lib/kube-apiserver")]
     pub data_dir: PathBuf,
 
+    /// The largest object stored, in bytes of its stored JSON; larger writes get 413 RequestEntityTooLarge. The default is etcd's request limit (--max-request-bytes), which bounds upstream's objects. [this server's own flag]
+    #[arg(long, value_name = "int", default_value_t = 1_572_864)]
+    pub max_object_size_bytes: i64,
+
     /// The prefix to prepend to all resource paths in etcd.
     #[arg(long, value_name = "string", default_value = "/registry")]
     pub etcd_prefix: String,
@@ -110,6 +114,12 @@ pub struct EtcdOptions {
 impl EtcdOptions {
     pub fn validate(&self) -> Vec<String> {
         let mut errors = Vec::new();
+        if self.max_object_size_bytes <= 0 {
+            errors.push(format!(
+                "--max-object-size-bytes {} must be positive",
+                self.max_object_size_bytes
+            ));
+        }
         if self.storage_backend != "etcd3" {
             errors.push("--storage-backend invalid, allowed values: etcd3. If not specified, it will default to 'etcd3'".to_string());
         }

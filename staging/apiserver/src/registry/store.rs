@@ -59,7 +59,13 @@ pub struct Store<S: Strategy> {
     prefix: String,
     /// The kind's structure for strategic merge patches, built on first use.
     patch_schema: std::sync::OnceLock<PatchSchema>,
+    /// The largest object written, as stored.
+    max_object_bytes: usize,
 }
+
+/// The default bound on a stored object: etcd's default request limit
+/// (`--max-request-bytes`, 1.5 MiB), which upstream's objects meet in etcd.
+pub const DEFAULT_MAX_OBJECT_BYTES: usize = 1_572_864;
 
 impl<S: Strategy> Store<S> {
     pub fn new(strategy: Arc<S>, storage: Arc<dyn Storage>, admission: admission::Chain) -> Self {
@@ -70,7 +76,14 @@ impl<S: Strategy> Store<S> {
             admission,
             prefix,
             patch_schema: std::sync::OnceLock::new(),
+            max_object_bytes: DEFAULT_MAX_OBJECT_BYTES,
         }
+    }
+
+    /// Refuses to store objects larger than `bytes` (as stored, JSON).
+    pub fn with_max_object_bytes(mut self, bytes: usize) -> Self {
+        self.max_object_bytes = bytes;
+        self
     }
 
     pub fn strategy(&self) -> &Arc<S> {
@@ -109,12 +122,20 @@ impl<S: Strategy> Store<S> {
 
     /// The bytes stored for an object: JSON without `resourceVersion`, which
     /// the revision carries.
+    /// Refuses objects over the size bound with upstream's 413
+    /// `RequestEntityTooLarge` (what etcd's request limit gives there), so
+    /// repeated patches cannot grow one object without bound.
     fn encode_for_storage(&self, obj: &S::Object) -> Result<Bytes, Status> {
         let mut obj = obj.clone();
         obj.metadata_mut().resource_version = None;
-        serde_json::to_vec(&obj)
-            .map(Bytes::from)
-            .map_err(|err| Status::internal_error(format!("encoding: {err}")))
+        let bytes = serde_json::to_vec(&obj)
+            .map_err(|err| Status::internal_error(format!("encoding: {err}")))?;
+        if bytes.len() > self.max_object_bytes {
+            return Err(Status::request_entity_too_large(
+                self.max_object_bytes as u64,
+            ));
+        }
+        Ok(Bytes::from(bytes))
     }
 
     fn encode_reply(obj: &impl Serialize) -> Result<Bytes, Status> {
