@@ -361,8 +361,31 @@ fn counter(metrics: &str, labels: &[&str]) -> u64 {
 
 #[tokio::test]
 async fn metrics_count_requests_per_verb_and_code() {
-    let server = TestServer::start(|_, _| {}).await;
+    let resource = |group: &'static str, plural: &'static str| apiserver::registry::ResourceInfo {
+        group,
+        version: "v1",
+        kind: "Test",
+        plural,
+        singular: "test",
+        namespaced: true,
+        short_names: &[],
+        categories: &[],
+        has_status: false,
+        has_scale: false,
+    };
+    let installed = [
+        resource("", "pods"),
+        resource("", "configmaps"),
+        resource("apps", "deployments"),
+    ];
+    let server = TestServer::start_with(
+        |_, _| {},
+        |server| server.metrics().install_resources(&installed),
+    )
+    .await;
     let client = server.client();
+    // Not installed: counted, but under empty resource labels.
+    client.get("/apis/random.example/v1/things/x").await;
     client.get("/version").await;
     client.get("/version").await;
     client.get("/api/v1/namespaces/default/pods/p").await;
@@ -423,6 +446,10 @@ async fn metrics_count_requests_per_verb_and_code() {
         1
     );
     assert!(counter(&text, &["verb=\"GET\"", "code=\"200\"", "resource=\"\""]) >= 2);
+    assert!(
+        !text.contains("random.example") && !text.contains("things"),
+        "{text}"
+    );
     assert!(text.contains("apiserver_request_duration_seconds_bucket{"));
     assert!(text.contains("apiserver_current_inflight_requests{request_kind=\"readOnly\"}"));
     assert!(text.contains("process_resident_memory_bytes"));

@@ -19,11 +19,18 @@
 //! the same transaction as the data, so it continues across restarts; the
 //! event history for watches is in memory and starts empty at the reopened
 //! revision (see `history.rs` and README.md).
+//!
+//! A failed commit (a full disk, an I/O error) is answered as an error to
+//! every request of its batch, fails the health check, and makes the writer
+//! close and reopen the database (redb refuses every later write until it
+//! is reopened, and repairs on reopening): writes resume once the cause is
+//! gone, and the health check passes again with the next commit.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use bytes::Bytes;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
@@ -73,7 +80,7 @@ pub struct EmbeddedStorage {
 
 struct Inner {
     dir: PathBuf,
-    db: Arc<Database>,
+    db: Arc<DatabaseSlot>,
     history: Arc<History>,
     /// `None` only while dropping.
     writes: Option<mpsc::Sender<WriteRequest>>,
@@ -96,6 +103,69 @@ impl fmt::Debug for EmbeddedStorage {
         f.debug_struct("EmbeddedStorage")
             .field("dir", &self.inner.dir)
             .finish_non_exhaustive()
+    }
+}
+
+/// The open database, swapped for a reopened one after a failed commit,
+/// and what went wrong last.
+struct DatabaseSlot {
+    path: PathBuf,
+    /// `None` while the writer reopens it.
+    current: RwLock<Option<Arc<Database>>>,
+    /// The last commit's error, until a commit succeeds.
+    failure: Mutex<Option<String>>,
+}
+
+impl DatabaseSlot {
+    /// The database to read from or write to.
+    fn get(&self) -> Result<Arc<Database>> {
+        self.current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+            .ok_or_else(|| {
+                StorageError::internal(
+                    "using the embedded store",
+                    "it is being reopened after a failed write",
+                )
+            })
+    }
+
+    fn failure(&self) -> Option<String> {
+        self.failure
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn set_failure(&self, failure: Option<String>) {
+        *self.failure.lock().unwrap_or_else(PoisonError::into_inner) = failure;
+    }
+
+    /// Closes the database and opens it again (redb repairs the file on
+    /// opening after a failed commit). Readers still holding the old handle
+    /// finish within moments; the open is retried until they have.
+    fn reopen(&self) -> Result<Arc<Database>> {
+        let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
+        *current = None;
+        let mut last_error = None;
+        for _ in 0..100 {
+            match Database::create(&self.path) {
+                Ok(db) => {
+                    let db = Arc::new(db);
+                    *current = Some(Arc::clone(&db));
+                    return Ok(db);
+                }
+                Err(err) => {
+                    last_error = Some(err);
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+        }
+        Err(StorageError::internal(
+            format!("reopening {}", self.path.display()),
+            last_error.map_or_else(|| "unknown error".to_owned(), |e| e.to_string()),
+        ))
     }
 }
 
@@ -143,7 +213,11 @@ impl EmbeddedStorage {
             .map_err(|e| StorageError::internal(format!("opening {}", path.display()), e))?;
         let revision = init_tables(&db)
             .map_err(|e| StorageError::internal(format!("initialising {}", path.display()), e))?;
-        let db = Arc::new(db);
+        let db = Arc::new(DatabaseSlot {
+            path,
+            current: RwLock::new(Some(Arc::new(db))),
+            failure: Mutex::new(None),
+        });
         let history = History::new(revision, options.history_capacity);
         let (writes, queue) = mpsc::channel(options.max_batch.max(1) * 4);
         let writer = {
@@ -233,9 +307,10 @@ fn decode(key: &str, stored: &[u8]) -> Result<KeyValue> {
     })
 }
 
-/// The writer thread: group commit of whatever is queued.
+/// The writer thread: group commit of whatever is queued; after a failed
+/// commit, the database is reopened before the next batch.
 fn run_writer(
-    db: &Database,
+    slot: &DatabaseSlot,
     history: &History,
     mut queue: mpsc::Receiver<WriteRequest>,
     max_batch: usize,
@@ -249,8 +324,17 @@ fn run_writer(
             }
         }
         let (ops, replies): (Vec<_>, Vec<_>) = batch.into_iter().map(|r| (r.op, r.reply)).unzip();
-        match commit_batch(db, history, ops) {
+        let db = match slot.get() {
+            Ok(db) => Ok(db),
+            Err(_) => slot.reopen(),
+        };
+        let committed = db.and_then(|db| {
+            commit_batch(&db, history, ops)
+                .map_err(|err| StorageError::internal("committing to the embedded store", err))
+        });
+        match committed {
             Ok(outcomes) => {
+                slot.set_failure(None);
                 for (reply, outcome) in replies.into_iter().zip(outcomes) {
                     // The requester may have given up (cancelled); the write
                     // stands regardless, as with etcd.
@@ -259,11 +343,22 @@ fn run_writer(
             }
             Err(err) => {
                 let message = err.to_string();
+                slot.set_failure(Some(message.clone()));
                 for reply in replies {
                     let _ = reply.send(Err(StorageError::internal(
                         "committing to the embedded store",
                         message.clone(),
                     )));
+                }
+                // redb refuses every write after a failed commit until the
+                // database is reopened; reopening also repairs the file.
+                match slot.reopen() {
+                    Ok(_) => {
+                        tracing::warn!(error = %message, "a commit failed; reopened the embedded store")
+                    }
+                    Err(reopen) => {
+                        tracing::error!(error = %message, reopen = %reopen, "a commit failed and the embedded store could not be reopened")
+                    }
                 }
             }
         }
@@ -371,11 +466,11 @@ fn commit_batch(
         }
         meta.insert(META_REVISION, revision.get())?;
     }
-    // Hold the history lock across the commit so that readers that take it
-    // see the history and the database at the same revision.
-    let mut state = history.lock();
+    // The commit (an fsync) runs without the history lock, so async callers
+    // of the history never wait for the disk; readers of a past state wait
+    // for the history to reach their snapshot (`History::reaching`).
     txn.commit()?;
-    state.append(events);
+    history.append(events);
     Ok(outcomes)
 }
 
@@ -386,6 +481,7 @@ impl Storage for EmbeddedStorage {
         self.read("reading from the embedded store", move |inner| {
             let txn = inner
                 .db
+                .get()?
                 .begin_read()
                 .map_err(|e| StorageError::internal("starting a read", e))?;
             let table = txn
@@ -468,9 +564,16 @@ impl Storage for EmbeddedStorage {
                 "the storage writer has stopped",
             ));
         }
+        if let Some(failure) = self.inner.db.failure() {
+            return Err(StorageError::internal(
+                "the last write to the embedded store failed (writes fail until one succeeds)",
+                failure,
+            ));
+        }
         self.read("checking the embedded store", |inner| {
             let txn = inner
                 .db
+                .get()?
                 .begin_read()
                 .map_err(|e| StorageError::internal("starting a read", e))?;
             txn.open_table(META)
@@ -506,38 +609,43 @@ fn list_blocking(
     at: Option<Revision>,
     limit: usize,
 ) -> Result<ListResult> {
-    let begin_read = || {
-        inner
-            .db
+    let db = inner.db.get()?;
+    // A snapshot and the revision it is at, read in the same transaction.
+    let snapshot = || -> Result<(redb::ReadTransaction, Revision)> {
+        let txn = db
             .begin_read()
-            .map_err(|e| StorageError::internal("starting a read", e))
+            .map_err(|e| StorageError::internal("starting a read", e))?;
+        let revision = txn
+            .open_table(META)
+            .map_err(|e| StorageError::internal("opening the meta table", e))?
+            .get(META_REVISION)
+            .map_err(|e| StorageError::internal("reading the revision", e))?
+            .map_or(0, |v| v.value());
+        Ok((txn, Revision::new(revision)))
     };
     let (txn, revision, changed) = match at {
         // The latest state: the revision is read in the same snapshot.
         None => {
-            let txn = begin_read()?;
-            let meta = txn
-                .open_table(META)
-                .map_err(|e| StorageError::internal("opening the meta table", e))?;
-            let revision = meta
-                .get(META_REVISION)
-                .map_err(|e| StorageError::internal("reading the revision", e))?
-                .map_or(0, |v| v.value());
-            (txn, Revision::new(revision), Default::default())
+            let (txn, revision) = snapshot()?;
+            (txn, revision, Default::default())
         }
-        // A past state: the snapshot and the history must agree on the
-        // current revision, which holds under the history lock.
+        // A past state: the snapshot, with the changes since `at` undone
+        // from the history once it holds every event up to the snapshot.
         Some(at) => {
-            let state = inner.history.lock();
-            let current = state.current();
-            if at > current {
-                return Err(StorageError::TooLargeRevision {
-                    requested: at,
-                    current,
-                });
+            let (mut txn, mut snapshot_revision) = snapshot()?;
+            if at > snapshot_revision {
+                // Committed after the snapshot began, or not at all.
+                let current = inner.history.lock().current();
+                if at > current {
+                    return Err(StorageError::TooLargeRevision {
+                        requested: at,
+                        current,
+                    });
+                }
+                (txn, snapshot_revision) = snapshot()?;
             }
-            let changed = state.undo_since(at, prefix, start_key)?;
-            let txn = begin_read()?;
+            let state = inner.history.reaching(snapshot_revision)?;
+            let changed = state.undo_between(at, snapshot_revision, prefix, start_key)?;
             drop(state);
             (txn, at, changed)
         }

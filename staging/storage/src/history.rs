@@ -6,12 +6,14 @@
 //! Invariant: the history holds every event with a revision in
 //! `(compacted, current]`. A store creates it at its current revision, so
 //! after a restart everything before that revision is compacted.
-//! The owner of a store appends each commit's events under the same lock it
-//! holds across the commit, so that under the lock the history's `current`
-//! is exactly the latest committed revision.
+//! The owner of a store appends each commit's events right after the commit
+//! (not holding the lock across the disk's fsync), so the history may be a
+//! moment behind the database: a reader that needs both to agree waits with
+//! [`History::reaching`] until the history holds its snapshot's revision.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
+use std::time::Duration;
 
 use futures_util::stream;
 use tokio::sync::broadcast;
@@ -26,7 +28,13 @@ const FANOUT_BUFFER: usize = 1024;
 #[derive(Debug)]
 pub(crate) struct History {
     state: Mutex<HistoryState>,
+    /// Signalled after every append.
+    appended: Condvar,
 }
+
+/// How long a reader waits for the history to reach a committed revision
+/// (the writer appends right after its commit; this only bounds a bug).
+const REACH_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug)]
 pub(crate) struct HistoryState {
@@ -79,7 +87,34 @@ impl History {
                 current,
                 fanout,
             }),
+            appended: Condvar::new(),
         })
+    }
+
+    /// Records a commit's events (see [`HistoryState::append`]) and wakes
+    /// the readers waiting for them.
+    pub(crate) fn append(&self, events: Vec<WatchEvent>) {
+        self.lock().append(events);
+        self.appended.notify_all();
+    }
+
+    /// The state once it holds every event up to `revision` (a revision the
+    /// database has committed). Blocking: for the storage's blocking pool.
+    pub(crate) fn reaching(&self, revision: Revision) -> Result<MutexGuard<'_, HistoryState>> {
+        let (state, waited) = self
+            .appended
+            .wait_timeout_while(self.lock(), REACH_TIMEOUT, |state| state.current < revision)
+            .unwrap_or_else(PoisonError::into_inner);
+        if waited.timed_out() && state.current < revision {
+            return Err(StorageError::internal(
+                "reading a past state",
+                format!(
+                    "the event history stayed at revision {} behind the committed {revision}",
+                    state.current
+                ),
+            ));
+        }
+        Ok(state)
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, HistoryState> {
@@ -172,19 +207,25 @@ impl HistoryState {
     }
 
     /// How the keys under `prefix` from `start_key` on differed at
-    /// `revision` from now: for each key changed since, its value then
-    /// (`None`: it did not exist). Keys absent from the map are unchanged.
-    pub(crate) fn undo_since(
+    /// `revision` from a snapshot at `snapshot`: for each key changed in
+    /// between, its value then (`None`: it did not exist). Keys absent from
+    /// the map are unchanged.
+    pub(crate) fn undo_between(
         &self,
         revision: Revision,
+        snapshot: Revision,
         prefix: &str,
         start_key: &str,
     ) -> Result<BTreeMap<String, Option<KeyValue>>> {
         self.check(revision)?;
         let mut then = BTreeMap::new();
         // Newest first, so that the oldest change after `revision` wins: its
-        // previous value is the value at `revision`.
+        // previous value is the value at `revision`. Changes after the
+        // snapshot are not in it: nothing to undo.
         for event in self.events.iter().rev() {
+            if event.revision() > snapshot {
+                continue;
+            }
             if event.revision() <= revision {
                 break;
             }
