@@ -31,6 +31,8 @@ pub struct Server {
     pub dir: tempfile::TempDir,
     pub port: u16,
     extra_args: Vec<String>,
+    /// `--data-dir`: inside `dir` unless the test chose one.
+    data_dir: Option<PathBuf>,
 }
 
 fn free_port() -> u16 {
@@ -48,6 +50,12 @@ impl Server {
     }
 
     pub async fn start_with(extra: &[&str]) -> Server {
+        Self::start_with_data_dir(extra, None).await
+    }
+
+    /// Starts a server whose data lives in `data_dir` (e.g. on a filesystem
+    /// the test mounted).
+    pub async fn start_with_data_dir(extra: &[&str], data_dir: Option<PathBuf>) -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::write(
             dir.path().join("tokens.csv"),
@@ -59,13 +67,16 @@ impl Server {
             dir,
             port: free_port(),
             extra_args: extra.iter().map(|s| s.to_string()).collect(),
+            data_dir,
         };
         server.spawn().await;
         server
     }
 
     pub fn data_dir(&self) -> PathBuf {
-        self.dir.path().join("data")
+        self.data_dir
+            .clone()
+            .unwrap_or_else(|| self.dir.path().join("data"))
     }
 
     pub fn ca(&self) -> PathBuf {
@@ -130,6 +141,19 @@ impl Server {
         .with_safe_default_protocol_versions()?
         .with_root_certificates(roots)
         .with_no_client_auth())
+    }
+
+    /// A TLS connection to the server and nothing more (for tests that
+    /// speak, or keep silent, at the byte level).
+    pub async fn tls_connect(
+        &self,
+    ) -> anyhow::Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await?;
+        Ok(
+            tokio_rustls::TlsConnector::from(Arc::new(self.tls_config()?))
+                .connect(ServerName::try_from("localhost")?.to_owned(), tcp)
+                .await?,
+        )
     }
 
     async fn send(

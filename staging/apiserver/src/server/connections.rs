@@ -45,6 +45,8 @@ pub fn raise_open_file_limit() -> Option<u64> {
             }
         }
     }
+    // rlim_t is not u64 on every platform.
+    #[allow(clippy::unnecessary_cast)]
     Some(limit.rlim_cur as u64)
 }
 

@@ -47,6 +47,8 @@ fn listen(address: SocketAddr, reuse_port: bool) -> std::io::Result<TcpListener>
 
 /// TLS handshakes that take longer are dropped.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long an idle connection may take to close after being asked to.
+const IDLE_CLOSE_GRACE: Duration = Duration::from_secs(1);
 
 /// A bound secure port with its handler.
 pub struct PreparedServer {
@@ -182,7 +184,17 @@ impl PreparedServer {
                     );
                     tokio::pin!(connection);
                     let mut closed = false;
+                    // An idle connection that does not end after a graceful
+                    // close (headers half sent, a peer ignoring GOAWAY) is
+                    // dropped after this.
+                    let mut idle_deadline = None;
                     loop {
+                        let forced = async {
+                            match idle_deadline {
+                                Some(deadline) => tokio::time::sleep_until(deadline).await,
+                                None => std::future::pending().await,
+                            }
+                        };
                         tokio::select! {
                             result = connection.as_mut() => {
                                 if let Err(err) = result {
@@ -194,10 +206,15 @@ impl PreparedServer {
                                 tracing::debug!(%peer, "closing an idle connection");
                                 connection.as_mut().graceful_shutdown();
                                 closed = true;
+                                idle_deadline = Some(tokio::time::Instant::now() + IDLE_CLOSE_GRACE);
                             }
                             _ = close.changed(), if !closed => {
                                 connection.as_mut().graceful_shutdown();
                                 closed = true;
+                            }
+                            () = forced => {
+                                tracing::debug!(%peer, "dropping an idle connection that did not close");
+                                break;
                             }
                         }
                     }
