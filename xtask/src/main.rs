@@ -12,6 +12,7 @@ mod components;
 mod container_bench;
 mod docker;
 mod image;
+mod interrupt;
 mod licenses;
 mod local_up;
 mod platform;
@@ -231,6 +232,7 @@ struct TestArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    interrupt::install();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

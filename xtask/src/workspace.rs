@@ -109,6 +109,14 @@ impl Workspace {
                 return Err(err).with_context(|| format!("locking {path}"));
             }
         }
+        // Holding the lock, no other xtask writes here: temporary files of
+        // a run that was killed are leftovers.
+        let removed = crate::atomic::remove_stale_temp_files(output.as_std_path());
+        if removed > 0 {
+            crate::progress::log(format!(
+                "removed {removed} temporary file(s) left by an interrupted run"
+            ));
+        }
         Ok(file)
     }
 

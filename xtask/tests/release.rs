@@ -292,6 +292,57 @@ fn release_is_reproducible_across_checkouts_and_survives_interruption() {
         digests_a,
         "the release after interruptions differs"
     );
+    // The killed runs' temporary files were swept by the next one.
+    assert_eq!(temp_files_under(&a.join("_output")), Vec::<String>::new());
+
+    // Ctrl-C and SIGTERM: the xtask stops with 130 (or had finished), leaving
+    // no temporary file and the previous release whole.
+    for (signal, fifths) in [("-INT", 2u32), ("-TERM", 3)] {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_xtask"));
+        let mut child = without_build_env(&mut command)
+            .args(["release", "--local", "--skip-tests"])
+            .current_dir(&a)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(warm * fifths / 5);
+        let sent = Command::new("kill")
+            .arg(signal)
+            .arg(child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let status = child.wait().unwrap();
+        assert!(
+            status.code() == Some(130) || status.success(),
+            "after kill {signal}: {status}"
+        );
+        assert_eq!(
+            temp_files_under(&a.join("_output")),
+            Vec::<String>::new(),
+            "after kill {signal}"
+        );
+        verify_checksums(&tars_a);
+        assert_eq!(digests(&tars_a), digests_a, "after kill {signal}");
+    }
+}
+
+/// Temporary files (`.NAME.tmp-PID`) anywhere under `dir`.
+fn temp_files_under(dir: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if entry.file_name().to_string_lossy().contains(".tmp-") {
+                found.push(path.display().to_string());
+            }
+        }
+    }
+    found
 }
 
 /// Unknown component, unknown platform, not a git checkout: a clear error,

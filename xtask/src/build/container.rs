@@ -259,15 +259,18 @@ fn in_session<T>(
         name: name.clone(),
     };
     engine.block_on(async {
+        // An interrupt is this session's to handle (it removes its
+        // container) until it ends.
+        let _handling = crate::interrupt::handling();
         // A panic (e.g. stderr closed under us) must not leave the container.
         let guarded = AssertUnwindSafe(async {
             tokio::select! {
                 opened = session.open(ws, &key, image, &volumes, inputs) => opened?,
-                signal = interrupted() => return Err(anyhow!("interrupted ({signal})")),
+                signal = crate::interrupt::interrupted() => return Err(anyhow!("interrupted ({signal})")),
             };
             tokio::select! {
                 result = work(&session) => result,
-                signal = interrupted() => Err(anyhow!("interrupted ({signal}): the build container was removed")),
+                signal = crate::interrupt::interrupted() => Err(anyhow!("interrupted ({signal}): the build container was removed")),
             }
         })
         .catch_unwind()
@@ -287,22 +290,6 @@ fn in_session<T>(
             Err(panic) => std::panic::resume_unwind(panic),
         }
     })
-}
-
-/// Resolves on Ctrl-C or SIGTERM; names the signal.
-async fn interrupted() -> &'static str {
-    let mut terminate =
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(signal) => signal,
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                return "Ctrl-C";
-            }
-        };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => "Ctrl-C",
-        _ = terminate.recv() => "SIGTERM",
-    }
 }
 
 impl Session<'_> {
@@ -408,12 +395,19 @@ impl Session<'_> {
             return Ok(None);
         }
         let tar = inputs::vendor_tar(ws, &inputs.lock_digest)?;
+        // The marker goes first and comes back last: an upload that fails
+        // part way leaves no marker claiming an up-to-date volume.
+        let marker_path = format!("{CARGO_HOME_PATH}/{}", inputs::VENDOR_MARKER);
         let cleared = docker::exec(
             &self.engine.docker,
             &self.name,
-            ["rm", "-rf", "/cargo/vendor", "/cargo/config.toml"]
-                .map(str::to_owned)
-                .to_vec(),
+            vec![
+                "rm".to_owned(),
+                "-rf".to_owned(),
+                marker_path,
+                format!("{CARGO_HOME_PATH}/vendor"),
+                format!("{CARGO_HOME_PATH}/config.toml"),
+            ],
             vec![],
             |_, _| {},
         )
@@ -433,6 +427,15 @@ impl Session<'_> {
             )
             .await
             .context("uploading the vendored crates into the build container")?;
+        self.engine
+            .docker
+            .upload_to_container(
+                &self.name,
+                Some(UploadToContainerOptionsBuilder::new().path("/").build()),
+                bollard::body_full(inputs::marker_tar(&inputs.lock_digest)?.into()),
+            )
+            .await
+            .context("marking the vendored crates as complete in the build container")?;
         Ok(Some(std::fs::metadata(&tar).map(|m| m.len()).unwrap_or(0)))
     }
 

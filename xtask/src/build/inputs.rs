@@ -149,12 +149,13 @@ fn walk(root: &Utf8Path) -> Result<Vec<String>> {
     Ok(files)
 }
 
-/// `_output/dockerized/inputs/vendor-<Cargo.lock digest>.tar`, made by
-/// `cargo vendor` when missing: the vendored crates under `cargo/vendor/`,
-/// the cargo config that uses them, and `cargo/vendor.lock-sha256`.
+/// `_output/dockerized/inputs/vendored-<Cargo.lock digest>.tar`, made by
+/// `cargo vendor` when missing: the vendored crates under `cargo/vendor/`
+/// and the cargo config that uses them. The marker naming the lock file
+/// (`marker_tar`) goes in separately, once these are all in.
 pub fn vendor_tar(ws: &Workspace, lock_digest: &str) -> Result<Utf8PathBuf> {
     let inputs = ws.output().join("dockerized/inputs");
-    let tar_path = inputs.join(format!("vendor-{}.tar", &lock_digest[..16]));
+    let tar_path = inputs.join(format!("vendored-{}.tar", &lock_digest[..16]));
     if tar_path.exists() {
         return Ok(tar_path);
     }
@@ -162,7 +163,7 @@ pub fn vendor_tar(ws: &Workspace, lock_digest: &str) -> Result<Utf8PathBuf> {
     // Archives for older lock files are stale now.
     for entry in inputs.read_dir_utf8()? {
         let entry = entry?;
-        if entry.file_name().starts_with("vendor-") {
+        if entry.file_name().starts_with("vendor") && entry.file_name().ends_with(".tar") {
             let _ = std::fs::remove_file(entry.path());
         }
     }
@@ -198,14 +199,6 @@ pub fn vendor_tar(ws: &Workspace, lock_digest: &str) -> Result<Utf8PathBuf> {
         config,
         false,
     )?;
-    archive.add_bytes(
-        &format!(
-            "{}/{VENDOR_MARKER}",
-            CARGO_HOME_PATH.trim_start_matches('/')
-        ),
-        format!("{lock_digest}\n"),
-        false,
-    )?;
     let mut out = crate::atomic::AtomicFile::create(&tar_path)?;
     let mut buffered = std::io::BufWriter::new(&mut out);
     archive.write_tar(&mut buffered, 0)?;
@@ -217,4 +210,19 @@ pub fn vendor_tar(ws: &Workspace, lock_digest: &str) -> Result<Utf8PathBuf> {
         bail!("{tar_path} was not written");
     }
     Ok(tar_path)
+}
+
+/// The marker that says `/cargo` holds the crates of this Cargo.lock, as a
+/// tar to upload after the crates themselves have all arrived.
+pub fn marker_tar(lock_digest: &str) -> Result<Vec<u8>> {
+    let mut archive = Archive::new();
+    archive.add_bytes(
+        &format!(
+            "{}/{VENDOR_MARKER}",
+            CARGO_HOME_PATH.trim_start_matches('/')
+        ),
+        format!("{lock_digest}\n"),
+        false,
+    )?;
+    archive.write_tar(Vec::new(), 0)
 }

@@ -130,22 +130,8 @@ fn copy_atomic(source: &Path, dest: &Path) -> Result<()> {
 }
 
 /// Replaces `final_dir` with the complete `partial` directory. Readers see
-/// either the old complete release or the new one, never a mix or a
-/// truncated file.
+/// either the old complete release or the new one, never a mix, a missing
+/// directory or a truncated file.
 pub fn publish(partial: &Path, final_dir: &Path) -> Result<()> {
-    let old = final_dir.with_extension("old");
-    if old.exists() {
-        fs::remove_dir_all(&old).with_context(|| format!("removing {}", old.display()))?;
-    }
-    if final_dir.exists() {
-        fs::rename(final_dir, &old)
-            .with_context(|| format!("moving the previous {} aside", final_dir.display()))?;
-    }
-    fs::rename(partial, final_dir)
-        .with_context(|| format!("publishing {}", final_dir.display()))?;
-    atomic::sync_parent(final_dir)?;
-    if old.exists() {
-        fs::remove_dir_all(&old).with_context(|| format!("removing {}", old.display()))?;
-    }
-    Ok(())
+    atomic::replace_dir(partial, final_dir)
 }
