@@ -11,6 +11,7 @@ mod clean;
 mod components;
 mod container_bench;
 mod docker;
+mod fuzz;
 mod image;
 mod interrupt;
 mod licenses;
@@ -60,6 +61,10 @@ enum Command {
     /// Measure the release machinery against its peers and print a table.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Run one of the apiserver's fuzz targets (test/fuzz) for a long time,
+    /// optimised; without a target, list them. A failing input's seed is
+    /// saved under test/fuzz/regressions/ and replayed by every later run.
+    Fuzz(FuzzArgs),
     /// Run the API server on this machine to try it (hack/local-up-cluster.sh):
     /// build it with the host toolchain, keep its state in _output/local/
     /// (data, certificates, token, kubeconfig, log), serve on 127.0.0.1 until
@@ -224,6 +229,15 @@ enum BenchCommand {
 }
 
 #[derive(Debug, Args)]
+struct FuzzArgs {
+    /// The target (e.g. strategic-merge-patch); omit it to list them.
+    target: Option<String>,
+    /// How long to run: seconds, or with a unit (90s, 10m, 2h).
+    #[arg(long, default_value = "10m", value_parser = fuzz::parse_time)]
+    time: std::time::Duration,
+}
+
+#[derive(Debug, Args)]
 struct TestArgs {
     /// Extra arguments for `cargo test` (after `--`), e.g. a test name filter.
     #[arg(last = true)]
@@ -305,6 +319,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(BenchCommand::Packaging { stage, runs }) => {
             let ws = workspace::Workspace::discover()?;
             bench::packaging(&ws, stage.as_deref(), runs)
+        }
+        Command::Fuzz(args) => {
+            let ws = workspace::Workspace::discover()?;
+            fuzz::run(&ws, args.target.as_deref(), args.time)
         }
         Command::Clean(args) => {
             let ws = workspace::Workspace::discover()?;

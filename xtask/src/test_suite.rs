@@ -22,10 +22,12 @@ pub fn run(ws: &Workspace, extra: &[String]) -> Result<()> {
 
 /// The arguments of the release's component tests after `cargo test`
 /// (shared by both build routes).
-pub const COMPONENT_TEST_ARGS: [&str; 6] = [
+pub const COMPONENT_TEST_ARGS: [&str; 8] = [
     "--workspace",
     "--exclude",
     "xtask",
+    "--exclude",
+    "kube-fuzz",
     "--locked",
     "--lib",
     "--bins",

@@ -28,7 +28,7 @@ use super::rest::{Body, BodyFormat, FieldValidation};
 /// (JSON, JSON value, YAML) took a third off the release binary and 40 % off
 /// the release build of the crates above this one (ARCHITECTURE.md, "Build
 /// weight").
-pub(crate) fn decode_body<T: DeserializeOwned>(
+pub fn decode_body<T: DeserializeOwned>(
     body: &Body,
     validation: FieldValidation,
     kind: &str,

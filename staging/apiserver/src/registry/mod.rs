@@ -2,7 +2,7 @@
 //! [`store::Store`] per resource over the shared `Storage`, its behaviour
 //! per kind given by a [`strategy::Strategy`].
 
-mod decode;
+pub mod decode;
 mod managed_fields;
 pub mod rest;
 pub mod scale;
