@@ -58,7 +58,7 @@ async fn mutations_under_watch_paths_are_refused() {
     assert!(stored["metadata"].get("labels").is_none(), "{stored}");
 }
 
-/// A body past axum's 2 MiB default but within --max-request-body-bytes
+/// A body past axum's 2 MiB default but within the request body limit
 /// (3 MiB) is served through the real route; past the limit it is a JSON
 /// `Status` 413, never a text/plain one.
 #[tokio::test]

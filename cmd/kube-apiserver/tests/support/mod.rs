@@ -20,6 +20,13 @@ use rustls_pki_types::pem::PemObject;
 use serde_json::Value;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_kube-apiserver");
+
+/// The server binary the tests run: this build's, or another one named by
+/// `KUBE_APISERVER_TEST_BINARY` (to measure an older build with the same
+/// tests).
+pub fn server_binary() -> String {
+    std::env::var("KUBE_APISERVER_TEST_BINARY").unwrap_or_else(|_| BIN.to_owned())
+}
 /// The User-Agent of the harness's requests; a write without `fieldManager`
 /// is recorded under its prefix, `apiserver-tests`.
 pub const USER_AGENT: &str = "apiserver-tests/v0.0.0 (linux/amd64) harness";
@@ -85,7 +92,7 @@ impl Server {
 
     /// (Re)starts the process on the same port, data and certificate.
     pub async fn spawn(&mut self) {
-        let child = Command::new(BIN)
+        let child = Command::new(server_binary())
             .arg(format!("--cert-dir={}", self.dir.path().display()))
             .arg(format!("--data-dir={}", self.data_dir().display()))
             .arg(format!(
@@ -120,6 +127,17 @@ impl Server {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         panic!("kube-apiserver did not become ready");
+    }
+
+    /// The server process's resident memory, in KiB (`VmRSS`).
+    pub fn rss_kib(&self) -> u64 {
+        let pid = self.child.as_ref().expect("a running server").id();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS in /proc status")
     }
 
     /// SIGKILL, no cleanup: what a crash looks like.

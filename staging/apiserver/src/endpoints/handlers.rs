@@ -529,13 +529,45 @@ pub fn reply(reply: Reply) -> Response {
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    for warning in reply.warnings {
+    for warning in bounded_warnings(reply.warnings) {
         let text = format!("299 - {}", quote_warning(&warning));
         if let Ok(value) = HeaderValue::from_str(&text) {
             headers.append(header::WARNING, value);
         }
     }
     response
+}
+
+/// Warnings past this many characters in all make the rest truncated.
+const WARNINGS_TOTAL_CHARS: usize = 4 * 1024;
+/// Once truncating, each warning keeps at most this many characters.
+const WARNING_TRUNCATED_CHARS: usize = 256;
+
+/// The warnings as upstream's warning recorder sends them: each once, in
+/// order, and within 4 KiB in all; past that, every warning is cut to 256
+/// characters and the ones that still do not fit are dropped. A body with a
+/// hundred thousand unknown fields gets a few kilobytes of headers.
+fn bounded_warnings(warnings: Vec<String>) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    let unique: Vec<String> = warnings
+        .into_iter()
+        .filter(|warning| seen.insert(warning.clone()))
+        .collect();
+    let total: usize = unique.iter().map(|w| w.chars().count()).sum();
+    if total <= WARNINGS_TOTAL_CHARS {
+        return unique;
+    }
+    let mut written = 0;
+    let mut kept = Vec::new();
+    for warning in unique {
+        if written >= WARNINGS_TOTAL_CHARS {
+            break;
+        }
+        let cut: String = warning.chars().take(WARNING_TRUNCATED_CHARS).collect();
+        written += cut.chars().count();
+        kept.push(cut);
+    }
+    kept
 }
 
 /// A warning text as a quoted string (RFC 7234 warn-text).
@@ -756,6 +788,24 @@ mod tests {
             negotiate_output(&HeaderMap::new(), &Query::default()).unwrap(),
             Output::Object
         );
+    }
+
+    #[test]
+    fn warnings_are_bounded_like_upstreams_recorder() {
+        let few = vec!["a".to_owned(), "b".to_owned(), "a".to_owned()];
+        assert_eq!(bounded_warnings(few), ["a", "b"]);
+        let many: Vec<String> = (0..100_000)
+            .map(|i| format!("duplicate field \"data.k{i}\""))
+            .collect();
+        let kept = bounded_warnings(many);
+        let total: usize = kept.iter().map(String::len).sum();
+        assert!(
+            total <= WARNINGS_TOTAL_CHARS + WARNING_TRUNCATED_CHARS,
+            "{total}"
+        );
+        assert_eq!(kept[0], "duplicate field \"data.k0\"");
+        let long = vec!["x".repeat(10_000)];
+        assert_eq!(bounded_warnings(long)[0].len(), WARNING_TRUNCATED_CHARS);
     }
 
     #[test]
