@@ -34,6 +34,10 @@ fn raise_open_files() {
     }
 }
 
+/// One abuse test at a time: each measures a server under load, and two
+/// loads on two cores would measure each other.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
 
 /// An HTTP/1.1 keep-alive connection for many requests.
@@ -82,6 +86,7 @@ async fn send(
 /// resource: the metrics keep a handful of series and the memory stays put.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unauthenticated_flood_grows_neither_metrics_nor_memory() {
+    let _alone = ONE_AT_A_TIME.lock().await;
     let server = Server::start_with(&["--anonymous-auth=false"]).await;
     let mut admin = keep_alive(&server).await;
     let (_, metrics) = send(&mut admin, "GET", "/metrics", Some(TOKEN), vec![], "").await;
@@ -131,6 +136,7 @@ async fn an_unauthenticated_flood_grows_neither_metrics_nor_memory() {
 /// client with real requests is served all along.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_connections_are_dropped_and_others_are_served_throughout() {
+    let _alone = ONE_AT_A_TIME.lock().await;
     raise_open_files();
     let server = Arc::new(Server::start_with(&["--idle-connection-timeout=5s"]).await);
     let opening = Instant::now();
@@ -205,6 +211,7 @@ async fn idle_connections_are_dropped_and_others_are_served_throughout() {
 /// thousand containers), four at a time: `/healthz` keeps answering fast.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quadratic_shaped_bodies_leave_healthz_responsive() {
+    let _alone = ONE_AT_A_TIME.lock().await;
     let server = Arc::new(Server::start().await);
     let deployment = json!({
         "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
@@ -310,6 +317,7 @@ async fn quadratic_shaped_bodies_leave_healthz_responsive() {
 /// amount of memory, and all end when their connections do.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_watches_cost_bounded_memory() {
+    let _alone = ONE_AT_A_TIME.lock().await;
     let server = Server::start().await;
     let rss_before = server.rss_kib();
     let mut connections = Vec::new();
