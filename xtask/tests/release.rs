@@ -255,14 +255,7 @@ fn release_is_reproducible_across_checkouts_and_survives_interruption() {
     let warm = started.elapsed();
     for step in 0..6u32 {
         let delay = warm * step / 5;
-        let mut command = Command::new(env!("CARGO_BIN_EXE_xtask"));
-        let mut child = without_build_env(&mut command)
-            .args(["release", "--local", "--skip-tests"])
-            .current_dir(&a)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = spawn_release(&a);
         std::thread::sleep(delay);
         let _ = child.kill();
         let _ = child.wait();
@@ -298,14 +291,7 @@ fn release_is_reproducible_across_checkouts_and_survives_interruption() {
     // Ctrl-C and SIGTERM: the xtask stops with 130 (or had finished), leaving
     // no temporary file and the previous release whole.
     for (signal, fifths) in [("-INT", 2u32), ("-TERM", 3)] {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_xtask"));
-        let mut child = without_build_env(&mut command)
-            .args(["release", "--local", "--skip-tests"])
-            .current_dir(&a)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = spawn_release(&a);
         std::thread::sleep(warm * fifths / 5);
         let sent = Command::new("kill")
             .arg(signal)
@@ -326,6 +312,18 @@ fn release_is_reproducible_across_checkouts_and_survives_interruption() {
         verify_checksums(&tars_a);
         assert_eq!(digests(&tars_a), digests_a, "after kill {signal}");
     }
+}
+
+/// A warm local release in `checkout`, running in the background.
+fn spawn_release(checkout: &Path) -> std::process::Child {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    without_build_env(&mut command)
+        .args(["release", "--local", "--skip-tests"])
+        .current_dir(checkout)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
 }
 
 /// Temporary files (`.NAME.tmp-PID`) anywhere under `dir`.

@@ -18,22 +18,6 @@ use serde_json::{Value, json};
 use support::{Server, TOKEN};
 use tokio::io::AsyncReadExt;
 
-/// Raises this process's open-file limit (two thousand connections need
-/// more than the usual 1024).
-fn raise_open_files() {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit read and write the struct passed.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
-            limit.rlim_cur = limit.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
-        }
-    }
-}
-
 /// One abuse test at a time: each measures a server under load, and two
 /// loads on two cores would measure each other.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -137,7 +121,8 @@ async fn an_unauthenticated_flood_grows_neither_metrics_nor_memory() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_connections_are_dropped_and_others_are_served_throughout() {
     let _alone = ONE_AT_A_TIME.lock().await;
-    raise_open_files();
+    // Two thousand connections need more than the usual 1024 files.
+    apiserver::server::connections::raise_open_file_limit();
     let server = Arc::new(Server::start_with(&["--idle-connection-timeout=5s"]).await);
     let opening = Instant::now();
     let mut idle = Vec::new();

@@ -78,14 +78,7 @@ pub fn json_value() -> BoxedStrategy<Value> {
         .prop_recursive(4, 64, 6, |inner| {
             prop_oneof![
                 vec(inner.clone(), 0..6).prop_map(Value::Array),
-                btree_map(prop::sample::select(KEYS), inner, 0..6).prop_map(|members| {
-                    Value::Object(
-                        members
-                            .into_iter()
-                            .map(|(key, value)| (key.to_owned(), value))
-                            .collect(),
-                    )
-                }),
+                btree_map(prop::sample::select(KEYS), inner, 0..6).prop_map(object_of),
             ]
         })
         .boxed()
@@ -94,14 +87,7 @@ pub fn json_value() -> BoxedStrategy<Value> {
 /// JSON objects (what every document and patch here must be).
 pub fn json_object() -> BoxedStrategy<Value> {
     btree_map(prop::sample::select(KEYS), json_value(), 0..6)
-        .prop_map(|members| {
-            Value::Object(
-                members
-                    .into_iter()
-                    .map(|(key, value)| (key.to_owned(), value))
-                    .collect(),
-            )
-        })
+        .prop_map(object_of)
         .boxed()
 }
 
@@ -149,7 +135,12 @@ pub fn object_with_repeated_keys() -> BoxedStrategy<Vec<u8>> {
         .boxed()
 }
 
-/// `map` as a JSON object value.
-pub fn object(map: Map<String, Value>) -> Value {
-    Value::Object(map)
+/// Members keyed by [`KEYS`] as a JSON object.
+fn object_of(members: std::collections::BTreeMap<&'static str, Value>) -> Value {
+    Value::Object(
+        members
+            .into_iter()
+            .map(|(key, value)| (key.to_owned(), value))
+            .collect::<Map<String, Value>>(),
+    )
 }
