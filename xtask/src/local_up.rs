@@ -246,6 +246,9 @@ async fn serve(
     token: &str,
     opts: &Options,
 ) -> Result<()> {
+    // Ctrl-C and SIGTERM stop the server cleanly here (a second one still
+    // ends the xtask at once).
+    let _handling = crate::interrupt::handling();
     let mut interrupt = signal(SignalKind::interrupt()).context("handling SIGINT")?;
     let mut terminate = signal(SignalKind::terminate()).context("handling SIGTERM")?;
     let mut server = start_server(ws, state, binary, opts)?;
