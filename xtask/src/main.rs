@@ -146,6 +146,11 @@ struct ReleaseArgs {
     /// Do not run the workspace tests first [env: KUBE_RELEASE_RUN_TESTS=n].
     #[arg(long)]
     skip_tests: bool,
+    /// Then build the release again from its own source tarball, offline, at
+    /// another path (other umask, time zone, container and target volume),
+    /// compare every artifact and fail on any difference, naming it.
+    #[arg(long)]
+    verify: bool,
 }
 
 #[derive(Debug, Args)]
@@ -276,7 +281,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 Platform::requested(&args.platform.platforms, route.default_platforms()?)?;
             let run_tests = !args.skip_tests && release::tests_requested_by_env();
             let _lock = ws.lock_output()?;
-            release::release(&ws, &platforms, run_tests, &route)
+            release::release(&ws, &platforms, run_tests, &route, args.verify)
         }
         Command::Test(args) => {
             let ws = workspace::Workspace::discover()?;

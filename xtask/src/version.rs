@@ -45,17 +45,43 @@ pub struct GitFacts {
     pub commit_time: u64,
 }
 
+/// The version file a source tarball carries at its root (upstream's
+/// `KUBE_GIT_VERSION_FILE` format: `NAME='value'` lines): a tree that is not
+/// a git checkout is stamped from it, as the commit it came from.
+pub const VERSION_FILE: &str = ".kube-version";
+
+/// The variables of the version file, in its order.
+const VERSION_FILE_VARS: [&str; 6] = [
+    "KUBE_GIT_COMMIT",
+    "KUBE_GIT_TREE_STATE",
+    "KUBE_GIT_VERSION",
+    "KUBE_GIT_MAJOR",
+    "KUBE_GIT_MINOR",
+    "SOURCE_DATE_EPOCH",
+];
+
 impl Stamp {
     pub fn from_checkout(ws: &Workspace) -> Result<Stamp> {
-        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let git = GitFacts::read(ws)?;
+        let file = match &git {
+            Some(_) => Vec::new(),
+            None => read_version_file(&ws.root.join(VERSION_FILE).into_std_path_buf())?,
+        };
+        // The environment wins, then the version file (outside git).
+        let var = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .or_else(|| file.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone()))
+        };
         let inputs = Inputs {
-            env_version: env("KUBE_GIT_VERSION"),
-            env_commit: env("KUBE_GIT_COMMIT"),
-            env_tree_state: env("KUBE_GIT_TREE_STATE"),
-            env_major: env("KUBE_GIT_MAJOR"),
-            env_minor: env("KUBE_GIT_MINOR"),
-            env_source_date_epoch: env("SOURCE_DATE_EPOCH"),
-            git: GitFacts::read(ws)?,
+            env_version: var("KUBE_GIT_VERSION"),
+            env_commit: var("KUBE_GIT_COMMIT"),
+            env_tree_state: var("KUBE_GIT_TREE_STATE"),
+            env_major: var("KUBE_GIT_MAJOR"),
+            env_minor: var("KUBE_GIT_MINOR"),
+            env_source_date_epoch: var("SOURCE_DATE_EPOCH"),
+            git,
         };
         Stamp::compute(inputs, &ws.kubernetes_api_version)
             .with_context(|| format!("stamping the version of {}", ws.root))
@@ -111,6 +137,26 @@ impl Stamp {
             minor: inputs.env_minor.unwrap_or(parsed_minor),
             source_date_epoch,
         })
+    }
+
+    /// The version file's contents for this stamp (`VERSION_FILE`).
+    pub fn version_file(&self) -> String {
+        let values = [
+            &self.git_commit,
+            &self.git_tree_state,
+            &self.git_version,
+            &self.major,
+            &self.minor,
+            &self.source_date_epoch.to_string(),
+        ];
+        let mut out = String::from(
+            "# The version of this source tree, written by cargo xtask release: a tree\n\
+             # that is not a git checkout is stamped from it (the environment wins).\n",
+        );
+        for (name, value) in VERSION_FILE_VARS.iter().zip(values) {
+            out.push_str(&format!("{name}='{value}'\n"));
+        }
+        out
     }
 
     /// `%Y-%m-%dT%H:%M:%SZ` of SOURCE_DATE_EPOCH.
@@ -174,6 +220,38 @@ impl GitFacts {
             commit_time,
         }))
     }
+}
+
+/// (name, value) pairs of a version file; none when there is no file.
+fn read_version_file(path: &std::path::Path) -> Result<Vec<(String, String)>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    parse_version_file(&text).with_context(|| format!("reading {}", path.display()))
+}
+
+fn parse_version_file(text: &str) -> Result<Vec<(String, String)>> {
+    let mut vars = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let parsed = line.split_once('=').and_then(|(name, value)| {
+            let value = value.strip_prefix('\'')?.strip_suffix('\'')?;
+            (VERSION_FILE_VARS.contains(&name) && !value.contains('\''))
+                .then(|| (name.to_owned(), value.to_owned()))
+        });
+        match parsed {
+            Some(var) => vars.push(var),
+            None => bail!(
+                "unexpected line {line:?}: want NAME='value' with NAME one of {}",
+                VERSION_FILE_VARS.join(", ")
+            ),
+        }
+    }
+    Ok(vars)
 }
 
 fn abbrev(commit: &str) -> &str {
@@ -356,6 +434,25 @@ mod tests {
         assert_eq!(stamp.git_version, "v1.32.2");
         assert_eq!((stamp.major.as_str(), stamp.minor.as_str()), ("1", "32"));
         assert_eq!(stamp.build_date(), "1970-01-02T00:00:00Z");
+    }
+
+    #[test]
+    fn version_file_round_trips() {
+        let stamp = Stamp::compute(git(Some("v1.32.0"), false), "1.32").unwrap();
+        let vars = parse_version_file(&stamp.version_file()).unwrap();
+        let var = |name: &str| vars.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
+        let inputs = Inputs {
+            env_version: var("KUBE_GIT_VERSION"),
+            env_commit: var("KUBE_GIT_COMMIT"),
+            env_tree_state: var("KUBE_GIT_TREE_STATE"),
+            env_major: var("KUBE_GIT_MAJOR"),
+            env_minor: var("KUBE_GIT_MINOR"),
+            env_source_date_epoch: var("SOURCE_DATE_EPOCH"),
+            git: None,
+        };
+        assert_eq!(Stamp::compute(inputs, "1.32").unwrap(), stamp);
+        assert!(parse_version_file("KUBE_GIT_VERSION=v1").is_err());
+        assert!(parse_version_file("PATH='/bin'").is_err());
     }
 
     #[test]

@@ -22,6 +22,7 @@ use bollard::query_parameters::{
 use futures_util::{FutureExt, StreamExt};
 
 use super::inputs::{self, Inputs};
+use super::vendor::{self, VENDOR_PATH, Vendored};
 use super::{
     Build, BuildEnvironment, Built, CARGO_HOME_PATH, TARGET_PATH, WORKSPACE_PATH, remap_rustflags,
 };
@@ -91,6 +92,7 @@ pub fn build(
             "--bins".to_owned(),
             "--message-format=json-render-diagnostics".to_owned(),
         ];
+        cmd.extend(Vendored::config_args(VENDOR_PATH));
         for platform in platforms {
             cmd.push("--target".to_owned());
             cmd.push(platform.rust_target().to_owned());
@@ -179,6 +181,7 @@ pub fn test(
             .chain(crate::test_suite::COMPONENT_TEST_ARGS)
             .chain(["--offline", "--message-format=json-render-diagnostics"])
             .map(str::to_owned)
+            .chain(Vendored::config_args(VENDOR_PATH))
             .collect();
         session
             .cargo("test", cmd, build_env(None, false), verbosity)
@@ -203,6 +206,7 @@ fn build_env(stamp: Option<(&Stamp, &str)>, static_link: bool) -> Vec<String> {
         WORKSPACE_PATH.into(),
         CARGO_HOME_PATH.into(),
         TARGET_PATH.into(),
+        VENDOR_PATH.into(),
     );
     if static_link {
         rustflags.push(STATIC_RUSTFLAG.to_owned());
@@ -394,7 +398,7 @@ impl Session<'_> {
         if held.exit_code == 0 && held.stdout.trim() == inputs.lock_digest {
             return Ok(None);
         }
-        let tar = inputs::vendor_tar(ws, &inputs.lock_digest)?;
+        let tar = inputs::vendor_tar(ws, &vendor::ensure(ws)?)?;
         // The marker goes first and comes back last: an upload that fails
         // part way leaves no marker claiming an up-to-date volume.
         let marker_path = format!("{CARGO_HOME_PATH}/{}", inputs::VENDOR_MARKER);

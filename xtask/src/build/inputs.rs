@@ -1,21 +1,20 @@
 //! What goes into the build container, as tar archives uploaded through the
 //! Engine API (no bind mounts): the source tree (git's tracked and
 //! not-ignored files as they are in the work tree, under `/workspace`) and the
-//! vendored crates (`cargo vendor`, under `/cargo/vendor`, with the cargo
-//! config that replaces the crate registry with them), so the container builds offline.
+//! vendored crates (`vendor.rs`, under `/cargo/vendor`, with the cargo config
+//! that replaces the crate registry with them), so the container builds offline.
 
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::time::UNIX_EPOCH;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use cargo_metadata::camino::{Utf8Path, Utf8PathBuf};
-use sha2::{Digest, Sha256};
 use xshell::{Shell, cmd};
 
+use super::vendor::{self, VENDOR_PATH, Vendored};
 use super::{CARGO_HOME_PATH, WORKSPACE_PATH};
 use crate::archive::Archive;
-use crate::progress::log;
 use crate::workspace::Workspace;
 
 /// In the container's `/cargo`: the digest of the Cargo.lock whose crates
@@ -35,11 +34,9 @@ pub struct Inputs {
 /// The source upload and the lock file's digest; the vendor archive is made
 /// on demand (`vendor_tar`).
 pub fn prepare(ws: &Workspace) -> Result<Inputs> {
-    let lock = std::fs::read(ws.root.join("Cargo.lock"))
-        .context("reading Cargo.lock (builds are --locked: commit one)")?;
     Ok(Inputs {
         source_tar: source_tar(ws)?,
-        lock_digest: format!("{:x}", Sha256::digest(&lock)),
+        lock_digest: vendor::lock_digest(ws)?,
     })
 }
 
@@ -129,8 +126,12 @@ fn walk(root: &Utf8Path) -> Result<Vec<String>> {
         {
             let entry = entry?;
             let name = entry.file_name();
+            // A source tarball's vendor/ goes in as the vendored crates.
             if prefix.is_empty()
-                && (name.starts_with('_') || name.starts_with(".git") || name == "target")
+                && (name.starts_with('_')
+                    || name.starts_with(".git")
+                    || name == "target"
+                    || name == vendor::TREE_VENDOR_DIR)
             {
                 continue;
             }
@@ -149,13 +150,13 @@ fn walk(root: &Utf8Path) -> Result<Vec<String>> {
     Ok(files)
 }
 
-/// `_output/dockerized/inputs/vendored-<Cargo.lock digest>.tar`, made by
-/// `cargo vendor` when missing: the vendored crates under `cargo/vendor/`
-/// and the cargo config that uses them. The marker naming the lock file
+/// `_output/dockerized/inputs/vendored-<Cargo.lock digest>.tar`, made from
+/// the vendored crates when missing: the crates under `cargo/vendor/` and the
+/// cargo config that uses them. The marker naming the lock file
 /// (`marker_tar`) goes in separately, once these are all in.
-pub fn vendor_tar(ws: &Workspace, lock_digest: &str) -> Result<Utf8PathBuf> {
+pub fn vendor_tar(ws: &Workspace, vendored: &Vendored) -> Result<Utf8PathBuf> {
     let inputs = ws.output().join("dockerized/inputs");
-    let tar_path = inputs.join(format!("vendored-{}.tar", &lock_digest[..16]));
+    let tar_path = inputs.join(format!("vendored-{}.tar", &vendored.lock_digest[..16]));
     if tar_path.exists() {
         return Ok(tar_path);
     }
@@ -167,36 +168,14 @@ pub fn vendor_tar(ws: &Workspace, lock_digest: &str) -> Result<Utf8PathBuf> {
             let _ = std::fs::remove_file(entry.path());
         }
     }
-
-    let vendor_dir = inputs.join("vendor");
-    if vendor_dir.exists() {
-        std::fs::remove_dir_all(&vendor_dir).with_context(|| format!("removing {vendor_dir}"))?;
-    }
-    let sh = Shell::new()?;
-    sh.change_dir(&ws.root);
-    let command = cmd!(
-        sh,
-        "cargo vendor --locked --versioned-dirs --quiet {vendor_dir}"
-    );
-    log(format!("$ {command}"));
-    command
-        .quiet()
-        .ignore_stdout()
-        .run()
-        .context("vendoring the crates for the offline container build failed (cargo vendor's output is above)")?;
-
-    let vendor_prefix = format!("{}/vendor", CARGO_HOME_PATH.trim_start_matches('/'));
     let mut archive = Archive::new();
-    archive.add_tree(&vendor_prefix, vendor_dir.as_std_path())?;
-    let config = format!(
-        "# Written by cargo xtask: the build container is offline; crates come\n\
-         # from the vendored sources uploaded with the source tree.\n\
-         [source.crates-io]\nreplace-with = \"vendored-sources\"\n\n\
-         [source.vendored-sources]\ndirectory = \"{CARGO_HOME_PATH}/vendor\"\n"
-    );
+    archive.add_tree(
+        VENDOR_PATH.trim_start_matches('/'),
+        vendored.dir.as_std_path(),
+    )?;
     archive.add_bytes(
         &format!("{}/config.toml", CARGO_HOME_PATH.trim_start_matches('/')),
-        config,
+        vendor::container_config(),
         false,
     )?;
     let mut out = crate::atomic::AtomicFile::create(&tar_path)?;
@@ -205,10 +184,6 @@ pub fn vendor_tar(ws: &Workspace, lock_digest: &str) -> Result<Utf8PathBuf> {
     buffered.flush()?;
     drop(buffered);
     out.commit()?;
-    std::fs::remove_dir_all(&vendor_dir).with_context(|| format!("removing {vendor_dir}"))?;
-    if !tar_path.exists() {
-        bail!("{tar_path} was not written");
-    }
     Ok(tar_path)
 }
 

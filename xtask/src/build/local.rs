@@ -9,6 +9,7 @@ use cargo_metadata::Message;
 use cargo_metadata::camino::Utf8PathBuf;
 use xshell::{Shell, cmd};
 
+use super::vendor::{self, Vendored};
 use super::{Built, remap_rustflags};
 use crate::components::Component;
 use crate::platform::Platform;
@@ -28,7 +29,12 @@ pub fn build(
     check_target_installed(&sh, platform)?;
     let rustc_version = cmd!(sh, "rustc --version").quiet().read()?;
     let cargo_home = cargo_home()?;
-    let rustflags = remap_rustflags(&ws.root, &cargo_home, &ws.target_dir).join("\x1f");
+    // The vendored crates, as in the container: the same crate paths
+    // (remapped to /cargo/vendor) whichever tree builds.
+    let vendored = vendor::ensure(ws)?;
+    let rustflags =
+        remap_rustflags(&ws.root, &cargo_home, &ws.target_dir, &vendored.dir).join("\x1f");
+    let vendor_config = Vendored::config_args(vendored.dir.as_str());
 
     let mut packages = Vec::new();
     for component in components {
@@ -37,7 +43,7 @@ pub fn build(
     }
     let mut command = cmd!(
         sh,
-        "cargo build --release --locked --target {target} --bins {packages...} --message-format=json-render-diagnostics"
+        "cargo build {vendor_config...} --release --locked --offline --target {target} --bins {packages...} --message-format=json-render-diagnostics"
     )
     .env("CARGO_ENCODED_RUSTFLAGS", &rustflags)
     .env_remove("RUSTFLAGS");

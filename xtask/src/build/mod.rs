@@ -8,6 +8,7 @@ pub mod container;
 pub mod environment;
 mod inputs;
 mod local;
+pub mod vendor;
 
 use std::cell::OnceCell;
 
@@ -185,18 +186,20 @@ fn point_output_bin_at(ws: &Workspace, bin_dir: &Utf8Path) -> Result<()> {
 }
 
 /// The rustc flags of a release build: path remapping for the workspace,
-/// cargo's home (registry sources) and the target dir (generated code).
-/// Later prefixes win in rustc, so the target dir (often inside the
-/// workspace) comes last.
+/// cargo's home, the target dir (generated code) and the vendored crates.
+/// Later prefixes win in rustc, so the directories often inside the
+/// workspace (target, vendor) come last.
 pub fn remap_rustflags(
     workspace: &Utf8Path,
     cargo_home: &Utf8Path,
     target_dir: &Utf8Path,
+    vendor_dir: &Utf8Path,
 ) -> Vec<String> {
     vec![
         format!("--remap-path-prefix={workspace}={WORKSPACE_PATH}"),
         format!("--remap-path-prefix={cargo_home}={CARGO_HOME_PATH}"),
         format!("--remap-path-prefix={target_dir}={TARGET_PATH}"),
+        format!("--remap-path-prefix={vendor_dir}={}", vendor::VENDOR_PATH),
     ]
 }
 
@@ -210,6 +213,7 @@ mod tests {
             "/src/k".into(),
             "/root/.cargo".into(),
             "/src/k/target".into(),
+            "/src/k/vendor".into(),
         );
         assert_eq!(
             flags,
@@ -217,6 +221,7 @@ mod tests {
                 "--remap-path-prefix=/src/k=/workspace",
                 "--remap-path-prefix=/root/.cargo=/cargo",
                 "--remap-path-prefix=/src/k/target=/target",
+                "--remap-path-prefix=/src/k/vendor=/cargo/vendor",
             ]
         );
     }

@@ -3,9 +3,11 @@
 //! the release trees and packages them into `_output/release-tars`, which is
 //! replaced as a whole only when every artifact and checksum is written.
 
+mod compare;
 mod package;
 mod source;
 mod stage;
+mod verify;
 
 use anyhow::{Context, Result, bail};
 
@@ -34,6 +36,7 @@ pub fn release(
     platforms: &[Platform],
     run_tests: bool,
     route: &build::Route,
+    verify: bool,
 ) -> Result<()> {
     let stamp = Stamp::from_checkout(ws)?;
     let servers: Vec<_> = ws
@@ -63,7 +66,8 @@ pub fn release(
             .collect::<Vec<_>>()
             .join(", ")
     ));
-    let sources = source::list(ws, &stamp)?;
+    let vendored = build::vendor::ensure(ws)?;
+    let sources = source::list(ws, &stamp, &vendored)?;
 
     route
         .prepare(ws)
@@ -98,6 +102,9 @@ pub fn release(
     ));
     for (name, digests) in &artifacts {
         log(format!("  {name}  sha256 {}", digests.sha256));
+    }
+    if verify {
+        verify::verify(ws, platforms, matches!(route, build::Route::Local))?;
     }
     Ok(())
 }

@@ -87,9 +87,9 @@ pub fn stage(
     let src = stage.src_dir().join("kubernetes");
     for file in sources {
         let dest = src.join(&file.path);
-        match file.kind {
+        match &file.kind {
             SourceKind::File { executable } => {
-                copy_normalised(&file.disk, dest.as_std_path(), executable)?
+                copy_normalised(&file.disk, dest.as_std_path(), *executable)?
             }
             SourceKind::Symlink => {
                 create_parent(dest.as_std_path())?;
@@ -98,6 +98,7 @@ pub fn stage(
                 std::os::unix::fs::symlink(target, &dest)
                     .with_context(|| format!("staging link {dest}"))?;
             }
+            SourceKind::Generated(bytes) => write_normalised(&dest, bytes)?,
         }
     }
     progress.inc();
