@@ -27,6 +27,8 @@ enum Contents {
 struct Entry {
     contents: Contents,
     executable: bool,
+    /// A mode other than the normalised ones (e.g. 1777 for `/tmp`).
+    mode: Option<u32>,
 }
 
 /// The entries of an archive, keyed by their sort key; written in one go.
@@ -98,6 +100,16 @@ impl Archive {
         self.insert(archive_path, Contents::Symlink(target.into()), false)
     }
 
+    /// A directory with a mode of its own (an image's `tmp/`: 1777).
+    pub fn add_dir_with_mode(&mut self, archive_path: &str, mode: u32) -> Result<()> {
+        self.insert(archive_path, Contents::Directory, true)?;
+        let key = SortKey::new(archive_path)?;
+        if let Some(entry) = self.entries.get_mut(&key) {
+            entry.mode = Some(mode);
+        }
+        Ok(())
+    }
+
     /// Everything under `dir`, placed under `prefix` in the archive.
     pub fn add_tree(&mut self, prefix: &str, dir: &Path) -> Result<()> {
         let mut stack = vec![(dir.to_path_buf(), prefix.trim_end_matches('/').to_owned())];
@@ -146,6 +158,7 @@ impl Archive {
                         Entry {
                             contents: Contents::Directory,
                             executable: true,
+                            mode: None,
                         },
                     );
                 }
@@ -163,6 +176,7 @@ impl Archive {
             Entry {
                 contents,
                 executable,
+                mode: None,
             },
         );
         Ok(())
@@ -188,7 +202,7 @@ impl Archive {
             match &entry.contents {
                 Contents::Directory => {
                     header.set_entry_type(tar::EntryType::Directory);
-                    header.set_mode(0o755);
+                    header.set_mode(entry.mode.unwrap_or(0o755));
                     header.set_size(0);
                     tar.append_data(&mut header, format!("{path}/"), io::empty())?;
                 }

@@ -56,7 +56,6 @@ impl<W: Write> Write for HashingWriter<W> {
 }
 
 /// Digests of bytes already in memory.
-#[cfg(test)]
 pub fn digest(bytes: &[u8]) -> Digests {
     Digests {
         sha256: format!("{:x}", Sha256::digest(bytes)),

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{Context, Result};
 use cargo_metadata::camino::Utf8PathBuf;
-use cargo_metadata::{DependencyKind, MetadataCommand, PackageId, TargetKind};
+use cargo_metadata::{DependencyKind, MetadataCommand, Package, PackageId, TargetKind};
 
 use crate::components::Component;
 use crate::platform::Platform;
@@ -42,54 +42,8 @@ pub fn collect(
     }
     let mut vendored: BTreeMap<(String, String), (String, Vec<String>)> = BTreeMap::new();
     for platform in platforms {
-        let metadata = MetadataCommand::new()
-            .current_dir(&ws.root)
-            .other_options(vec![
-                "--locked".to_owned(),
-                "--filter-platform".to_owned(),
-                platform.rust_target().to_owned(),
-            ])
-            .exec()
-            .context("reading the dependency graph with `cargo metadata` for the LICENSES tree")?;
-        let resolve = metadata
-            .resolve
-            .as_ref()
-            .context("cargo metadata returned no dependency graph")?;
-        let nodes: BTreeMap<&PackageId, _> = resolve.nodes.iter().map(|n| (&n.id, n)).collect();
-        let members: BTreeSet<&PackageId> = metadata.workspace_members.iter().collect();
-        // Proc macros run in the compiler; they and what only they use are not linked.
-        let proc_macros: BTreeSet<&PackageId> = metadata
-            .packages
-            .iter()
-            .filter(|p| p.targets.iter().any(|t| t.is_kind(TargetKind::ProcMacro)))
-            .map(|p| &p.id)
-            .collect();
-        let mut stack: Vec<&PackageId> = metadata
-            .packages
-            .iter()
-            .filter(|p| {
-                components.iter().any(|c| c.name == p.name.as_str()) && members.contains(&p.id)
-            })
-            .map(|p| &p.id)
-            .collect();
-        let mut seen: BTreeSet<&PackageId> = stack.iter().copied().collect();
-        while let Some(id) = stack.pop() {
-            let Some(node) = nodes.get(id) else { continue };
-            for dep in &node.deps {
-                let linked = dep
-                    .dep_kinds
-                    .iter()
-                    .any(|k| k.kind == DependencyKind::Normal);
-                if linked && !proc_macros.contains(&dep.pkg) && seen.insert(&dep.pkg) {
-                    stack.push(&dep.pkg);
-                }
-            }
-        }
-        for package in metadata
-            .packages
-            .iter()
-            .filter(|p| seen.contains(&p.id) && !members.contains(&p.id))
-        {
+        let linked = linked_packages(ws, components, *platform)?;
+        for package in linked.iter().filter(|p| p.source.is_some()) {
             let key = (package.name.to_string(), package.version.to_string());
             if vendored.contains_key(&key) {
                 continue;
@@ -132,4 +86,64 @@ pub fn collect(
     }
     tree.generated.insert("vendor/index.txt".to_owned(), index);
     Ok(tree)
+}
+
+/// The packages linked into `components`' binaries for `platform` (the
+/// components themselves, workspace libraries and third-party crates):
+/// normal dependencies resolved for the platform; proc macros, which run in
+/// the compiler, and what only they use are not linked. Sorted by name and
+/// version.
+pub fn linked_packages(
+    ws: &Workspace,
+    components: &[Component],
+    platform: Platform,
+) -> Result<Vec<Package>> {
+    let metadata = MetadataCommand::new()
+        .current_dir(&ws.root)
+        .other_options(vec![
+            "--locked".to_owned(),
+            "--filter-platform".to_owned(),
+            platform.rust_target().to_owned(),
+        ])
+        .exec()
+        .context("reading the dependency graph with `cargo metadata`")?;
+    let resolve = metadata
+        .resolve
+        .as_ref()
+        .context("cargo metadata returned no dependency graph")?;
+    let nodes: BTreeMap<&PackageId, _> = resolve.nodes.iter().map(|n| (&n.id, n)).collect();
+    let members: BTreeSet<&PackageId> = metadata.workspace_members.iter().collect();
+    let proc_macros: BTreeSet<&PackageId> = metadata
+        .packages
+        .iter()
+        .filter(|p| p.targets.iter().any(|t| t.is_kind(TargetKind::ProcMacro)))
+        .map(|p| &p.id)
+        .collect();
+    let mut stack: Vec<&PackageId> = metadata
+        .packages
+        .iter()
+        .filter(|p| components.iter().any(|c| c.name == p.name.as_str()) && members.contains(&p.id))
+        .map(|p| &p.id)
+        .collect();
+    let mut seen: BTreeSet<&PackageId> = stack.iter().copied().collect();
+    while let Some(id) = stack.pop() {
+        let Some(node) = nodes.get(id) else { continue };
+        for dep in &node.deps {
+            let linked = dep
+                .dep_kinds
+                .iter()
+                .any(|k| k.kind == DependencyKind::Normal);
+            if linked && !proc_macros.contains(&dep.pkg) && seen.insert(&dep.pkg) {
+                stack.push(&dep.pkg);
+            }
+        }
+    }
+    let mut packages: Vec<Package> = metadata
+        .packages
+        .iter()
+        .filter(|p| seen.contains(&p.id))
+        .cloned()
+        .collect();
+    packages.sort_by(|a, b| (&a.name, &a.version).cmp(&(&b.name, &b.version)));
+    Ok(packages)
 }

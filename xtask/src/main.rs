@@ -7,6 +7,7 @@ mod atomic;
 mod bench;
 mod build;
 mod checksums;
+mod ci;
 mod clean;
 mod components;
 mod container_bench;
@@ -52,6 +53,9 @@ enum Command {
     Release(ReleaseArgs),
     /// Run the whole test suite (what CI runs).
     Test(TestArgs),
+    /// The CI pipeline step: cargo fmt --check, clippy -D warnings, the
+    /// tests, the release and release --verify; a summary table at the end.
+    Ci(CiArgs),
     /// Remove everything this checkout generated: its build containers and
     /// cache volumes, and _output/.
     Clean(CleanArgs),
@@ -135,6 +139,10 @@ struct BuildArgs {
     /// that declare [package.metadata.release].
     #[arg(value_name = "COMPONENT")]
     components: Vec<String>,
+    /// Also write the server images of components with `image = true` to
+    /// _output/release-images/ARCH/ (upstream's quick-release-images).
+    #[arg(long)]
+    image: bool,
     #[command(flatten)]
     platform: PlatformArgs,
 }
@@ -151,6 +159,15 @@ struct ReleaseArgs {
     /// compare every artifact and fail on any difference, naming it.
     #[arg(long)]
     verify: bool,
+}
+
+#[derive(Debug, Args)]
+struct CiArgs {
+    /// Steps to leave out, repeatable or comma-separated.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    skip: Vec<ci::Step>,
+    #[command(flatten)]
+    platform: PlatformArgs,
 }
 
 #[derive(Debug, Args)]
@@ -271,7 +288,25 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 Platform::requested(&args.platform.platforms, route.default_platforms()?)?;
             let stamp = version::Stamp::from_checkout(&ws)?;
             let _lock = ws.lock_output()?;
-            build::build(&ws, &stamp, &components, &platforms, &route)?;
+            let build = build::build(&ws, &stamp, &components, &platforms, &route)?;
+            if args.image {
+                let images = release::server_image::write_release_images(
+                    &ws,
+                    &stamp,
+                    &build.built,
+                    &components,
+                )?;
+                if images.is_empty() {
+                    anyhow::bail!(
+                        "--image: none of {} declares `image = true` in [package.metadata.release]",
+                        components
+                            .iter()
+                            .map(|c| c.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    );
+                }
+            }
             Ok(())
         }
         Command::Release(args) => {
@@ -282,6 +317,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let run_tests = !args.skip_tests && release::tests_requested_by_env();
             let _lock = ws.lock_output()?;
             release::release(&ws, &platforms, run_tests, &route, args.verify)
+        }
+        Command::Ci(args) => {
+            let ws = workspace::Workspace::discover()?;
+            let route = args.platform.route()?;
+            let platforms =
+                Platform::requested(&args.platform.platforms, route.default_platforms()?)?;
+            ci::run(&ws, &args.skip, &platforms, &route)
         }
         Command::Test(args) => {
             let ws = workspace::Workspace::discover()?;

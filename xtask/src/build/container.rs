@@ -643,10 +643,13 @@ fn show(live: bool, held: &mut Vec<String>, line: &str) {
     }
 }
 
-/// This checkout's build containers and cache volumes, removed; for
-/// `cargo xtask clean`. Returns what was removed, for the log.
-pub async fn remove_checkout_objects(engine: &Engine, ws: &Workspace) -> Result<Vec<String>> {
-    let key = docker::checkout_key(ws.root.as_std_path());
+/// The build containers and cache volumes of the checkout at `root`,
+/// removed; for `cargo xtask clean`. Returns what was removed, for the log.
+pub async fn remove_checkout_objects(
+    engine: &Engine,
+    root: &std::path::Path,
+) -> Result<Vec<String>> {
+    let key = docker::checkout_key(root);
     let label = format!("{}={key}", docker::CHECKOUT_LABEL);
     let filters: HashMap<&str, Vec<&str>> = HashMap::from([("label", vec![label.as_str()])]);
     let mut removed = Vec::new();

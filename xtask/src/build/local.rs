@@ -32,8 +32,11 @@ pub fn build(
     // The vendored crates, as in the container: the same crate paths
     // (remapped to /cargo/vendor) whichever tree builds.
     let vendored = vendor::ensure(ws)?;
-    let rustflags =
-        remap_rustflags(&ws.root, &cargo_home, &ws.target_dir, &vendored.dir).join("\x1f");
+    // Static, as the container route's server binaries (they also run in
+    // the server images, which have no C library).
+    let mut rustflags = remap_rustflags(&ws.root, &cargo_home, &ws.target_dir, &vendored.dir);
+    rustflags.push(super::container::STATIC_RUSTFLAG.to_owned());
+    let rustflags = rustflags.join("\x1f");
     let vendor_config = Vendored::config_args(vendored.dir.as_str());
 
     let mut packages = Vec::new();

@@ -113,6 +113,29 @@ impl Route {
         }
     }
 
+    /// What compiles on this route, as one string for input digests: the
+    /// build image's ID, or the host's `rustc --version`.
+    pub fn toolchain_id(&self, ws: &Workspace) -> Result<String> {
+        match self {
+            Route::Local => {
+                let sh = xshell::Shell::new()?;
+                Ok(xshell::cmd!(sh, "rustc --version")
+                    .quiet()
+                    .read()
+                    .context("rustc --version")?)
+            }
+            Route::Container(route) => Ok(route.image(ws)?.id.clone()),
+        }
+    }
+
+    /// Whether only the pinned build image is accepted.
+    pub fn strict_image(&self) -> bool {
+        match self {
+            Route::Local => false,
+            Route::Container(route) => route.image_policy.strict,
+        }
+    }
+
     /// Makes sure the route can build: for the container, the build image.
     pub fn prepare(&self, ws: &Workspace) -> Result<()> {
         match self {

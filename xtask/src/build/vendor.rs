@@ -196,10 +196,7 @@ fn stub_unused(vendor: &Utf8Path, keep: &BTreeSet<String>) -> Result<usize> {
         std::fs::write(dir.join("Cargo.toml"), manifest)?;
         std::fs::write(dir.join("src/lib.rs"), "")?;
         let stub = serde_json::json!({ "files": {}, "package": package });
-        std::fs::write(
-            dir.join(".cargo-checksum.json"),
-            serde_json::to_vec(&stub)?,
-        )?;
+        std::fs::write(dir.join(".cargo-checksum.json"), serde_json::to_vec(&stub)?)?;
         stubbed += 1;
     }
     Ok(stubbed)

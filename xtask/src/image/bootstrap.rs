@@ -104,6 +104,8 @@ fn image_config(definition: &Definition) -> ImageConfig {
             .map(|(name, value)| format!("{name}={value}"))
             .collect(),
         cmd: vec!["/bin/bash".to_owned()],
+        entrypoint: Vec::new(),
+        user: String::new(),
         working_dir: crate::build::WORKSPACE_PATH.to_owned(),
         labels: definition.labels().into_iter().collect::<BTreeMap<_, _>>(),
         created_by: format!(

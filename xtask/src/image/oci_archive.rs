@@ -23,6 +23,10 @@ pub struct ImageConfig {
     /// `NAME=value` entries.
     pub env: Vec<String>,
     pub cmd: Vec<String>,
+    /// Omitted from the config when empty (as are `user` and `working_dir`).
+    pub entrypoint: Vec<String>,
+    /// `uid:gid` the container runs as.
+    pub user: String,
     pub working_dir: String,
     pub labels: BTreeMap<String, String>,
     /// The history entry's `created_by`: how the layer was made.
@@ -60,16 +64,26 @@ pub fn sha256_file(path: &Path) -> Result<String> {
 /// The image config JSON (keys sorted: serde_json's map is ordered).
 pub fn config_json(config: &ImageConfig, diff_id: &str) -> Result<Vec<u8>> {
     let created = crate::version::rfc3339_utc(config.created);
+    let mut runtime = serde_json::Map::new();
+    runtime.insert("Env".into(), json!(config.env));
+    if !config.entrypoint.is_empty() {
+        runtime.insert("Entrypoint".into(), json!(config.entrypoint));
+    }
+    if !config.cmd.is_empty() {
+        runtime.insert("Cmd".into(), json!(config.cmd));
+    }
+    if !config.user.is_empty() {
+        runtime.insert("User".into(), json!(config.user));
+    }
+    if !config.working_dir.is_empty() {
+        runtime.insert("WorkingDir".into(), json!(config.working_dir));
+    }
+    runtime.insert("Labels".into(), json!(config.labels));
     let value = json!({
         "architecture": config.architecture,
         "os": "linux",
         "created": created,
-        "config": {
-            "Env": config.env,
-            "Cmd": config.cmd,
-            "WorkingDir": config.working_dir,
-            "Labels": config.labels,
-        },
+        "config": runtime,
         "rootfs": { "type": "layers", "diff_ids": [diff_id] },
         "history": [{ "created": created, "created_by": config.created_by }],
     });
@@ -119,6 +133,8 @@ mod tests {
             architecture: "amd64".into(),
             env: vec!["PATH=/usr/bin:/bin".into()],
             cmd: vec!["/bin/sh".into()],
+            entrypoint: Vec::new(),
+            user: String::new(),
             working_dir: "/workspace".into(),
             labels: BTreeMap::from([("a".into(), "b".into())]),
             created_by: "test".into(),

@@ -257,6 +257,8 @@ mod tests {
             architecture: "amd64".into(),
             env: vec![],
             cmd: vec!["/bin/sh".into()],
+            entrypoint: Vec::new(),
+            user: String::new(),
             working_dir: "/".into(),
             labels: BTreeMap::from([(IMAGE_DEFINITION_LABEL.to_owned(), label.to_owned())]),
             created_by: "test".into(),

@@ -177,7 +177,9 @@ fn explain_bytes(first: &[u8], second: &[u8]) -> String {
             format!("ELF section {section}, first difference at offset {offset:#x} ({sizes})")
         }
         None if first.starts_with(b"\x7fELF") => {
-            format!("ELF file, first difference at offset {offset:#x}, outside any section ({sizes})")
+            format!(
+                "ELF file, first difference at offset {offset:#x}, outside any section ({sizes})"
+            )
         }
         None => format!("first difference at offset {offset:#x} ({sizes})"),
     }
@@ -203,7 +205,9 @@ fn files_under(root: &Path) -> Result<BTreeMap<String, std::path::PathBuf>> {
     }
     let mut stack = vec![(root.to_path_buf(), String::new())];
     while let Some((dir, prefix)) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))? {
+        for entry in
+            std::fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))?
+        {
             let entry = entry?;
             let name = format!("{prefix}{}", entry.file_name().to_string_lossy());
             if entry.file_type()?.is_dir() {
@@ -264,7 +268,9 @@ mod tests {
         changed[at] ^= 0xff;
         let said = explain("kube-apiserver", &exe, &changed);
         assert!(
-            said.starts_with(&format!("ELF section .rodata, first difference at offset {at:#x}")),
+            said.starts_with(&format!(
+                "ELF section .rodata, first difference at offset {at:#x}"
+            )),
             "{said}"
         );
     }
@@ -281,10 +287,17 @@ mod tests {
         std::fs::write(b.join("other"), "2").unwrap();
         std::fs::write(a.join("lonely"), "1").unwrap();
         let rows = compare_dirs(&a, &b).unwrap();
-        let names: Vec<_> = rows.iter().map(|r| (r.name.as_str(), r.identical())).collect();
+        let names: Vec<_> = rows
+            .iter()
+            .map(|r| (r.name.as_str(), r.identical()))
+            .collect();
         assert_eq!(names, [("lonely", false), ("other", false), ("same", true)]);
         assert_eq!(rows[0].difference, "only in the first release");
         let table = table(&rows);
-        assert!(table.contains("identical") && table.contains("DIFFERS: first difference at offset 0x0"), "{table}");
+        assert!(
+            table.contains("identical")
+                && table.contains("DIFFERS: first difference at offset 0x0"),
+            "{table}"
+        );
     }
 }

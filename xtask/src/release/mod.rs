@@ -5,6 +5,10 @@
 
 mod compare;
 mod package;
+mod provenance;
+mod reuse;
+mod sbom;
+pub mod server_image;
 mod source;
 mod stage;
 mod verify;
@@ -20,6 +24,7 @@ use crate::{build, licenses};
 
 pub use package::{package_stage, publish};
 pub use stage::Stage;
+pub use verify::copy_root as verify_copy_root;
 
 /// `KUBE_RELEASE_RUN_TESTS`: tests run unless it is set to something other
 /// than y/Y (upstream's rule; `n` is the usual way to skip).
@@ -72,6 +77,26 @@ pub fn release(
     route
         .prepare(ws)
         .context("no release was made: the cross-build image could not be made")?;
+    let inputs = reuse::inputs_digest(
+        &stamp,
+        &sources,
+        &vendored.lock_digest,
+        platforms,
+        &route.toolchain_id(ws)?,
+    )?;
+    if reuse::is_current(ws, &inputs, run_tests) {
+        log(format!(
+            "release {} is up to date: nothing that feeds it changed since {} was written (inputs {})",
+            stamp.git_version,
+            ws.relative(&ws.release_tars()),
+            &inputs[..16]
+        ));
+        if verify {
+            verify::verify(ws, platforms, matches!(route, build::Route::Local))?;
+        }
+        return Ok(());
+    }
+    reuse::forget(ws);
     if run_tests {
         route
             .component_tests(ws)
@@ -81,20 +106,70 @@ pub fn release(
     }
     let build = build::build(ws, &stamp, &servers, platforms, route)?;
     let licenses = licenses::collect(ws, &servers, platforms)?;
-    let stage = stage::stage(ws, &stamp, &build.built, &licenses, &sources)?;
+    let images = server_image::write_release_images(ws, &stamp, &build.built, &servers)?;
+    let stage = stage::stage(ws, &stamp, &build.built, &images, &licenses, &sources)?;
 
     let partial = ws.output().join("release-tars.partial");
     let records = [(
         build::environment::FILE_NAME.to_owned(),
         build.environment.to_json()?,
     )];
+    let attest =
+        |artifacts: &[(String, crate::checksums::Digests)]| -> Result<Vec<(String, Vec<u8>)>> {
+            let sbom = sbom::document(
+                ws,
+                &sbom::Inputs {
+                    stamp: &stamp,
+                    components: &servers,
+                    built: &build.built,
+                    images: &images,
+                    environment: &build.environment,
+                    vendored: &vendored,
+                    artifacts,
+                },
+            )?;
+            let mut subjects = artifacts.to_vec();
+            subjects.push((sbom::FILE_NAME.to_owned(), crate::checksums::digest(&sbom)));
+            for image in &images {
+                let path = server_image::release_image_path(ws, image);
+                let bytes = std::fs::read(&path).with_context(|| format!("reading {path}"))?;
+                subjects.push((
+                    ws.relative(&path)
+                        .strip_prefix("_output")
+                        .unwrap_or(ws.relative(&path))
+                        .to_string(),
+                    crate::checksums::digest(&bytes),
+                ));
+            }
+            let statement = provenance::statement(
+                &stamp,
+                &build.environment,
+                &provenance::Invocation {
+                    platforms,
+                    run_tests,
+                    strict_image: route.strict_image(),
+                    lock_digest: &vendored.lock_digest,
+                },
+                &subjects,
+                &images,
+            )?;
+            let mut out = vec![(sbom::FILE_NAME.to_owned(), sbom)];
+            let signer: &dyn provenance::Signer = &provenance::Unsigned;
+            if let Some(envelope) = signer.sign("application/vnd.in-toto+json", &statement)? {
+                out.push((format!("{}.dsse.json", provenance::FILE_NAME), envelope));
+            }
+            out.push((provenance::FILE_NAME.to_owned(), statement));
+            Ok(out)
+        };
     let artifacts = package_stage(
         &stage,
         &records,
+        &attest,
         partial.as_std_path(),
         stamp.source_date_epoch,
     )?;
     publish(partial.as_std_path(), ws.release_tars().as_std_path())?;
+    reuse::record(ws, &inputs, run_tests)?;
     log(format!(
         "release {} written to {}:",
         stamp.git_version,

@@ -22,13 +22,18 @@ pub fn server_tarball(dashed_platform: &str) -> String {
     format!("kubernetes-server-{dashed_platform}.tar.gz")
 }
 
+/// What describes the other artifacts once they are written (SBOM,
+/// provenance): (name, bytes) made from their digests.
+pub type Attestations<'a> = &'a dyn Fn(&[(String, Digests)]) -> Result<Vec<(String, Vec<u8>)>>;
+
 /// Packages every tree of `stage` into `out_dir` (created afresh), writes
 /// `records` (name, bytes: e.g. the build environment) beside the tarballs,
-/// and the checksums of all of them; returns (artifact name, digests) sorted
-/// by name.
+/// then what `attest` makes of all of those, and the checksums of
+/// everything; returns (artifact name, digests) sorted by name.
 pub fn package_stage(
     stage: &Stage,
     records: &[(String, Vec<u8>)],
+    attest: Attestations<'_>,
     out_dir: &Path,
     mtime: u64,
 ) -> Result<Vec<(String, Digests)>> {
@@ -84,13 +89,12 @@ pub fn package_stage(
         artifacts.push(result?);
     }
     for (name, bytes) in records {
-        let mut file = HashingWriter::new(AtomicFile::create(out_dir.join(name))?);
-        file.write_all(bytes)
-            .with_context(|| format!("writing {}", out_dir.join(name).display()))?;
-        let (file, digests) = file.finish();
-        file.set_mode(0o644)?;
-        file.commit()?;
-        artifacts.push((name.clone(), digests));
+        artifacts.push((name.clone(), write_record(out_dir, name, bytes)?));
+    }
+    artifacts.sort_by(|a, b| a.0.cmp(&b.0));
+    for (name, bytes) in attest(&artifacts)? {
+        let digests = write_record(out_dir, &name, &bytes)?;
+        artifacts.push((name, digests));
     }
     artifacts.sort_by(|a, b| a.0.cmp(&b.0));
 
@@ -99,6 +103,16 @@ pub fn package_stage(
     progress.inc();
     progress.finish();
     Ok(artifacts)
+}
+
+fn write_record(out_dir: &Path, name: &str, bytes: &[u8]) -> Result<Digests> {
+    let mut file = HashingWriter::new(AtomicFile::create(out_dir.join(name))?);
+    file.write_all(bytes)
+        .with_context(|| format!("writing {}", out_dir.join(name).display()))?;
+    let (file, digests) = file.finish();
+    file.set_mode(0o644)?;
+    file.commit()?;
+    Ok(digests)
 }
 
 /// `dir/kubernetes` → `dest` as tar.gz with entries under `kubernetes/`.

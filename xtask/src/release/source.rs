@@ -18,7 +18,9 @@ use crate::workspace::Workspace;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SourceKind {
-    File { executable: bool },
+    File {
+        executable: bool,
+    },
     Symlink,
     /// Written by the release (`disk` is unused).
     Generated(Vec<u8>),

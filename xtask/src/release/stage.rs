@@ -6,6 +6,7 @@
 //! release-stage/src/kubernetes/...                      → kubernetes-src.tar.gz
 //! release-stage/full/kubernetes/{README.md,version,server/README,LICENSES}
 //! release-stage/server/linux-ARCH/kubernetes/{server/bin,LICENSES}
+//!   server/bin/<bin>, <bin>.tar (image), <bin>.docker_tag
 //! ```
 
 use std::fs;
@@ -15,6 +16,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use cargo_metadata::camino::{Utf8Path, Utf8PathBuf};
 
+use super::server_image::ServerImage;
 use super::source::{SourceFile, SourceKind};
 use crate::build::Built;
 use crate::licenses::LicenseTree;
@@ -70,6 +72,7 @@ pub fn stage(
     ws: &Workspace,
     stamp: &Stamp,
     built: &[Built],
+    images: &[ServerImage],
     licenses: &LicenseTree,
     sources: &[SourceFile],
 ) -> Result<Stage> {
@@ -111,6 +114,19 @@ pub fn stage(
                 b.path(binary).as_std_path(),
                 kube.join("server/bin").join(binary).as_std_path(),
                 true,
+            )?;
+        }
+        for image in images.iter().filter(|i| i.platform == b.platform) {
+            let archive = super::server_image::release_image_path(ws, image);
+            let bin = kube.join("server/bin");
+            copy_normalised(
+                archive.as_std_path(),
+                bin.join(format!("{}.tar", image.binary)).as_std_path(),
+                false,
+            )?;
+            write_normalised(
+                &bin.join(format!("{}.docker_tag", image.binary)),
+                format!("{}\n", image.tag).as_bytes(),
             )?;
         }
         stage_licenses(licenses, &kube.join("LICENSES"))?;
