@@ -106,16 +106,19 @@ fn tar_list(archive: &Path) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-/// Two clones at different paths, released with different umask and TZ,
-/// give identical artifacts (binaries included); the published directory
-/// survives being killed at any moment of a later release.
+/// A release, then `release --verify`: the second run reuses the first
+/// (nothing changed) and rebuilds it from its own source tarball at another
+/// path, offline, under another umask, time zone and cargo home: identical
+/// artifacts (binaries included). The SBOM validates against SPDX 2.3 and
+/// lists every linked crate; the provenance's subjects are the files on
+/// disk. The published directory survives being killed at any moment of a
+/// later release. Then a build script that embeds the checkout path: the
+/// verification fails, naming the binary and its ELF section.
 #[test]
-fn release_is_reproducible_across_checkouts_and_survives_interruption() {
+fn release_is_reproducible_verified_attested_and_survives_interruption() {
     let base = tempfile::tempdir().unwrap();
     let a = base.path().join("a");
-    let b = base.path().join("deeper/path/to/b");
     clone_into(&a);
-    clone_into(&b);
 
     let run_a = xtask(
         &a,
@@ -124,39 +127,40 @@ fn release_is_reproducible_across_checkouts_and_survives_interruption() {
         &["release", "--local", "--skip-tests"],
     );
     assert_success(&run_a, "release in clone a");
-    // Clone b also sees cargo's home (the registry sources) under another
-    // path, so only path remapping can make the binaries equal.
-    let cargo_home = std::env::var("CARGO_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap()).join(".cargo"));
-    let other_cargo_home = base.path().join("elsewhere/cargo-home");
-    fs::create_dir_all(other_cargo_home.parent().unwrap()).unwrap();
-    std::os::unix::fs::symlink(&cargo_home, &other_cargo_home).unwrap();
-    let run_b = xtask(
-        &b,
-        "077",
-        &[
-            ("TZ", "Asia/Kolkata"),
-            ("CARGO_HOME", other_cargo_home.to_str().unwrap()),
-        ],
-        &["release", "--local", "--skip-tests"],
+    let verified = xtask(
+        &a,
+        "022",
+        &[("TZ", "UTC")],
+        &["release", "--local", "--skip-tests", "--verify"],
     );
-    assert_success(&run_b, "release in clone b");
+    assert_success(&verified, "release --verify in clone a");
+    let log = String::from_utf8_lossy(&verified.stderr);
+    assert!(
+        log.contains("is up to date"),
+        "the second release rebuilt:\n{log}"
+    );
+    assert!(
+        !log.contains("build linux/amd64"),
+        "the no-op release built:\n{log}"
+    );
+    assert!(
+        log.contains("kubernetes-server-linux-amd64.tar.gz") && log.contains("identical"),
+        "{log}"
+    );
+    assert!(log.contains("verify: all"), "{log}");
+    let copy = verify_copy(&log);
+    let copy_tars = copy.join("_output/release-tars");
 
     let tars_a = a.join("_output/release-tars");
-    let tars_b = b.join("_output/release-tars");
     verify_checksums(&tars_a);
     let digests_a = digests(&tars_a);
     assert_eq!(
         digests_a,
-        digests(&tars_b),
-        "release artifacts differ between checkouts"
+        digests(&copy_tars),
+        "release artifacts differ when rebuilt from the source tarball"
     );
-    assert_eq!(
-        sha256_of(&a.join("_output/local/bin/linux/amd64/kube-apiserver")),
-        sha256_of(&b.join("_output/local/bin/linux/amd64/kube-apiserver")),
-        "binaries differ between checkouts"
-    );
+    check_sbom(&a, &tars_a);
+    check_provenance(&a, &tars_a);
 
     // What the build ran with: this machine's toolchain.
     let environment: serde_json::Value =
@@ -248,6 +252,7 @@ fn release_is_reproducible_across_checkouts_and_survives_interruption() {
     // Kill later releases at moments spread over a run: whatever the moment,
     // _output/release-tars holds a complete, verifiable release.
     let started = Instant::now();
+    forget_last_release(&a);
     assert_success(
         &xtask(&a, "022", &[], &["release", "--local", "--skip-tests"]),
         "warm release",
@@ -255,6 +260,7 @@ fn release_is_reproducible_across_checkouts_and_survives_interruption() {
     let warm = started.elapsed();
     for step in 0..6u32 {
         let delay = warm * step / 5;
+        forget_last_release(&a);
         let mut child = spawn_release(&a);
         std::thread::sleep(delay);
         let _ = child.kill();
@@ -291,6 +297,7 @@ fn release_is_reproducible_across_checkouts_and_survives_interruption() {
     // Ctrl-C and SIGTERM: the xtask stops with 130 (or had finished), leaving
     // no temporary file and the previous release whole.
     for (signal, fifths) in [("-INT", 2u32), ("-TERM", 3)] {
+        forget_last_release(&a);
         let mut child = spawn_release(&a);
         std::thread::sleep(warm * fifths / 5);
         let sent = Command::new("kill")
@@ -312,6 +319,240 @@ fn release_is_reproducible_across_checkouts_and_survives_interruption() {
         verify_checksums(&tars_a);
         assert_eq!(digests(&tars_a), digests_a, "after kill {signal}");
     }
+
+    // A build input that differs between checkouts: a build script that
+    // embeds the checkout's path in the binary. --verify fails and says where.
+    let manifest = a.join("cmd/kube-apiserver");
+    fs::write(
+        manifest.join("build.rs"),
+        "fn main() {\n    let dir = std::env::var(\"CARGO_MANIFEST_DIR\").unwrap();\n    \
+         println!(\"cargo:rustc-env=KUBE_CHECKOUT_PATH={dir}\");\n}\n",
+    )
+    .unwrap();
+    let main_rs = manifest.join("src/main.rs");
+    let mut main_source = fs::read_to_string(&main_rs).unwrap();
+    main_source.push_str("\n#[used]\nstatic CHECKOUT_PATH: &str = env!(\"KUBE_CHECKOUT_PATH\");\n");
+    fs::write(&main_rs, main_source).unwrap();
+    git(&a, &["add", "-A"]);
+    git(
+        &a,
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "commit",
+            "-qm",
+            "embed the checkout path",
+        ],
+    );
+    let perturbed = xtask(
+        &a,
+        "022",
+        &[],
+        &["release", "--local", "--skip-tests", "--verify"],
+    );
+    assert!(
+        !perturbed.status.success(),
+        "--verify passed a path-dependent build"
+    );
+    let err = String::from_utf8_lossy(&perturbed.stderr);
+    assert!(
+        err.contains("the release is not reproducible")
+            && err.contains(
+                "kubernetes-server-linux-amd64.tar.gz: member kubernetes/server/bin/kube-apiserver: ELF section"
+            ),
+        "{err}"
+    );
+    assert_success(&xtask(&a, "022", &[], &["clean"]), "clean");
+    assert!(!copy.exists(), "clean left release --verify's copy");
+}
+
+/// The copy `release --verify` rebuilt in, from its log.
+fn verify_copy(log: &str) -> PathBuf {
+    let line = log
+        .lines()
+        .find_map(|l| l.split_once("verify: releasing again from kubernetes-src.tar.gz in "))
+        .map(|(_, rest)| rest)
+        .unwrap_or_else(|| panic!("no verify line in:\n{log}"));
+    PathBuf::from(line.split(" (offline").next().unwrap())
+}
+
+/// Makes the next release rebuild its artifacts (not reuse them).
+fn forget_last_release(checkout: &Path) {
+    let _ = fs::remove_file(checkout.join("_output/release-inputs.json"));
+}
+
+/// The SBOM validates against the SPDX 2.3 JSON schema (vendored from
+/// spdx/spdx-spec v2.3), and lists each crate `cargo tree` says is linked
+/// into the amd64 server, with the checksum Cargo.lock pins.
+fn check_sbom(checkout: &Path, tars: &Path) {
+    let document: serde_json::Value =
+        serde_json::from_slice(&fs::read(tars.join("kubernetes-release.spdx.json")).unwrap())
+            .unwrap();
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("data/spdx-2.3.schema.json")).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&document)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "the SBOM is not valid SPDX 2.3: {errors:#?}"
+    );
+
+    let tree = Command::new("cargo")
+        .args([
+            "tree",
+            "--locked",
+            "-p",
+            "kube-apiserver",
+            "-e",
+            "normal,no-proc-macro",
+            "--target",
+            "x86_64-unknown-linux-gnu",
+            "--prefix",
+            "none",
+        ])
+        .current_dir(checkout)
+        .output()
+        .unwrap();
+    assert_success(&tree, "cargo tree");
+    let linked: std::collections::BTreeSet<(String, String)> = String::from_utf8(tree.stdout)
+        .unwrap()
+        .lines()
+        .filter_map(|l| {
+            let mut words = l.split_whitespace();
+            Some((
+                words.next()?.to_owned(),
+                words.next()?.trim_start_matches('v').to_owned(),
+            ))
+        })
+        .collect();
+    let packages: BTreeMap<&str, &serde_json::Value> = document["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["SPDXID"].as_str().unwrap(), p))
+        .collect();
+    let listed: std::collections::BTreeSet<(String, String)> = document["relationships"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| {
+            r["relationshipType"] == "STATIC_LINK"
+                && r["spdxElementId"] == "SPDXRef-File-linux-amd64-kube-apiserver"
+        })
+        .map(|r| {
+            let p = packages[r["relatedSpdxElement"].as_str().unwrap()];
+            (
+                p["name"].as_str().unwrap().to_owned(),
+                p["versionInfo"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert!(linked.len() > 50, "{linked:?}");
+    assert_eq!(
+        listed, linked,
+        "the SBOM's linked crates are not cargo tree's"
+    );
+
+    let lock = fs::read_to_string(checkout.join("Cargo.lock")).unwrap();
+    let mut checked = 0;
+    for block in lock.split("[[package]]") {
+        let field = |name: &str| {
+            block
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("{name} = \"")))
+                .map(|v| v.trim_end_matches('"').to_owned())
+        };
+        let (Some(name), Some(version), Some(checksum)) =
+            (field("name"), field("version"), field("checksum"))
+        else {
+            continue;
+        };
+        if !linked.contains(&(name.clone(), version.clone())) {
+            continue;
+        }
+        let package = packages
+            .values()
+            .find(|p| p["name"] == name.as_str() && p["versionInfo"] == version.as_str())
+            .unwrap();
+        assert_eq!(
+            package["checksums"][0]["checksumValue"],
+            checksum.as_str(),
+            "{name} {version}"
+        );
+        assert_eq!(
+            package["externalRefs"][0]["referenceLocator"],
+            format!("pkg:cargo/{name}@{version}").as_str()
+        );
+        checked += 1;
+    }
+    assert!(checked > 50, "only {checked} crates checked");
+}
+
+/// Every subject of the provenance is a file on disk with that sha256 (or an
+/// image ID its archive holds), and every artifact but the checksums and
+/// the statement itself is a subject.
+fn check_provenance(checkout: &Path, tars: &Path) {
+    let statement: serde_json::Value =
+        serde_json::from_slice(&fs::read(tars.join("kubernetes-release.intoto.json")).unwrap())
+            .unwrap();
+    assert_eq!(statement["_type"], "https://in-toto.io/Statement/v1");
+    assert_eq!(statement["predicateType"], "https://slsa.dev/provenance/v1");
+    let predicate = &statement["predicate"]["buildDefinition"];
+    assert_eq!(
+        predicate["externalParameters"]["platforms"][0],
+        "linux/amd64"
+    );
+    let commit = git(checkout, &["rev-parse", "HEAD"]);
+    assert_eq!(
+        predicate["resolvedDependencies"][0]["digest"]["gitCommit"],
+        commit.as_str()
+    );
+    let mut subjects = BTreeMap::new();
+    for subject in statement["subject"].as_array().unwrap() {
+        let name = subject["name"].as_str().unwrap().to_owned();
+        let digest = subject["digest"]["sha256"].as_str().unwrap().to_owned();
+        subjects.insert(name, digest);
+    }
+    for (name, digest) in &subjects {
+        let file = [tars.join(name), checkout.join("_output").join(name)]
+            .into_iter()
+            .find(|p| p.is_file());
+        match file {
+            Some(file) => assert_eq!(&sha256_of(&file), digest, "{name}"),
+            None => {
+                // An image ID: the config digest inside its archive.
+                assert!(
+                    name.starts_with("registry.k8s.io/kube-apiserver-amd64:"),
+                    "{name}: no such file"
+                );
+                let listing = Command::new("tar")
+                    .arg("-tf")
+                    .arg(checkout.join("_output/release-images/amd64/kube-apiserver.tar"))
+                    .output()
+                    .unwrap();
+                assert!(
+                    String::from_utf8_lossy(&listing.stdout).contains(&format!("{digest}.json")),
+                    "{name}"
+                );
+            }
+        }
+    }
+    for name in digests(tars).keys() {
+        let derived =
+            name.ends_with(".sha256") || name.ends_with(".sha512") || name.ends_with("SUMS");
+        if !derived && name != "kubernetes-release.intoto.json" {
+            assert!(subjects.contains_key(name), "{name} is not a subject");
+        }
+    }
+    assert!(
+        subjects.contains_key("release-images/amd64/kube-apiserver.tar"),
+        "{subjects:?}"
+    );
 }
 
 /// A warm local release in `checkout`, running in the background.
