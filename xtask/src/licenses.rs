@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{Context, Result};
 use cargo_metadata::camino::Utf8PathBuf;
-use cargo_metadata::{DependencyKind, MetadataCommand, Package, PackageId, TargetKind};
+use cargo_metadata::{MetadataCommand, Package};
 
 use crate::components::Component;
 use crate::platform::Platform;
@@ -90,59 +90,52 @@ pub fn collect(
 
 /// The packages linked into `components`' binaries for `platform` (the
 /// components themselves, workspace libraries and third-party crates):
-/// normal dependencies resolved for the platform; proc macros, which run in
-/// the compiler, and what only they use are not linked. Sorted by name and
-/// version.
+/// normal dependencies, with the features cargo resolves when it builds
+/// just these components for the platform (`cargo tree`, which `cargo
+/// metadata`'s workspace-wide feature unification would overcount); proc
+/// macros, which run in the compiler, and what only they use are not
+/// linked. Sorted by name and version.
 pub fn linked_packages(
     ws: &Workspace,
     components: &[Component],
     platform: Platform,
 ) -> Result<Vec<Package>> {
+    let sh = xshell::Shell::new()?;
+    sh.change_dir(&ws.root);
+    let target = platform.rust_target();
+    let mut selected = Vec::new();
+    for component in components {
+        selected.push("--package".to_owned());
+        selected.push(component.name.clone());
+    }
+    let format = "{p}";
+    let tree = xshell::cmd!(
+        sh,
+        "cargo tree --locked {selected...} --target {target} --edges normal,no-proc-macro --prefix none --format {format}"
+    )
+    .quiet()
+    .read()
+    .with_context(|| format!("listing the crates linked for {platform} with `cargo tree`"))?;
+    let linked: BTreeSet<(&str, &str)> = tree
+        .lines()
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            Some((words.next()?, words.next()?.strip_prefix('v')?))
+        })
+        .collect();
     let metadata = MetadataCommand::new()
         .current_dir(&ws.root)
         .other_options(vec![
             "--locked".to_owned(),
             "--filter-platform".to_owned(),
-            platform.rust_target().to_owned(),
+            target.to_owned(),
         ])
         .exec()
-        .context("reading the dependency graph with `cargo metadata`")?;
-    let resolve = metadata
-        .resolve
-        .as_ref()
-        .context("cargo metadata returned no dependency graph")?;
-    let nodes: BTreeMap<&PackageId, _> = resolve.nodes.iter().map(|n| (&n.id, n)).collect();
-    let members: BTreeSet<&PackageId> = metadata.workspace_members.iter().collect();
-    let proc_macros: BTreeSet<&PackageId> = metadata
-        .packages
-        .iter()
-        .filter(|p| p.targets.iter().any(|t| t.is_kind(TargetKind::ProcMacro)))
-        .map(|p| &p.id)
-        .collect();
-    let mut stack: Vec<&PackageId> = metadata
-        .packages
-        .iter()
-        .filter(|p| components.iter().any(|c| c.name == p.name.as_str()) && members.contains(&p.id))
-        .map(|p| &p.id)
-        .collect();
-    let mut seen: BTreeSet<&PackageId> = stack.iter().copied().collect();
-    while let Some(id) = stack.pop() {
-        let Some(node) = nodes.get(id) else { continue };
-        for dep in &node.deps {
-            let linked = dep
-                .dep_kinds
-                .iter()
-                .any(|k| k.kind == DependencyKind::Normal);
-            if linked && !proc_macros.contains(&dep.pkg) && seen.insert(&dep.pkg) {
-                stack.push(&dep.pkg);
-            }
-        }
-    }
+        .context("reading the packages with `cargo metadata`")?;
     let mut packages: Vec<Package> = metadata
         .packages
-        .iter()
-        .filter(|p| seen.contains(&p.id))
-        .cloned()
+        .into_iter()
+        .filter(|p| linked.contains(&(p.name.as_str(), p.version.to_string().as_str())))
         .collect();
     packages.sort_by(|a, b| (&a.name, &a.version).cmp(&(&b.name, &b.version)));
     Ok(packages)

@@ -182,35 +182,40 @@ fn head_commit(dir: &Path) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
-/// One release per checkout, two checkouts at different paths: the release
-/// runs the tests in the container and builds both platforms; the outputs of
-/// both checkouts are byte-identical; the arm64 server runs under
-/// qemu-aarch64 and the amd64 one natively, printing the stamped version; the
-/// (kept) build container is offline and has no bind mounts; `clean` leaves
-/// nothing of either checkout behind.
+/// A release of both platforms, then `release --verify` with no network at
+/// all: a no-op, then the same release from its source tarball at another
+/// path (another container and target volume), offline, byte-identical. The
+/// arm64 server runs under qemu-aarch64 and the amd64 one natively, printing
+/// the stamped version; the server images load through the API, say their
+/// architecture, and the amd64 one prints its version and serves /healthz;
+/// the (kept) build container is offline and has no bind mounts; `clean`
+/// leaves nothing of either tree behind.
 #[test]
 fn container_release_is_reproducible_hermetic_and_runs_on_both_platforms() {
     let tmp_a = tempfile::tempdir().unwrap();
-    let tmp_b = tempfile::tempdir().unwrap();
     let a = tmp_a.path().join("kubernetes");
-    let b = tmp_b.path().join("elsewhere/deeper/k8s");
     clone_into(&a);
-    clone_into(&b);
     let _clean_a = CleanOnDrop(a.clone());
-    let _clean_b = CleanOnDrop(b.clone());
     ensure_image(&a);
     let (runtime, docker) = docker();
 
     // The tests-in-the-container step is covered by the broken-source test
-    // (cheaply: it fails at the first crate); here both checkouts skip it.
+    // (cheaply: it fails at the first crate); here the release skips it.
     let out_a = xtask(
         &a,
         &[("KUBE_BUILD_KEEP_CONTAINER", "1")],
         &["release", "--skip-tests"],
     );
     assert_success(&out_a, "release in checkout A (both platforms)");
-    let out_b = xtask(&b, &[("TZ", "Asia/Kolkata")], &["release", "--skip-tests"]);
-    assert_success(&out_b, "release in checkout B");
+    let out_b = xtask_without_network(&a, &["release", "--skip-tests", "--verify"]);
+    assert_success(&out_b, "release --verify without network");
+    let verify_log = String::from_utf8_lossy(&out_b.stderr);
+    assert!(verify_log.contains("is up to date"), "{verify_log}");
+    let b = verify_log
+        .lines()
+        .find_map(|l| l.split_once("verify: releasing again from kubernetes-src.tar.gz in "))
+        .map(|(_, rest)| PathBuf::from(rest.split(" (offline").next().unwrap()))
+        .expect("the verify log names its copy");
 
     // Reproducible: binaries and every release artifact, byte for byte.
     let bins_a = files_under(&a.join("_output/dockerized/bin"));
@@ -333,17 +338,197 @@ fn container_release_is_reproducible_hermetic_and_runs_on_both_platforms() {
         assert_eq!(interfaces, ["lo"], "{container} has a network: {net_dev}");
     }
 
-    // Clean leaves nothing of either checkout.
+    check_server_images(&runtime, &docker, &a, &commit);
+
+    // Clean leaves nothing of either tree: the checkout's and the copy's.
     let key_a = checkout_key(&containers[0]);
     let key_b = checkout_key(&build_containers(&out_b)[0]);
     assert_ne!(key_a, key_b);
     assert!(!objects_of(&runtime, &docker, &key_b).is_empty());
-    for (dir, key) in [(&a, &key_a), (&b, &key_b)] {
-        let out = xtask(dir, &[], &["clean"]);
-        assert_success(&out, "clean");
+    let out = xtask(&a, &[], &["clean"]);
+    assert_success(&out, "clean");
+    for key in [&key_a, &key_b] {
         assert_eq!(objects_of(&runtime, &docker, key), Vec::<String>::new());
-        assert!(!dir.join("_output").exists());
     }
+    assert!(!a.join("_output").exists());
+    assert!(!b.exists(), "clean left the verify copy {}", b.display());
+}
+
+/// Runs the xtask with no network at all (a network namespace of its own,
+/// as root; the engine's socket is a file, so it still answers).
+fn xtask_without_network(dir: &Path, args: &[&str]) -> Output {
+    let isolated = Command::new("unshare")
+        .args(["--net", "true"])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        isolated,
+        "this test needs `unshare --net` (run as root, as CI does) to prove the rebuild is offline"
+    );
+    let mut command = Command::new("unshare");
+    common::without_build_env(&mut command)
+        .args(["--net", "--"])
+        .arg(env!("CARGO_BIN_EXE_xtask"))
+        .args(args)
+        .current_dir(dir);
+    let out = command.output().expect("running the xtask");
+    eprintln!(
+        "--- xtask {} in {} without network ({}):\n{}",
+        args.join(" "),
+        dir.display(),
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// The release's server images: loaded through the Engine API, each says
+/// its architecture and runs as the non-root user; the amd64 one prints the
+/// stamped version and serves /healthz; its ID is the provenance's.
+fn check_server_images(
+    runtime: &tokio::runtime::Runtime,
+    docker: &Docker,
+    checkout: &Path,
+    commit: &str,
+) {
+    let statement: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(checkout.join("_output/release-tars/kubernetes-release.intoto.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    for arch in ["amd64", "arm64"] {
+        let archive = checkout.join(format!("_output/release-images/{arch}/kube-apiserver.tar"));
+        let tag = std::fs::read_to_string(archive.with_extension("docker_tag")).unwrap();
+        let repo_tag = format!("registry.k8s.io/kube-apiserver-{arch}:{}", tag.trim());
+        assert!(!tag.contains('+'), "{tag}");
+        let bytes = std::fs::read(&archive).unwrap();
+        runtime.block_on(async {
+            let mut stream = docker.import_image(
+                bollard::query_parameters::ImportImageOptionsBuilder::new().build(),
+                bollard::body_full(bytes.into()),
+                None,
+            );
+            while let Some(progress) = stream.next().await {
+                progress.expect("loading the image archive");
+            }
+        });
+        let inspected = runtime.block_on(docker.inspect_image(&repo_tag)).unwrap();
+        assert_eq!(inspected.architecture.as_deref(), Some(arch), "{repo_tag}");
+        let config = inspected.config.clone().unwrap();
+        assert_eq!(config.user.as_deref(), Some("65532:65532"));
+        let labels = config.labels.unwrap_or_default();
+        assert_eq!(labels["org.opencontainers.image.revision"], commit);
+        let subject = statement["subject"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == repo_tag.as_str())
+            .unwrap_or_else(|| panic!("{repo_tag} is not a provenance subject"));
+        assert_eq!(
+            inspected
+                .id
+                .as_deref()
+                .map(|id| id.trim_start_matches("sha256:")),
+            subject["digest"]["sha256"].as_str()
+        );
+        if arch == "amd64" {
+            let out = Command::new("docker")
+                .args(["run", "--rm", &repo_tag, "--version"])
+                .output()
+                .unwrap();
+            assert_success(&out, "the image's --version");
+            let version = String::from_utf8_lossy(&out.stdout);
+            assert!(version.contains(&commit[..14]), "{version}");
+            serve_healthz(&repo_tag);
+        }
+        runtime
+            .block_on(docker.remove_image(
+                &repo_tag,
+                None::<bollard::query_parameters::RemoveImageOptions>,
+                None,
+            ))
+            .unwrap();
+    }
+}
+
+/// Runs the image as a server (its state in the image's /tmp, a token file
+/// mounted read-only) and asks its /healthz over TLS.
+fn serve_healthz(repo_tag: &str) {
+    let tokens = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tokens.path().join("tokens.csv"),
+        "image-test-token,image-test,1001,\"system:masters\"\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(tokens.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(
+        tokens.path().join("tokens.csv"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    let name = format!("kube-image-test-{}", std::process::id());
+    let run = Command::new("docker")
+        .args([
+            "run",
+            "--detach",
+            "--name",
+            &name,
+            "--publish",
+            "127.0.0.1::6443",
+        ])
+        .arg("--volume")
+        .arg(format!(
+            "{}:/etc/kubernetes/auth:ro",
+            tokens.path().display()
+        ))
+        .args([
+            repo_tag,
+            "--secure-port=6443",
+            "--cert-dir=/tmp/certs",
+            "--data-dir=/tmp/data",
+            "--token-auth-file=/etc/kubernetes/auth/tokens.csv",
+        ])
+        .output()
+        .unwrap();
+    assert_success(&run, "docker run (the server image)");
+    let port = Command::new("docker")
+        .args(["port", &name, "6443/tcp"])
+        .output()
+        .unwrap();
+    let address = String::from_utf8_lossy(&port.stdout)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
+    let mut answer = String::new();
+    for _ in 0..100 {
+        let out = Command::new("curl")
+            .args(["--silent", "--insecure", "--max-time", "2", "--header"])
+            .arg("Authorization: Bearer image-test-token")
+            .arg(format!("https://{address}/healthz"))
+            .output()
+            .unwrap();
+        answer = String::from_utf8_lossy(&out.stdout).into_owned();
+        if answer == "ok" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let logs = Command::new("docker")
+        .args(["logs", &name])
+        .output()
+        .unwrap();
+    let _ = Command::new("docker")
+        .args(["rm", "--force", &name])
+        .output();
+    assert_eq!(
+        answer,
+        "ok",
+        "/healthz of the image's server at {address}; its log:\n{}",
+        String::from_utf8_lossy(&logs.stderr)
+    );
 }
 
 /// A broken source file: the container build fails with the compiler's

@@ -227,6 +227,49 @@ mod tests {
     }
 
     #[test]
+    fn unused_crates_become_stubs_that_keep_manifest_and_package_checksum() {
+        let dir = tempfile::tempdir().unwrap();
+        let vendor = Utf8Path::from_path(dir.path()).unwrap();
+        for name in ["kept-1.0.0", "windows-sys-0.59.0"] {
+            std::fs::create_dir_all(vendor.join(name).join("src/big")).unwrap();
+            std::fs::write(
+                vendor.join(name).join("Cargo.toml"),
+                format!("[package]\nname = \"{name}\"\n"),
+            )
+            .unwrap();
+            std::fs::write(vendor.join(name).join("src/lib.rs"), "pub fn f() {}").unwrap();
+            std::fs::write(vendor.join(name).join("src/big/data.bin"), vec![0u8; 4096]).unwrap();
+            std::fs::write(
+                vendor.join(name).join(".cargo-checksum.json"),
+                r#"{"files":{"src/lib.rs":"00"},"package":"abc123"}"#,
+            )
+            .unwrap();
+        }
+        let keep = BTreeSet::from(["kept-1.0.0".to_owned()]);
+        assert_eq!(stub_unused(vendor, &keep).unwrap(), 1);
+        let kept = vendor.join("kept-1.0.0");
+        assert!(kept.join("src/big/data.bin").exists());
+        let stub = vendor.join("windows-sys-0.59.0");
+        assert!(!stub.join("src/big").exists());
+        assert_eq!(
+            std::fs::read_to_string(stub.join("src/lib.rs")).unwrap(),
+            ""
+        );
+        assert!(
+            std::fs::read_to_string(stub.join("Cargo.toml"))
+                .unwrap()
+                .contains("windows-sys")
+        );
+        let checksums: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(stub.join(".cargo-checksum.json")).unwrap())
+                .unwrap();
+        assert_eq!(
+            checksums,
+            serde_json::json!({"files": {}, "package": "abc123"})
+        );
+    }
+
+    #[test]
     fn config_args_quote_the_directory() {
         assert_eq!(
             Vendored::config_args("/cargo/vendor"),
