@@ -649,3 +649,48 @@ fn bad_input_is_refused_and_writes_nothing() {
     );
     assert!(!export.join("_output/release-tars").exists());
 }
+
+/// `cargo xtask ci`: the steps in order, a summary table, and the first
+/// failure stops the pipeline with a non-zero exit (the later steps not run).
+#[test]
+fn ci_tabulates_its_steps_and_stops_at_the_first_failure() {
+    let base = tempfile::tempdir().unwrap();
+    let clone = base.path().join("clone");
+    clone_into(&clone);
+
+    let out = xtask(
+        &clone,
+        "022",
+        &[],
+        &["ci", "--local", "--skip", "clippy,test,release,verify"],
+    );
+    assert_success(&out, "ci (fmt only)");
+    let table = String::from_utf8_lossy(&out.stderr);
+    assert!(table.contains("fmt") && table.contains("passed"), "{table}");
+    assert!(table.contains("skipped (--skip)"), "{table}");
+
+    let main_rs = clone.join("cmd/kube-apiserver/src/main.rs");
+    let mut source = fs::read_to_string(&main_rs).unwrap();
+    source.push_str("\nfn   badly_formatted ( ) { }\n");
+    fs::write(&main_rs, source).unwrap();
+    let out = xtask(
+        &clone,
+        "022",
+        &[],
+        &["ci", "--local", "--skip", "test,release,verify"],
+    );
+    assert!(!out.status.success(), "ci passed unformatted code");
+    let table = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        table.contains("FAILED: cargo fmt --check found unformatted code"),
+        "{table}"
+    );
+    assert!(
+        table.contains("not run (an earlier step failed)"),
+        "{table}"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("error: ci: the Fmt step failed"),
+        "{table}"
+    );
+}
