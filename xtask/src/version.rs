@@ -164,8 +164,16 @@ impl Stamp {
         rfc3339_utc(self.source_date_epoch)
     }
 
-    /// The compile-time environment that component-base's `version` reads.
-    pub fn rustc_env(&self, rustc_version: &str) -> Vec<(&'static str, String)> {
+    /// The compile-time environment that component-base's `version` reads,
+    /// and `SOURCE_DATE_EPOCH` for compilers of C code in dependencies:
+    /// `compiler_epoch` (see `build::compiler_epoch`), not the commit's time,
+    /// which would rebuild every C-backed crate (cc tracks the variable) on
+    /// every commit.
+    pub fn rustc_env(
+        &self,
+        rustc_version: &str,
+        compiler_epoch: u64,
+    ) -> Vec<(&'static str, String)> {
         vec![
             ("KUBE_GIT_VERSION", self.git_version.clone()),
             ("KUBE_GIT_COMMIT", self.git_commit.clone()),
@@ -174,7 +182,7 @@ impl Stamp {
             ("KUBE_GIT_MINOR", self.minor.clone()),
             ("KUBE_BUILD_DATE", self.build_date()),
             ("KUBE_RUSTC_VERSION", rustc_version.to_owned()),
-            ("SOURCE_DATE_EPOCH", self.source_date_epoch.to_string()),
+            ("SOURCE_DATE_EPOCH", compiler_epoch.to_string()),
         ]
     }
 }

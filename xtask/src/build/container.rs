@@ -113,7 +113,7 @@ pub fn build(
             .cargo(
                 &label,
                 cmd,
-                build_env(Some((stamp, &rustc_version)), true),
+                build_env(Some((stamp, &rustc_version, super::compiler_epoch(ws, stamp))), true),
                 verbosity,
             )
             .await
@@ -201,7 +201,7 @@ pub const STATIC_RUSTFLAG: &str = "-Ctarget-feature=+crt-static";
 /// same remapping flags as the local route (here the paths are real); static
 /// linking for release binaries (not for tests, which build without
 /// `--target`, so the flags would reach proc macros).
-fn build_env(stamp: Option<(&Stamp, &str)>, static_link: bool) -> Vec<String> {
+fn build_env(stamp: Option<(&Stamp, &str, u64)>, static_link: bool) -> Vec<String> {
     let mut rustflags = remap_rustflags(
         WORKSPACE_PATH.into(),
         CARGO_HOME_PATH.into(),
@@ -212,7 +212,7 @@ fn build_env(stamp: Option<(&Stamp, &str)>, static_link: bool) -> Vec<String> {
         rustflags.push(STATIC_RUSTFLAG.to_owned());
     }
     let mut env: Vec<String> = stamp
-        .map(|(stamp, rustc_version)| stamp.rustc_env(rustc_version))
+        .map(|(stamp, rustc_version, epoch)| stamp.rustc_env(rustc_version, epoch))
         .unwrap_or_default()
         .into_iter()
         .map(|(name, value)| format!("{name}={value}"))
@@ -734,7 +734,8 @@ pub fn plain_cargo_timings(
     in_session(engine, &ws, &image.tag, &inputs, async |session| {
         let plain_target = format!("{TARGET_PATH}/plain-cargo");
         let rustc_version = session.rustc_version().await?;
-        let mut env: Vec<String> = build_env(Some((&stamp, &rustc_version)), true)
+        let epoch = super::compiler_epoch(&ws, &stamp);
+        let mut env: Vec<String> = build_env(Some((&stamp, &rustc_version, epoch)), true)
             .into_iter()
             .filter(|e| !e.starts_with("CARGO_TARGET_DIR=") && !e.starts_with("CARGO_TERM_COLOR="))
             .collect();

@@ -50,7 +50,7 @@ pub fn build(
     )
     .env("CARGO_ENCODED_RUSTFLAGS", &rustflags)
     .env_remove("RUSTFLAGS");
-    for (name, value) in stamp.rustc_env(rustc_version.trim()) {
+    for (name, value) in stamp.rustc_env(rustc_version.trim(), super::compiler_epoch(ws, stamp)) {
         command = command.env(name, value);
     }
     let progress = Progress::spinner(&format!("build {platform}"));

@@ -208,6 +208,17 @@ fn point_output_bin_at(ws: &Workspace, bin_dir: &Utf8Path) -> Result<()> {
     crate::atomic::replace_symlink(relative.as_std_path(), output.join("bin").as_std_path())
 }
 
+/// `SOURCE_DATE_EPOCH` as the compilers see it (C code in dependencies may
+/// stamp `__DATE__` with it): the build image definition's epoch (its
+/// package snapshot time), which changes when the toolchain does, so a
+/// commit does not rebuild every crate with C code. The release's own date
+/// is the stamp's (`KUBE_BUILD_DATE`).
+pub fn compiler_epoch(ws: &Workspace, stamp: &Stamp) -> u64 {
+    crate::image::definition::Definition::read(ws)
+        .map(|definition| definition.snapshot.epoch)
+        .unwrap_or(stamp.source_date_epoch)
+}
+
 /// The rustc flags of a release build: path remapping for the workspace,
 /// cargo's home, the target dir (generated code) and the vendored crates.
 /// Later prefixes win in rustc, so the directories often inside the
