@@ -163,6 +163,25 @@ fn release_is_reproducible_verified_attested_and_survives_interruption() {
     check_sbom(&a, &tars_a);
     check_provenance(&a, &tars_a);
 
+    // `build --image` (quick-release-images) makes the release's image, byte
+    // for byte: same inputs, same image.
+    let image = a.join("_output/release-images/amd64/kube-apiserver.tar");
+    let released_image = sha256_of(&image);
+    assert_success(
+        &xtask(
+            &a,
+            "022",
+            &[],
+            &["build", "kube-apiserver", "--local", "--image"],
+        ),
+        "build --image",
+    );
+    assert_eq!(
+        sha256_of(&image),
+        released_image,
+        "build --image made another image"
+    );
+
     // What the build ran with: this machine's toolchain.
     let environment: serde_json::Value =
         serde_json::from_slice(&fs::read(tars_a.join("build-environment.json")).unwrap()).unwrap();
