@@ -92,6 +92,9 @@ async fn an_unauthenticated_flood_grows_neither_metrics_nor_memory() {
         client.await.unwrap();
     }
     let took = started.elapsed();
+    // A fresh connection: on a slow machine the flood outlasts
+    // --idle-connection-timeout (90 s) and the server rightly closed `admin`.
+    let mut admin = keep_alive(&server).await;
     let (_, metrics) = send(&mut admin, "GET", "/metrics", Some(TOKEN), vec![], "").await;
     let text = String::from_utf8_lossy(&metrics);
     let series = text
