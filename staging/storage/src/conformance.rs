@@ -21,8 +21,8 @@ use bytes::Bytes;
 use futures_util::StreamExt as _;
 
 use crate::{
-    ListOptions, Revision, Storage, StorageError, WatchEvent, WatchOptions, WatchStream,
-    guaranteed_delete, guaranteed_update,
+    Decision, ListOptions, Outcome, Revision, Storage, StorageError, UpdateError, WatchEvent,
+    WatchOptions, WatchStream, guaranteed_delete, guaranteed_update,
 };
 
 /// How a backend provides stores to the suite.
@@ -268,59 +268,145 @@ pub async fn guaranteed_update_under_contention<F: Factory>(factory: &F) {
     for _ in 0..WRITERS {
         let s = Arc::clone(&s);
         tasks.push(tokio::spawn(async move {
+            let mut attempts = 0u64;
             for _ in 0..INCREMENTS {
                 guaranteed_update(&*s, key, false, |current| {
-                    let current = current.expect("the counter exists");
-                    let n: u64 = std::str::from_utf8(&current.value)
-                        .expect("utf8")
-                        .parse()
-                        .expect("a number");
-                    Ok(bytes(&(n + 1).to_string()))
+                    attempts += 1;
+                    let n = counter(current.expect("the counter exists"));
+                    Ok::<_, StorageError>(Decision::Write(bytes(&(n + 1).to_string())))
                 })
                 .await
                 .expect("guaranteed update");
             }
+            attempts
         }));
     }
+    let mut attempts = 0;
     for task in tasks {
-        task.await.expect("writer task");
+        attempts += task.await.expect("writer task");
     }
     let total = s.get(key).await.expect("get");
     assert_eq!(total.value, bytes(&(WRITERS * INCREMENTS).to_string()));
+    // Each attempt beyond one per write was a conflict, and each conflict
+    // means another writer's write landed.
+    assert!(attempts >= WRITERS * INCREMENTS, "{attempts} attempts");
 
-    // No change, no write.
+    // No change, no write; Keep writes nothing either.
     let before = s.current_revision().await.expect("current");
     let same = guaranteed_update(&*s, key, false, |current| {
-        Ok(current.expect("exists").value.clone())
+        Ok::<_, StorageError>(Decision::Write(current.expect("exists").value.clone()))
     })
     .await
     .expect("no-op update");
-    assert_eq!(same, total);
+    assert_eq!(same, Outcome::Unchanged(Some(total.clone())));
+    let kept = guaranteed_update(&*s, key, false, |_| Ok::<_, StorageError>(Decision::Keep))
+        .await
+        .expect("keep");
+    assert_eq!(kept, Outcome::Unchanged(Some(total.clone())));
     assert_eq!(s.current_revision().await.expect("current"), before);
 
     // A missing key: NotFound, or created with ignore_not_found.
     let missing = "/registry/counters/default/missing";
-    let err = guaranteed_update(&*s, missing, false, |_| Ok(bytes("1")))
-        .await
-        .expect_err("missing key");
-    assert!(err.is_not_found(), "{err}");
+    let err = guaranteed_update(&*s, missing, false, |_| {
+        Ok::<_, StorageError>(Decision::Write(bytes("1")))
+    })
+    .await
+    .expect_err("missing key");
+    assert!(
+        matches!(&err, UpdateError::Storage(e) if e.is_not_found()),
+        "{err:?}"
+    );
     let created = guaranteed_update(&*s, missing, true, |current| {
         assert!(current.is_none());
-        Ok(bytes("1"))
+        Ok::<_, StorageError>(Decision::Write(bytes("1")))
     })
     .await
     .expect("create through guaranteed update");
+    let Outcome::Written(created) = created else {
+        panic!("not created: {created:?}");
+    };
     assert_eq!(created.create_revision, created.mod_revision);
 
-    // The update function's error stops the loop unchanged.
-    let err = guaranteed_update(&*s, key, false, |_| {
-        Err(StorageError::InvalidContinue {
-            reason: "stand-in for a validation error".into(),
+    // The update function's error stops the loop, refused, nothing written.
+    let before = s.current_revision().await.expect("current");
+    let err = guaranteed_update(&*s, key, false, |_| Err::<Decision, _>("invalid"))
+        .await
+        .expect_err("update function error");
+    assert!(matches!(err, UpdateError::Refused("invalid")), "{err:?}");
+    assert_eq!(s.current_revision().await.expect("current"), before);
+
+    // A delete decided on a value read is applied at that value's revision
+    // only: writers incrementing meanwhile (the decision takes a moment, so
+    // they do) make it read and decide again, and the value it deletes is
+    // the one it decided on, holding every acknowledged increment.
+    let key = "/registry/counters/default/deleted-under-writes";
+    s.create(key, bytes("0")).await.expect("create");
+    let mut writers = Vec::new();
+    for _ in 0..WRITERS {
+        let s = Arc::clone(&s);
+        writers.push(tokio::spawn(async move {
+            let mut acknowledged = 0u64;
+            for _ in 0..INCREMENTS {
+                let written = guaranteed_update(&*s, key, false, |current| {
+                    let n = counter(current.expect("read"));
+                    Ok::<_, StorageError>(Decision::Write(bytes(&(n + 1).to_string())))
+                })
+                .await;
+                match written {
+                    Ok(_) => acknowledged += 1,
+                    Err(UpdateError::Storage(err)) if err.is_not_found() => break,
+                    Err(err) => panic!("increment: {err:?}"),
+                }
+                tokio::task::yield_now().await;
+            }
+            acknowledged
+        }));
+    }
+    let mut decided_on = 0;
+    let deleted = loop {
+        let outcome = guaranteed_update(&*s, key, false, |current| {
+            decided_on = counter(current.expect("read"));
+            std::thread::sleep(Duration::from_millis(2));
+            Ok::<_, StorageError>(if decided_on >= 10 {
+                Decision::Delete
+            } else {
+                Decision::Keep
+            })
         })
-    })
-    .await
-    .expect_err("update function error");
-    assert_eq!(err.code(), 400);
+        .await
+        .expect("delete from 10 on");
+        match outcome {
+            Outcome::Deleted { previous, revision } => {
+                assert!(revision > previous.mod_revision);
+                break previous;
+            }
+            Outcome::Unchanged(_) => tokio::task::yield_now().await,
+            Outcome::Written(kv) => panic!("a delete decision wrote {kv:?}"),
+        }
+    };
+    let mut acknowledged = 0;
+    for writer in writers {
+        acknowledged += writer.await.expect("writer task");
+    }
+    assert_eq!(
+        counter(&deleted),
+        decided_on,
+        "deleted another value than decided on"
+    );
+    assert_eq!(
+        counter(&deleted),
+        acknowledged,
+        "the delete lost increments"
+    );
+    assert!(s.get(key).await.expect_err("gone").is_not_found());
+}
+
+/// The number a counter key holds.
+fn counter(kv: &crate::KeyValue) -> u64 {
+    std::str::from_utf8(&kv.value)
+        .expect("utf8")
+        .parse()
+        .expect("a number")
 }
 
 pub async fn delete_preconditions<F: Factory>(factory: &F) {

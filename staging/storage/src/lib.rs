@@ -32,7 +32,7 @@ use futures_util::stream::BoxStream;
 pub use continue_token::ContinueToken;
 pub use embedded::{EmbeddedOptions, EmbeddedStorage};
 pub use errors::{Result, StorageError};
-pub use update::{guaranteed_delete, guaranteed_update};
+pub use update::{Decision, Outcome, UpdateError, guaranteed_delete, guaranteed_update};
 
 /// A point in the store's history: the revision of one committed write.
 ///

@@ -1,52 +1,114 @@
-//! Read-modify-write loops over the compare-and-swap primitives of
-//! [`Storage`]: Kubernetes' `GuaranteedUpdate` and delete with
-//! preconditions. They retry on a revision conflict; each retry means another
-//! writer's change landed, so the loop makes progress as a whole.
+//! The one read-modify-write loop over the compare-and-swap primitives of
+//! [`Storage`]: Kubernetes' `GuaranteedUpdate`. Every write that depends on
+//! the stored value (an update, a delete with preconditions, the delete that
+//! follows the last finalizer) goes through [`guaranteed_update`]. It retries
+//! on a revision conflict; each retry means another writer's change landed,
+//! so the loop makes progress as a whole.
 
 use bytes::Bytes;
 
 use crate::{KeyValue, Result, Revision, Storage, StorageError};
 
-/// Updates `key` to `try_update(current)` at the revision `current` was read
-/// at, rereading and calling `try_update` again whenever another write got in
-/// between. With `ignore_not_found`, a missing key is passed as `None` and
-/// created; otherwise it is [`StorageError::NotFound`]. An error from
-/// `try_update` (validation, a failed precondition) stops the loop as is.
-/// When the new value equals the stored bytes nothing is written and the
-/// current value is returned, as Kubernetes does.
-pub async fn guaranteed_update<F>(
+/// What a read-modify-write makes of the value it read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// Store these bytes (creating the key when it is missing). Bytes equal
+    /// to the stored ones write nothing, as Kubernetes does.
+    Write(Bytes),
+    /// Delete the key, while it is still at the revision read.
+    Delete,
+    /// Leave the key as it is.
+    Keep,
+}
+
+/// What the loop did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The key now holds this value.
+    Written(KeyValue),
+    /// The key was deleted at `revision`; `previous` is its last value.
+    Deleted {
+        previous: KeyValue,
+        revision: Revision,
+    },
+    /// Nothing was written: the decision was [`Decision::Keep`], or the new
+    /// bytes were the stored ones. The value read (`None`: the key was
+    /// missing).
+    Unchanged(Option<KeyValue>),
+}
+
+/// Why the loop stopped without a write.
+#[derive(Debug)]
+pub enum UpdateError<E> {
+    /// The store refused or failed (not found, a failed commit...).
+    Storage(StorageError),
+    /// The caller's function refused the value (validation, a failed
+    /// precondition), with its own error.
+    Refused(E),
+}
+
+impl From<UpdateError<StorageError>> for StorageError {
+    fn from(err: UpdateError<StorageError>) -> Self {
+        match err {
+            UpdateError::Storage(err) | UpdateError::Refused(err) => err,
+        }
+    }
+}
+
+/// Reads `key`, asks `try_update` what to make of it, and applies that at
+/// the revision read; whenever another write got in between, reads and
+/// asks again. `try_update` may thus run several times: anything it
+/// reserves on one attempt is its to release on the next. With
+/// `ignore_not_found`, a missing key is passed as `None` (and
+/// [`Decision::Write`] creates it); otherwise it is
+/// [`StorageError::NotFound`]. An error from `try_update` stops the loop as
+/// [`UpdateError::Refused`].
+pub async fn guaranteed_update<F, E>(
     storage: &dyn Storage,
     key: &str,
     ignore_not_found: bool,
     mut try_update: F,
-) -> Result<KeyValue>
+) -> std::result::Result<Outcome, UpdateError<E>>
 where
-    F: FnMut(Option<&KeyValue>) -> Result<Bytes> + Send,
+    F: FnMut(Option<&KeyValue>) -> std::result::Result<Decision, E> + Send,
 {
     loop {
         let current = match storage.get(key).await {
             Ok(kv) => Some(kv),
             Err(err) if ignore_not_found && err.is_not_found() => None,
-            Err(err) => return Err(err),
+            Err(err) => return Err(UpdateError::Storage(err)),
         };
-        let value = try_update(current.as_ref())?;
-        let written = match current {
-            Some(current) if current.value == value => return Ok(current),
-            Some(current) => storage.update(key, current.mod_revision, value).await,
-            None => storage.create(key, value).await,
+        let decision = try_update(current.as_ref()).map_err(UpdateError::Refused)?;
+        let applied = match (decision, current) {
+            (Decision::Keep, current) => return Ok(Outcome::Unchanged(current)),
+            (Decision::Write(value), Some(current)) if current.value == value => {
+                return Ok(Outcome::Unchanged(Some(current)));
+            }
+            (Decision::Write(value), Some(current)) => storage
+                .update(key, current.mod_revision, value)
+                .await
+                .map(Outcome::Written),
+            (Decision::Write(value), None) => {
+                storage.create(key, value).await.map(Outcome::Written)
+            }
+            (Decision::Delete, Some(current)) => storage
+                .delete(key, Some(current.mod_revision))
+                .await
+                .map(|(previous, revision)| Outcome::Deleted { previous, revision }),
+            (Decision::Delete, None) => return Ok(Outcome::Unchanged(None)),
         };
-        match written {
+        match applied {
             Err(StorageError::Conflict { .. } | StorageError::AlreadyExists { .. }) => continue,
             Err(StorageError::NotFound { .. }) if ignore_not_found => continue,
-            other => return other,
+            Err(err) => return Err(UpdateError::Storage(err)),
+            Ok(outcome) => return Ok(outcome),
         }
     }
 }
 
 /// Deletes `key` once `check(current)` accepts its current value (a UID
-/// precondition, deletion validation), rereading and checking again whenever
-/// another write got in between. Returns the deleted value and the revision
-/// of the delete.
+/// precondition, deletion validation), through [`guaranteed_update`].
+/// Returns the deleted value and the revision of the delete.
 pub async fn guaranteed_delete<F>(
     storage: &dyn Storage,
     key: &str,
@@ -55,12 +117,19 @@ pub async fn guaranteed_delete<F>(
 where
     F: FnMut(&KeyValue) -> Result<()> + Send,
 {
-    loop {
-        let current = storage.get(key).await?;
-        check(&current)?;
-        match storage.delete(key, Some(current.mod_revision)).await {
-            Err(StorageError::Conflict { .. }) => continue,
-            other => return other,
-        }
+    let outcome = guaranteed_update(storage, key, false, |current| {
+        // Without ignore_not_found the loop never passes a missing key.
+        let current = current.ok_or_else(|| StorageError::NotFound {
+            key: key.to_owned(),
+        })?;
+        check(current).map(|()| Decision::Delete)
+    })
+    .await?;
+    match outcome {
+        Outcome::Deleted { previous, revision } => Ok((previous, revision)),
+        Outcome::Written(_) | Outcome::Unchanged(_) => Err(StorageError::internal(
+            key,
+            "a delete decision ended without a delete",
+        )),
     }
 }
