@@ -18,8 +18,8 @@ use k8s_openapi::chrono::DateTime;
 use serde::Serialize;
 
 use apiserver_storage::{
-    ContinueToken, KeyValue, ListOptions as StorageListOptions, Revision, Storage, StorageError,
-    WatchEvent, WatchOptions,
+    ContinueToken, Decision, KeyValue, ListOptions as StorageListOptions, Outcome, Revision,
+    Storage, StorageError, UpdateError, WatchEvent, WatchOptions, guaranteed_update,
 };
 
 use apimachinery::fieldmanager::FieldManager;
@@ -172,6 +172,14 @@ impl<S: Strategy> Store<S> {
             }
             StorageError::InvalidContinue { .. } => Status::bad_request(err.to_string()),
             other => Status::internal_error(other.to_string()),
+        }
+    }
+
+    /// The Status of a read-modify-write that ended without a write.
+    fn update_error(&self, err: UpdateError<Status>, name: &str) -> Status {
+        match err {
+            UpdateError::Refused(status) => status,
+            UpdateError::Storage(err) => self.storage_error(err, name),
         }
     }
 
@@ -561,18 +569,20 @@ impl<S: Strategy> Store<S> {
         let key = self.key(namespace, name);
         self.admit(Operation::Update, namespace, name, subresource, dry_run)
             .await?;
-        loop {
-            let current = self
-                .storage
-                .get(&key)
-                .await
-                .map_err(|err| self.storage_error(err, name))?;
-            let old = self.decode_stored(&current)?;
+        // An attempt's allocations (BeginUpdate) are given back when a
+        // conflict makes the loop try again, and the last attempt's when the
+        // loop ends, kept only if its write was committed.
+        let mut allocation: Option<FinishFunc> = None;
+        let mut decided: Option<S::Object> = None;
+        let outcome = guaranteed_update(&*self.storage, &key, false, |current| {
+            finish_with(allocation.take(), false);
+            let current = current.ok_or_else(|| self.storage_error(not_found(&key), name))?;
+            let old = self.decode_stored(current)?;
             let mut new = change(&old)?;
             self.carry_system_fields(&mut new, &old, namespace);
             // Allocation first (upstream's BeginUpdate), then defaults and
             // validation; only the main resource allocates.
-            let finish = match subresource {
+            allocation = match subresource {
                 Subresource::Main | Subresource::Scale => {
                     self.strategy.begin_update(&mut new, &old, dry_run)?
                 }
@@ -594,39 +604,34 @@ impl<S: Strategy> Store<S> {
                 _ => self.strategy.validate_update(&new, &old),
             };
             if !errors.is_empty() {
-                finish_with(finish, false);
                 return Err(self.invalid(name, &errors));
             }
-            if new == old {
-                finish_with(finish, true);
-                return Ok(old);
+            let decision = if new == old {
+                new = old;
+                Decision::Keep
+            } else if dry_run {
+                Decision::Keep
+            } else if self.ready_to_delete(&new) {
+                // The last finalizer of an object being deleted is gone:
+                // the object goes with it.
+                Decision::Delete
+            } else {
+                Decision::Write(self.encode_for_storage(&new)?)
+            };
+            decided = Some(new);
+            Ok(decision)
+        })
+        .await
+        .map_err(|err| self.update_error(err, name));
+        finish_with(allocation.take(), outcome.is_ok());
+        match outcome? {
+            Outcome::Written(kv) => self.decode_stored(&kv),
+            Outcome::Deleted { .. } => {
+                let gone = decided.ok_or_else(|| undecided(name))?;
+                self.strategy.after_delete(&gone);
+                Ok(gone)
             }
-            if dry_run {
-                finish_with(finish, true);
-                return Ok(new);
-            }
-            // The last finalizer of an object being deleted is gone: the
-            // object goes with it.
-            if self.ready_to_delete(&new) {
-                let deleted = self.storage.delete(&key, Some(current.mod_revision)).await;
-                finish_with(finish, deleted.is_ok());
-                match deleted {
-                    Err(StorageError::Conflict { .. }) => continue,
-                    Err(err) => return Err(self.storage_error(err, name)),
-                    Ok(_) => {
-                        self.strategy.after_delete(&new);
-                        return Ok(new);
-                    }
-                }
-            }
-            let value = self.encode_for_storage(&new)?;
-            let written = self.storage.update(&key, current.mod_revision, value).await;
-            finish_with(finish, written.is_ok());
-            match written {
-                Err(StorageError::Conflict { .. }) => continue,
-                Err(err) => return Err(self.storage_error(err, name)),
-                Ok(kv) => return self.decode_stored(&kv),
-            }
+            Outcome::Unchanged(_) => decided.ok_or_else(|| undecided(name)),
         }
     }
 
@@ -675,13 +680,11 @@ impl<S: Strategy> Store<S> {
             opts.dry_run,
         )
         .await?;
-        loop {
-            let current = self
-                .storage
-                .get(&key)
-                .await
-                .map_err(|err| self.storage_error(err, name))?;
-            let mut obj = self.decode_stored(&current)?;
+        // The object as decided on, and whether the decision removes it.
+        let mut decided: Option<(S::Object, bool)> = None;
+        let outcome = guaranteed_update(&*self.storage, &key, false, |current| {
+            let current = current.ok_or_else(|| self.storage_error(not_found(&key), name))?;
+            let mut obj = self.decode_stored(current)?;
             let meta = obj.metadata();
             if let Some(uid) = &opts.precondition_uid
                 && meta.uid.as_deref() != Some(uid.as_str())
@@ -715,11 +718,19 @@ impl<S: Strategy> Store<S> {
                 .filter(|seconds| *seconds > 0);
             let held = meta.finalizers.as_ref().is_some_and(|f| !f.is_empty())
                 || self.strategy.has_pending_finalization(&obj);
-            if held || grace.is_some() {
-                if meta.deletion_timestamp.is_some() {
-                    // Already being deleted: nothing changes.
-                    return Ok((obj, false));
+            let decision = if !held && grace.is_none() {
+                decided = Some((obj, true));
+                if opts.dry_run {
+                    Decision::Keep
+                } else {
+                    Decision::Delete
                 }
+            } else if meta.deletion_timestamp.is_some() {
+                // Already being deleted: nothing changes.
+                decided = Some((obj, false));
+                Decision::Keep
+            } else {
+                // Marked: finalizers or the grace period hold the object.
                 let seconds = grace.unwrap_or(0);
                 let meta = obj.metadata_mut();
                 meta.deletion_timestamp = Some(time_in(seconds));
@@ -728,27 +739,26 @@ impl<S: Strategy> Store<S> {
                     meta.generation = Some(meta.generation.unwrap_or(0) + 1);
                 }
                 self.strategy.prepare_for_delete(&mut obj);
-                if opts.dry_run {
-                    return Ok((obj, false));
-                }
-                let value = self.encode_for_storage(&obj)?;
-                match self.storage.update(&key, current.mod_revision, value).await {
-                    Err(StorageError::Conflict { .. }) => continue,
-                    Err(err) => return Err(self.storage_error(err, name)),
-                    Ok(kv) => return Ok((self.decode_stored(&kv)?, false)),
-                }
+                let decision = if opts.dry_run {
+                    Decision::Keep
+                } else {
+                    Decision::Write(self.encode_for_storage(&obj)?)
+                };
+                decided = Some((obj, false));
+                decision
+            };
+            Ok(decision)
+        })
+        .await
+        .map_err(|err| self.update_error(err, name))?;
+        match outcome {
+            Outcome::Written(kv) => Ok((self.decode_stored(&kv)?, false)),
+            Outcome::Deleted { .. } => {
+                let (gone, _) = decided.ok_or_else(|| undecided(name))?;
+                self.strategy.after_delete(&gone);
+                Ok((gone, true))
             }
-            if opts.dry_run {
-                return Ok((obj, true));
-            }
-            match self.storage.delete(&key, Some(current.mod_revision)).await {
-                Err(StorageError::Conflict { .. }) => continue,
-                Err(err) => return Err(self.storage_error(err, name)),
-                Ok(_) => {
-                    self.strategy.after_delete(&obj);
-                    return Ok((obj, true));
-                }
-            }
+            Outcome::Unchanged(_) => decided.ok_or_else(|| undecided(name)),
         }
     }
 
@@ -1033,6 +1043,20 @@ fn next_bookmark_at(deadline: Option<tokio::time::Instant>) -> Option<tokio::tim
         Some(before_end) if before_end > now && before_end < regular => Some(before_end),
         _ => Some(regular),
     }
+}
+
+/// The error for a key the read-modify-write loop passed as missing (it
+/// does not, without `ignore_not_found`).
+fn not_found(key: &str) -> StorageError {
+    StorageError::NotFound {
+        key: key.to_owned(),
+    }
+}
+
+/// A read-modify-write that ended without the object it decided on (the
+/// loop returns only after a decision).
+fn undecided(name: &str) -> Status {
+    Status::internal_error(format!("the update of {name} ended without a decision"))
 }
 
 fn finish_with(finish: Option<FinishFunc>, success: bool) {
