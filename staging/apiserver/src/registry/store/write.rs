@@ -1,0 +1,317 @@
+//! Creates and updates: system metadata, admission, generateName, the
+//! strategy's allocation, defaults and validation, and the update's one
+//! read-modify-write through storage's `guaranteed_update`.
+
+use super::*;
+
+impl<S: Strategy> Store<S> {
+    /// Fills what the server owns on a new object.
+    pub(super) fn fill_system_fields(&self, obj: &mut S::Object) {
+        let tracks_generation = self.strategy.tracks_generation();
+        let meta = obj.metadata_mut();
+        meta.uid = Some(uuid::Uuid::new_v4().to_string());
+        meta.creation_timestamp = Some(now());
+        meta.resource_version = None;
+        meta.deletion_timestamp = None;
+        meta.deletion_grace_period_seconds = None;
+        meta.generation = tracks_generation.then_some(1);
+        meta.self_link = None;
+    }
+
+    pub(super) fn check_namespace(
+        &self,
+        obj: &mut S::Object,
+        namespace: Option<&str>,
+    ) -> Result<(), Status> {
+        let meta = obj.metadata_mut();
+        if !self.info().namespaced {
+            meta.namespace = None;
+            return Ok(());
+        }
+        match (namespace, meta.namespace.as_deref()) {
+            (Some(url), Some(body)) if !body.is_empty() && body != url => Err(Status::bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request",
+            )),
+            (url, _) => {
+                meta.namespace = url.map(str::to_string);
+                Ok(())
+            }
+        }
+    }
+
+    pub(super) async fn admit(
+        &self,
+        operation: Operation,
+        namespace: Option<&str>,
+        name: &str,
+        subresource: Subresource,
+        dry_run: bool,
+    ) -> Result<(), Status> {
+        let info = self.info();
+        self.admission
+            .validate(&Attributes {
+                operation,
+                group: info.group,
+                resource: info.plural,
+                subresource: match subresource {
+                    Subresource::Status => Some("status"),
+                    Subresource::Scale => Some("scale"),
+                    Subresource::Main | Subresource::System => None,
+                },
+                namespace: if info.namespaced { namespace } else { None },
+                name,
+                dry_run,
+            })
+            .await
+    }
+
+    /// Creates a typed object (for bootstrap and controllers).
+    pub async fn create_object(
+        &self,
+        namespace: Option<&str>,
+        obj: S::Object,
+        dry_run: bool,
+    ) -> Result<S::Object, Status> {
+        self.create_object_as(namespace, obj, dry_run, None).await
+    }
+
+    /// Creates a typed object; `manager` (a request's field manager) gets
+    /// the `Update` entry of `metadata.managedFields`, `None` keeps the
+    /// object's own entries.
+    pub(super) async fn create_object_as(
+        &self,
+        namespace: Option<&str>,
+        mut obj: S::Object,
+        dry_run: bool,
+        manager: Option<&str>,
+    ) -> Result<S::Object, Status> {
+        self.check_namespace(&mut obj, namespace)?;
+        let namespace = obj.metadata().namespace.clone();
+        let generate_name = obj.metadata().generate_name.clone().filter(|_| {
+            obj.metadata()
+                .name
+                .as_deref()
+                .unwrap_or_default()
+                .is_empty()
+        });
+        let attempts = if generate_name.is_some() {
+            GENERATE_NAME_ATTEMPTS
+        } else {
+            1
+        };
+        let mut last_error = None;
+        for _ in 0..attempts {
+            let mut candidate = obj.clone();
+            if let Some(base) = &generate_name {
+                candidate.metadata_mut().name = Some(format!("{base}{}", random_suffix()));
+            }
+            match self
+                .create_once(namespace.as_deref(), candidate, dry_run, true, manager)
+                .await
+            {
+                Err(status) if status.reason == "AlreadyExists" && generate_name.is_some() => {
+                    last_error = Some(status);
+                }
+                other => return other,
+            }
+        }
+        Err(last_error.unwrap_or_else(|| Status::internal_error("no name could be generated")))
+    }
+
+    /// Creates an object the server itself owns (the `kubernetes`
+    /// endpoints may point at a loopback address, which clients may not
+    /// write): strategy defaults apply, validation does not.
+    pub async fn create_system_object(
+        &self,
+        namespace: Option<&str>,
+        mut obj: S::Object,
+    ) -> Result<S::Object, Status> {
+        self.check_namespace(&mut obj, namespace)?;
+        self.create_once(namespace, obj, false, false, None).await
+    }
+
+    pub(super) async fn create_once(
+        &self,
+        namespace: Option<&str>,
+        mut obj: S::Object,
+        dry_run: bool,
+        validate: bool,
+        manager: Option<&str>,
+    ) -> Result<S::Object, Status> {
+        let name = obj.metadata().name.clone().unwrap_or_default();
+        self.admit(
+            Operation::Create,
+            namespace,
+            &name,
+            Subresource::Main,
+            dry_run,
+        )
+        .await?;
+        self.fill_system_fields(&mut obj);
+        // Upstream's order: allocation (BeginCreate) first, so validation
+        // sees allocated values; a refused object gives them back.
+        let finish = self.strategy.begin_create(&mut obj, dry_run)?;
+        self.strategy.prepare_for_create(&mut obj);
+        if let Some(manager) = manager
+            && let Err(status) =
+                managed_fields::stamp_update(&self.field_manager(), None, &mut obj, manager, None)
+        {
+            finish_with(finish, false);
+            return Err(status);
+        }
+        let errors = if validate {
+            self.strategy.validate(&obj)
+        } else {
+            Vec::new()
+        };
+        if !errors.is_empty() {
+            finish_with(finish, false);
+            return Err(self.invalid(&name, &errors));
+        }
+        if dry_run {
+            finish_with(finish, true);
+            return Ok(obj);
+        }
+        let result = async {
+            let value = self.encode_for_storage(&obj)?;
+            let kv = self
+                .storage
+                .create(&self.key(namespace, &name), value)
+                .await
+                .map_err(|err| self.storage_error(err, &name))?;
+            self.decode_stored(&kv)
+        }
+        .await;
+        finish_with(finish, result.is_ok());
+        result
+    }
+
+    /// Applies `change` to the stored object under optimistic concurrency,
+    /// rereading on conflict, with the strategy's update semantics. `change`
+    /// gets the current object and returns the desired one (or a Status).
+    pub async fn update_object<F>(
+        &self,
+        namespace: Option<&str>,
+        name: &str,
+        subresource: Subresource,
+        dry_run: bool,
+        mut change: F,
+    ) -> Result<S::Object, Status>
+    where
+        F: FnMut(&S::Object) -> Result<S::Object, Status> + Send,
+    {
+        let key = self.key(namespace, name);
+        self.admit(Operation::Update, namespace, name, subresource, dry_run)
+            .await?;
+        // An attempt's allocations (BeginUpdate) are given back when a
+        // conflict makes the loop try again, and the last attempt's when the
+        // loop ends, kept only if its write was committed.
+        let mut allocation: Option<FinishFunc> = None;
+        let mut decided: Option<S::Object> = None;
+        let outcome = guaranteed_update(&*self.storage, &key, false, |current| {
+            finish_with(allocation.take(), false);
+            let current = current.ok_or_else(|| self.storage_error(not_found(&key), name))?;
+            let old = self.decode_stored(current)?;
+            let mut new = change(&old)?;
+            self.carry_system_fields(&mut new, &old, namespace);
+            // Allocation first (upstream's BeginUpdate), then defaults and
+            // validation; only the main resource allocates.
+            allocation = match subresource {
+                Subresource::Main | Subresource::Scale => {
+                    self.strategy.begin_update(&mut new, &old, dry_run)?
+                }
+                _ => None,
+            };
+            match subresource {
+                Subresource::Main | Subresource::Scale => {
+                    self.strategy.prepare_for_update(&mut new, &old)
+                }
+                Subresource::Status => self.strategy.prepare_for_status_update(&mut new, &old),
+                Subresource::System => {}
+            }
+            if self.strategy.tracks_generation() && self.strategy.spec_changed(&new, &old) {
+                let generation = old.metadata().generation.unwrap_or(0);
+                new.metadata_mut().generation = Some(generation + 1);
+            }
+            let errors = match subresource {
+                Subresource::System => Vec::new(),
+                _ => self.strategy.validate_update(&new, &old),
+            };
+            if !errors.is_empty() {
+                return Err(self.invalid(name, &errors));
+            }
+            let decision = if new == old {
+                new = old;
+                Decision::Keep
+            } else if dry_run {
+                Decision::Keep
+            } else if self.ready_to_delete(&new) {
+                // The last finalizer of an object being deleted is gone:
+                // the object goes with it.
+                Decision::Delete
+            } else {
+                Decision::Write(self.encode_for_storage(&new)?)
+            };
+            decided = Some(new);
+            Ok(decision)
+        })
+        .await
+        .map_err(|err| self.update_error(err, name));
+        finish_with(allocation.take(), outcome.is_ok());
+        match outcome? {
+            Outcome::Written(kv) => self.decode_stored(&kv),
+            Outcome::Deleted { .. } => {
+                let gone = decided.ok_or_else(|| undecided(name))?;
+                self.strategy.after_delete(&gone);
+                Ok(gone)
+            }
+            Outcome::Unchanged(_) => decided.ok_or_else(|| undecided(name)),
+        }
+    }
+
+    /// Keeps what a client may not change on update: uid, creation time,
+    /// generation, deletion fields.
+    pub(super) fn carry_system_fields(
+        &self,
+        new: &mut S::Object,
+        old: &S::Object,
+        namespace: Option<&str>,
+    ) {
+        let old_meta: &ObjectMeta = old.metadata();
+        let meta = new.metadata_mut();
+        if meta.uid.as_deref().unwrap_or_default().is_empty() {
+            meta.uid = old_meta.uid.clone();
+        }
+        meta.creation_timestamp = old_meta.creation_timestamp.clone();
+        meta.generation = old_meta.generation;
+        meta.deletion_timestamp = old_meta.deletion_timestamp.clone();
+        meta.deletion_grace_period_seconds = old_meta.deletion_grace_period_seconds;
+        meta.resource_version = old_meta.resource_version.clone();
+        meta.self_link = None;
+        if self.info().namespaced {
+            meta.namespace = namespace.map(str::to_string);
+        }
+    }
+}
+
+/// Attempts at a unique name for `generateName` before giving up
+/// (upstream's RetryGenerateName).
+const GENERATE_NAME_ATTEMPTS: usize = 8;
+
+/// The characters of a generated name suffix (no vowels, no look-alikes).
+const NAME_ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+
+/// Five characters for `generateName`.
+fn random_suffix() -> String {
+    let random = uuid::Uuid::new_v4();
+    random.as_bytes()[..5]
+        .iter()
+        .map(|b| NAME_ALPHABET[usize::from(*b) % NAME_ALPHABET.len()] as char)
+        .collect()
+}
+
+fn finish_with(finish: Option<FinishFunc>, success: bool) {
+    if let Some(finish) = finish {
+        finish(success);
+    }
+}
