@@ -257,3 +257,6 @@ fn time_in(seconds: i64) -> Time {
     let at = DateTime::from_timestamp(unix.saturating_add(seconds), 0).unwrap_or_default();
     Time(at)
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,312 @@
+//! `Store<S>` on a temporary embedded store with a small strategy of its
+//! own: the write path's retries, allocations, validation, finalizers and
+//! deletion preconditions, without a server.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+
+use apimachinery::validation::field::{self, ErrorList};
+use apiserver_storage::{EmbeddedOptions, EmbeddedStorage};
+use k8s_openapi::api::core::v1::ConfigMap;
+
+use super::*;
+use crate::registry::rest::{DeleteOptions, Subresource};
+
+/// ConfigMaps whose `data.counter` must be a number, and whose updates hold
+/// one unit of a pool while they are in flight (a stand-in for a service's
+/// cluster IP): `held` counts the units taken and not given back.
+struct CountingStrategy {
+    info: ResourceInfo,
+    held: Arc<AtomicI64>,
+    deleted: AtomicUsize,
+}
+
+impl CountingStrategy {
+    fn new() -> Self {
+        CountingStrategy {
+            info: ResourceInfo {
+                group: "",
+                version: "v1",
+                kind: "ConfigMap",
+                plural: "configmaps",
+                singular: "configmap",
+                namespaced: true,
+                short_names: &[],
+                categories: &[],
+                has_status: false,
+                has_scale: false,
+            },
+            held: Arc::new(AtomicI64::new(0)),
+            deleted: AtomicUsize::new(0),
+        }
+    }
+}
+
+impl Strategy for CountingStrategy {
+    type Object = ConfigMap;
+
+    fn info(&self) -> &ResourceInfo {
+        &self.info
+    }
+
+    fn validate(&self, obj: &ConfigMap) -> ErrorList {
+        let counter = obj
+            .data
+            .as_ref()
+            .and_then(|data| data.get("counter"))
+            .map(String::as_str)
+            .unwrap_or("0");
+        if counter.parse::<u64>().is_ok() {
+            Vec::new()
+        } else {
+            vec![field::Error::invalid(
+                &field::Path::new("data").key("counter"),
+                counter,
+                "must be a number",
+            )]
+        }
+    }
+
+    fn begin_update(
+        &self,
+        _new: &mut ConfigMap,
+        _old: &ConfigMap,
+        dry_run: bool,
+    ) -> Result<Option<FinishFunc>, Status> {
+        if dry_run {
+            return Ok(None);
+        }
+        self.held.fetch_add(1, Ordering::SeqCst);
+        let held = Arc::clone(&self.held);
+        Ok(Some(Box::new(move |committed| {
+            if !committed {
+                held.fetch_sub(1, Ordering::SeqCst);
+            }
+        })))
+    }
+
+    fn after_delete(&self, _obj: &ConfigMap) {
+        self.deleted.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+async fn store() -> (tempfile::TempDir, Arc<Store<CountingStrategy>>) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let storage = EmbeddedStorage::open(dir.path(), EmbeddedOptions::default())
+        .await
+        .expect("an embedded store");
+    let store = Store::new(
+        Arc::new(CountingStrategy::new()),
+        Arc::new(storage),
+        admission::Chain::default(),
+    );
+    (dir, Arc::new(store))
+}
+
+fn config_map(name: &str, data: &[(&str, &str)]) -> ConfigMap {
+    ConfigMap {
+        metadata: ObjectMeta {
+            name: Some(name.to_owned()),
+            ..ObjectMeta::default()
+        },
+        data: Some(
+            data.iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect::<BTreeMap<_, _>>(),
+        ),
+        ..ConfigMap::default()
+    }
+}
+
+/// `data.counter`, 0 when unset.
+fn counter(obj: &ConfigMap) -> u64 {
+    obj.data
+        .as_ref()
+        .and_then(|data| data.get("counter"))
+        .map_or(0, |n| n.parse().expect("a number"))
+}
+
+fn increment(obj: &ConfigMap) -> Result<ConfigMap, Status> {
+    let mut next = obj.clone();
+    next.data
+        .get_or_insert_with(BTreeMap::new)
+        .insert("counter".to_owned(), (counter(obj) + 1).to_string());
+    Ok(next)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_updates_lose_nothing_and_give_back_what_retries_took() {
+    const WRITERS: u64 = 4;
+    const INCREMENTS: u64 = 20;
+    let (_dir, store) = store().await;
+    let created = store
+        .create_object(Some("default"), config_map("c", &[("counter", "0")]), false)
+        .await
+        .expect("create");
+    let mut writers = Vec::new();
+    for _ in 0..WRITERS {
+        let store = Arc::clone(&store);
+        writers.push(tokio::spawn(async move {
+            for _ in 0..INCREMENTS {
+                store
+                    .update_object(Some("default"), "c", Subresource::Main, false, increment)
+                    .await
+                    .expect("update");
+            }
+        }));
+    }
+    for writer in writers {
+        writer.await.expect("writer");
+    }
+    let stored = store.get_object(Some("default"), "c").await.expect("get");
+    assert_eq!(counter(&stored), WRITERS * INCREMENTS);
+    assert_ne!(
+        stored.metadata.resource_version,
+        created.metadata.resource_version
+    );
+    // One unit per committed write; every attempt a conflict superseded,
+    // and none of the refused ones below, gave its unit back.
+    let held = store.strategy().held.load(Ordering::SeqCst);
+    assert_eq!(held, i64::try_from(WRITERS * INCREMENTS).unwrap());
+
+    let refused = store
+        .update_object(Some("default"), "c", Subresource::Main, false, |obj| {
+            let mut next = obj.clone();
+            next.data
+                .get_or_insert_with(BTreeMap::new)
+                .insert("counter".to_owned(), "many".to_owned());
+            Ok(next)
+        })
+        .await
+        .expect_err("an invalid update");
+    assert_eq!((refused.code, refused.reason), (422, "Invalid"));
+    assert_eq!(store.strategy().held.load(Ordering::SeqCst), held);
+    let unchanged = store.get_object(Some("default"), "c").await.expect("get");
+    assert_eq!(unchanged, stored);
+
+    // A dry run changes nothing and takes nothing.
+    let dry = store
+        .update_object(Some("default"), "c", Subresource::Main, true, increment)
+        .await
+        .expect("dry run");
+    assert_eq!(counter(&dry), WRITERS * INCREMENTS + 1);
+    assert_eq!(
+        store.get_object(Some("default"), "c").await.expect("get"),
+        stored
+    );
+    assert_eq!(store.strategy().held.load(Ordering::SeqCst), held);
+}
+
+#[tokio::test]
+async fn a_finalizer_holds_a_delete_until_an_update_removes_it() {
+    let (_dir, store) = store().await;
+    let mut held = config_map("held", &[]);
+    held.metadata.finalizers = Some(vec!["example.com/cleanup".to_owned()]);
+    store
+        .create_object(Some("default"), held, false)
+        .await
+        .expect("create");
+
+    let (marked, gone) = store
+        .delete_object(Some("default"), "held", &DeleteOptions::default())
+        .await
+        .expect("delete");
+    assert!(!gone);
+    assert!(marked.metadata.deletion_timestamp.is_some());
+    // A second delete changes nothing.
+    let (again, gone) = store
+        .delete_object(Some("default"), "held", &DeleteOptions::default())
+        .await
+        .expect("delete again");
+    assert!(!gone);
+    assert_eq!(again, marked);
+
+    // The update that empties the finalizers deletes the object.
+    let last = store
+        .update_object(Some("default"), "held", Subresource::Main, false, |obj| {
+            let mut next = obj.clone();
+            next.metadata.finalizers = None;
+            Ok(next)
+        })
+        .await
+        .expect("remove the finalizer");
+    assert!(last.metadata.finalizers.is_none());
+    let err = store
+        .get_object(Some("default"), "held")
+        .await
+        .expect_err("gone");
+    assert_eq!(err.code, 404);
+    assert_eq!(store.strategy().deleted.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn delete_preconditions_and_dry_runs_leave_the_object() {
+    let (_dir, store) = store().await;
+    let created = store
+        .create_object(Some("default"), config_map("c", &[]), false)
+        .await
+        .expect("create");
+    let uid = created.metadata.uid.clone().expect("a uid");
+
+    let wrong_uid = DeleteOptions {
+        precondition_uid: Some("another".to_owned()),
+        ..DeleteOptions::default()
+    };
+    let err = store
+        .delete_object(Some("default"), "c", &wrong_uid)
+        .await
+        .expect_err("a wrong uid");
+    assert_eq!((err.code, err.reason), (409, "Conflict"));
+    assert!(err.message.contains(&uid), "{}", err.message);
+
+    let stale = DeleteOptions {
+        precondition_resource_version: Some("1".to_owned()),
+        ..DeleteOptions::default()
+    };
+    let updated = store
+        .update_object(Some("default"), "c", Subresource::Main, false, |obj| {
+            increment(obj)
+        })
+        .await
+        .expect("update");
+    let err = store
+        .delete_object(Some("default"), "c", &stale)
+        .await
+        .expect_err("a stale resourceVersion");
+    assert_eq!(err.code, 409);
+
+    let dry = DeleteOptions {
+        dry_run: true,
+        ..DeleteOptions::default()
+    };
+    let (would_go, gone) = store
+        .delete_object(Some("default"), "c", &dry)
+        .await
+        .expect("dry run");
+    assert!(gone);
+    assert_eq!(would_go, updated);
+    assert_eq!(
+        store.get_object(Some("default"), "c").await.expect("kept"),
+        updated
+    );
+    assert_eq!(store.strategy().deleted.load(Ordering::SeqCst), 0);
+
+    let exact = DeleteOptions {
+        precondition_uid: Some(uid),
+        precondition_resource_version: updated.metadata.resource_version.clone(),
+        ..DeleteOptions::default()
+    };
+    let (deleted, gone) = store
+        .delete_object(Some("default"), "c", &exact)
+        .await
+        .expect("delete");
+    assert!(gone);
+    assert_eq!(deleted, updated);
+    assert_eq!(store.strategy().deleted.load(Ordering::SeqCst), 1);
+    let err = store
+        .delete_object(Some("default"), "c", &DeleteOptions::default())
+        .await
+        .expect_err("already gone");
+    assert_eq!(err.code, 404);
+}
