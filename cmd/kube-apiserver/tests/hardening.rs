@@ -350,6 +350,63 @@ async fn idle_connections_are_closed_and_quiet_watches_are_not() {
     assert_eq!(event["object"]["metadata"]["name"], "late");
 }
 
+/// An HTTP/1.1 keep-alive connection waits for its next request as long as
+/// --idle-connection-timeout allows, past the 32 s the first request's
+/// headers get; a first request stalled inside its headers is still closed
+/// after those 32 s.
+#[tokio::test]
+async fn keep_alive_connections_wait_the_idle_timeout_not_the_header_timeout() {
+    use http_body_util::{BodyExt, Empty};
+    use hyper::body::Bytes;
+    use hyper_util::rt::TokioIo;
+
+    let server = Server::start_with(&["--idle-connection-timeout=120s"]).await;
+    let tls = server.tls_connect().await.unwrap();
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+        .await
+        .expect("HTTP/1.1 handshake");
+    tokio::spawn(connection);
+    let mut stalled = server.tls_connect().await.unwrap();
+    stalled
+        .write_all(b"GET /version HTTP/1.1\r\nHost: localhost\r\n")
+        .await
+        .unwrap();
+    stalled.flush().await.unwrap();
+    let started = std::time::Instant::now();
+
+    let version = async |sender: &mut hyper::client::conn::http1::SendRequest<Empty<Bytes>>| {
+        sender.ready().await.expect("the connection is open");
+        let request = hyper::Request::get("/version")
+            .header("host", "localhost")
+            .header("authorization", format!("Bearer {}", support::TOKEN))
+            .body(Empty::<Bytes>::new())
+            .unwrap();
+        let response = sender.send_request(request).await.expect("a response");
+        let code = response.status().as_u16();
+        response.into_body().collect().await.expect("the body");
+        code
+    };
+    assert_eq!(version(&mut sender).await, 200);
+
+    let mut buffer = [0u8; 256];
+    let read = tokio::time::timeout(Duration::from_secs(45), stalled.read(&mut buffer))
+        .await
+        .expect("the stalled connection was still open after 45 s");
+    assert!(
+        matches!(read, Ok(0) | Err(_)),
+        "the stalled connection got {read:?}"
+    );
+    let closed_after = started.elapsed();
+    assert!(
+        closed_after >= Duration::from_secs(30),
+        "closed after {closed_after:?}, before the header timeout"
+    );
+
+    // Idle for longer than the header timeout: still open, still served.
+    tokio::time::sleep(Duration::from_secs(36).saturating_sub(started.elapsed())).await;
+    assert_eq!(version(&mut sender).await, 200);
+}
+
 /// A tmpfs mounted for the test, unmounted when dropped.
 struct Tmpfs(tempfile::TempDir);
 

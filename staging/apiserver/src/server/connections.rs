@@ -1,13 +1,19 @@
 //! What a client can hold through connections, bounded: how many are served
 //! at once (`--max-connections`, by default what the open-file limit
-//! allows), how long request headers may take (32 s, upstream's
+//! allows), how long the first request's headers may take (32 s, upstream's
 //! ReadHeaderTimeout), and how long a connection may sit with no request in
-//! progress (`--idle-connection-timeout`, upstream's 90 s IdleTimeout). A
+//! progress (`--idle-connection-timeout`, upstream's 90 s IdleTimeout; a
+//! keep-alive connection's next request must arrive within it). A
 //! connection counts as active from a request's start until its response
 //! body is done, so a quiet watch is never idle.
+//!
+//! hyper's own header timeout is off: it also runs while an HTTP/1.1
+//! keep-alive connection waits for its next request, which would close idle
+//! connections after 32 s whatever `--idle-connection-timeout` says.
 
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -16,7 +22,7 @@ use bytes::Bytes;
 use http_body::{Frame, SizeHint};
 use tokio::sync::watch;
 
-/// Request headers (each request's, on HTTP/1.1) must arrive within this.
+/// A connection's first request must have its headers in within this.
 pub const READ_HEADER_TIMEOUT: Duration = Duration::from_secs(32);
 
 /// Open files kept for the server itself (storage, logs, certificates)
@@ -61,12 +67,15 @@ pub fn default_max_connections(open_file_limit: Option<u64>) -> usize {
 #[derive(Clone)]
 pub struct Activity {
     active: Arc<watch::Sender<usize>>,
+    /// Whether any request has begun (its headers were read).
+    begun: Arc<AtomicBool>,
 }
 
 impl Default for Activity {
     fn default() -> Self {
         Activity {
             active: Arc::new(watch::Sender::new(0)),
+            begun: Arc::new(AtomicBool::new(false)),
         }
     }
 }
@@ -74,9 +83,19 @@ impl Default for Activity {
 impl Activity {
     /// Counts a request in progress until the guard is dropped.
     pub fn begin(&self) -> ActiveRequest {
+        self.begun.store(true, Ordering::Release);
         self.active.send_modify(|n| *n += 1);
         ActiveRequest {
             active: Arc::clone(&self.active),
+        }
+    }
+
+    /// Resolves `timeout` from now if no request has begun by then (the
+    /// first request's headers are late); otherwise never.
+    pub async fn first_request_late(&self, timeout: Duration) {
+        tokio::time::sleep(timeout).await;
+        if self.begun.load(Ordering::Acquire) {
+            std::future::pending::<()>().await;
         }
     }
 
@@ -171,6 +190,23 @@ mod tests {
         let started = tokio::time::Instant::now();
         idle.await;
         assert_eq!(started.elapsed(), Duration::from_secs(90));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_first_request_is_late_only_if_none_began() {
+        let silent = Activity::default();
+        let started = tokio::time::Instant::now();
+        silent.first_request_late(READ_HEADER_TIMEOUT).await;
+        assert_eq!(started.elapsed(), READ_HEADER_TIMEOUT);
+
+        let served = Activity::default();
+        drop(served.begin());
+        tokio::select! {
+            () = served.first_request_late(READ_HEADER_TIMEOUT) => {
+                panic!("late although a request began")
+            }
+            () = tokio::time::sleep(READ_HEADER_TIMEOUT * 10) => {}
+        }
     }
 
     #[test]

@@ -80,9 +80,11 @@ impl PreparedServer {
             })?;
         let local_addr = listener.local_addr().context("reading the bound address")?;
         let mut http = auto::Builder::new(TokioExecutor::new());
+        // The header timeout is ours (see `connections`): hyper's also
+        // closes HTTP/1.1 keep-alive connections idle for as long.
         http.http1()
             .timer(TokioTimer::new())
-            .header_read_timeout(READ_HEADER_TIMEOUT);
+            .header_read_timeout(None);
         http.http2().timer(TokioTimer::new());
         if let Some(streams) = config.http2_max_streams {
             http.http2().max_concurrent_streams(streams);
@@ -201,6 +203,12 @@ impl PreparedServer {
                                     tracing::debug!(%peer, %err, "connection ended with an error");
                                 }
                                 break;
+                            }
+                            () = activity.first_request_late(READ_HEADER_TIMEOUT), if !closed => {
+                                tracing::debug!(%peer, "closing a connection whose first request is late");
+                                connection.as_mut().graceful_shutdown();
+                                closed = true;
+                                idle_deadline = Some(tokio::time::Instant::now() + IDLE_CLOSE_GRACE);
                             }
                             () = activity.idle_for(idle_timeout), if !closed => {
                                 tracing::debug!(%peer, "closing an idle connection");
