@@ -320,12 +320,7 @@ async fn idle_connections_are_closed_and_quiet_watches_are_not() {
         .await;
 
     let mut silent = server.tls_connect().await.unwrap();
-    let mut stalled = server.tls_connect().await.unwrap();
-    stalled
-        .write_all(b"GET /version HTTP/1.1\r\nHost: localhost\r\n")
-        .await
-        .unwrap();
-    stalled.flush().await.unwrap();
+    let mut stalled = stalled_in_headers(&server).await;
     for (what, connection) in [("silent", &mut silent), ("stalled", &mut stalled)] {
         let mut buffer = [0u8; 256];
         let read = tokio::time::timeout(Duration::from_secs(15), connection.read(&mut buffer))
@@ -366,12 +361,7 @@ async fn keep_alive_connections_wait_the_idle_timeout_not_the_header_timeout() {
         .await
         .expect("HTTP/1.1 handshake");
     tokio::spawn(connection);
-    let mut stalled = server.tls_connect().await.unwrap();
-    stalled
-        .write_all(b"GET /version HTTP/1.1\r\nHost: localhost\r\n")
-        .await
-        .unwrap();
-    stalled.flush().await.unwrap();
+    let mut stalled = stalled_in_headers(&server).await;
     let started = std::time::Instant::now();
 
     let version = async |sender: &mut hyper::client::conn::http1::SendRequest<Empty<Bytes>>| {
@@ -405,6 +395,19 @@ async fn keep_alive_connections_wait_the_idle_timeout_not_the_header_timeout() {
     // Idle for longer than the header timeout: still open, still served.
     tokio::time::sleep(Duration::from_secs(36).saturating_sub(started.elapsed())).await;
     assert_eq!(version(&mut sender).await, 200);
+}
+
+/// A TLS connection that has sent half of a request's headers.
+async fn stalled_in_headers(
+    server: &Server,
+) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+    let mut stalled = server.tls_connect().await.unwrap();
+    stalled
+        .write_all(b"GET /version HTTP/1.1\r\nHost: localhost\r\n")
+        .await
+        .unwrap();
+    stalled.flush().await.unwrap();
+    stalled
 }
 
 /// A tmpfs mounted for the test, unmounted when dropped.

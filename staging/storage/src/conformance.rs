@@ -270,13 +270,7 @@ pub async fn guaranteed_update_under_contention<F: Factory>(factory: &F) {
         tasks.push(tokio::spawn(async move {
             let mut attempts = 0u64;
             for _ in 0..INCREMENTS {
-                guaranteed_update(&*s, key, false, |current| {
-                    attempts += 1;
-                    let n = counter(current.expect("the counter exists"));
-                    Ok::<_, StorageError>(Decision::Write(bytes(&(n + 1).to_string())))
-                })
-                .await
-                .expect("guaranteed update");
+                attempts += increment(&*s, key).await.expect("guaranteed update");
             }
             attempts
         }));
@@ -347,12 +341,7 @@ pub async fn guaranteed_update_under_contention<F: Factory>(factory: &F) {
         writers.push(tokio::spawn(async move {
             let mut acknowledged = 0u64;
             for _ in 0..INCREMENTS {
-                let written = guaranteed_update(&*s, key, false, |current| {
-                    let n = counter(current.expect("read"));
-                    Ok::<_, StorageError>(Decision::Write(bytes(&(n + 1).to_string())))
-                })
-                .await;
-                match written {
+                match increment(&*s, key).await {
                     Ok(_) => acknowledged += 1,
                     Err(UpdateError::Storage(err)) if err.is_not_found() => break,
                     Err(err) => panic!("increment: {err:?}"),
@@ -399,6 +388,21 @@ pub async fn guaranteed_update_under_contention<F: Factory>(factory: &F) {
         "the delete lost increments"
     );
     assert!(s.get(key).await.expect_err("gone").is_not_found());
+}
+
+/// Adds one to the counter at `key` through [`guaranteed_update`]; how
+/// many attempts it took.
+async fn increment(s: &dyn Storage, key: &str) -> Result<u64, UpdateError<StorageError>> {
+    let mut attempts = 0;
+    guaranteed_update(s, key, false, |current| {
+        attempts += 1;
+        let n = counter(current.ok_or_else(|| StorageError::NotFound {
+            key: key.to_owned(),
+        })?);
+        Ok(Decision::Write(bytes(&(n + 1).to_string())))
+    })
+    .await?;
+    Ok(attempts)
 }
 
 /// The number a counter key holds.
