@@ -76,9 +76,8 @@ struct Resources {
 
 impl Resources {
     fn add<S: Strategy>(&mut self, store: Arc<Store<S>>) -> Arc<Store<S>> {
-        self.openapi.push(OpenApiResource::of::<S::Object>(
-            store.strategy().info().clone(),
-        ));
+        self.openapi
+            .push(OpenApiResource::of::<S::Object>(store.info().clone()));
         self.stores.push(store.clone());
         store
     }

@@ -232,6 +232,7 @@ mod tests {
     use http::Method;
 
     use super::*;
+    use crate::registry::ResourceNames;
 
     fn series(metrics: &Metrics) -> usize {
         metrics
@@ -244,14 +245,16 @@ mod tests {
     }
 
     const PODS: ResourceInfo = ResourceInfo {
-        group: "",
-        version: "v1",
-        kind: "Pod",
-        plural: "pods",
-        singular: "pod",
-        namespaced: true,
-        short_names: &[],
-        categories: &[],
+        names: ResourceNames {
+            group: "",
+            version: "v1",
+            kind: "Pod",
+            plural: "pods",
+            singular: "pod",
+            namespaced: true,
+            short_names: &[],
+            categories: &[],
+        },
         has_status: true,
         has_scale: false,
     };

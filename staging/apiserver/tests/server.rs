@@ -362,14 +362,16 @@ fn counter(metrics: &str, labels: &[&str]) -> u64 {
 #[tokio::test]
 async fn metrics_count_requests_per_verb_and_code() {
     let resource = |group: &'static str, plural: &'static str| apiserver::registry::ResourceInfo {
-        group,
-        version: "v1",
-        kind: "Test",
-        plural,
-        singular: "test",
-        namespaced: true,
-        short_names: &[],
-        categories: &[],
+        names: apiserver::registry::ResourceNames {
+            group,
+            version: "v1",
+            kind: "Test",
+            plural,
+            singular: "test",
+            namespaced: true,
+            short_names: &[],
+            categories: &[],
+        },
         has_status: false,
         has_scale: false,
     };

@@ -708,6 +708,7 @@ struct GroupVersionKind<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::registry::ResourceNames;
     use axum::body::Body;
     use http::Request;
     use http_body_util::BodyExt;
@@ -720,14 +721,16 @@ mod tests {
 
     fn pods() -> ResourceInfo {
         ResourceInfo {
-            group: "",
-            version: "v1",
-            kind: "Pod",
-            plural: "pods",
-            singular: "pod",
-            namespaced: true,
-            short_names: &["po"],
-            categories: &["all"],
+            names: ResourceNames {
+                group: "",
+                version: "v1",
+                kind: "Pod",
+                plural: "pods",
+                singular: "pod",
+                namespaced: true,
+                short_names: &["po"],
+                categories: &["all"],
+            },
             has_status: true,
             has_scale: false,
         }
@@ -735,14 +738,16 @@ mod tests {
 
     fn namespaces() -> ResourceInfo {
         ResourceInfo {
-            group: "",
-            version: "v1",
-            kind: "Namespace",
-            plural: "namespaces",
-            singular: "namespace",
-            namespaced: false,
-            short_names: &["ns"],
-            categories: &[],
+            names: ResourceNames {
+                group: "",
+                version: "v1",
+                kind: "Namespace",
+                plural: "namespaces",
+                singular: "namespace",
+                namespaced: false,
+                short_names: &["ns"],
+                categories: &[],
+            },
             has_status: true,
             has_scale: false,
         }
@@ -750,14 +755,16 @@ mod tests {
 
     fn deployments() -> ResourceInfo {
         ResourceInfo {
-            group: "apps",
-            version: "v1",
-            kind: "Deployment",
-            plural: "deployments",
-            singular: "deployment",
-            namespaced: true,
-            short_names: &["deploy"],
-            categories: &["all"],
+            names: ResourceNames {
+                group: "apps",
+                version: "v1",
+                kind: "Deployment",
+                plural: "deployments",
+                singular: "deployment",
+                namespaced: true,
+                short_names: &["deploy"],
+                categories: &["all"],
+            },
             has_status: true,
             has_scale: true,
         }
@@ -765,14 +772,16 @@ mod tests {
 
     fn leases() -> ResourceInfo {
         ResourceInfo {
-            group: "coordination.k8s.io",
-            version: "v1",
-            kind: "Lease",
-            plural: "leases",
-            singular: "lease",
-            namespaced: true,
-            short_names: &[],
-            categories: &[],
+            names: ResourceNames {
+                group: "coordination.k8s.io",
+                version: "v1",
+                kind: "Lease",
+                plural: "leases",
+                singular: "lease",
+                namespaced: true,
+                short_names: &[],
+                categories: &[],
+            },
             has_status: false,
             has_scale: false,
         }

@@ -1156,6 +1156,7 @@ impl PathContext<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::registry::ResourceNames;
     use axum::body::Body;
     use http::Request;
     use http_body_util::BodyExt;
@@ -1165,14 +1166,16 @@ mod tests {
 
     fn pods() -> OpenApiResource {
         OpenApiResource::of::<Pod>(ResourceInfo {
-            group: "",
-            version: "v1",
-            kind: "Pod",
-            plural: "pods",
-            singular: "pod",
-            namespaced: true,
-            short_names: &["po"],
-            categories: &["all"],
+            names: ResourceNames {
+                group: "",
+                version: "v1",
+                kind: "Pod",
+                plural: "pods",
+                singular: "pod",
+                namespaced: true,
+                short_names: &["po"],
+                categories: &["all"],
+            },
             has_status: true,
             has_scale: false,
         })
@@ -1180,14 +1183,16 @@ mod tests {
 
     fn namespaces() -> OpenApiResource {
         OpenApiResource::of::<Namespace>(ResourceInfo {
-            group: "",
-            version: "v1",
-            kind: "Namespace",
-            plural: "namespaces",
-            singular: "namespace",
-            namespaced: false,
-            short_names: &["ns"],
-            categories: &[],
+            names: ResourceNames {
+                group: "",
+                version: "v1",
+                kind: "Namespace",
+                plural: "namespaces",
+                singular: "namespace",
+                namespaced: false,
+                short_names: &["ns"],
+                categories: &[],
+            },
             has_status: true,
             has_scale: false,
         })
@@ -1195,14 +1200,16 @@ mod tests {
 
     fn deployments() -> OpenApiResource {
         OpenApiResource::of::<Deployment>(ResourceInfo {
-            group: "apps",
-            version: "v1",
-            kind: "Deployment",
-            plural: "deployments",
-            singular: "deployment",
-            namespaced: true,
-            short_names: &["deploy"],
-            categories: &["all"],
+            names: ResourceNames {
+                group: "apps",
+                version: "v1",
+                kind: "Deployment",
+                plural: "deployments",
+                singular: "deployment",
+                namespaced: true,
+                short_names: &["deploy"],
+                categories: &["all"],
+            },
             has_status: true,
             has_scale: true,
         })

@@ -12,4 +12,6 @@ pub mod table;
 
 pub use rest::RestStorage;
 pub use store::Store;
-pub use strategy::{FinishFunc, Object, ResourceInfo, Strategy};
+pub use strategy::{
+    FinishFunc, Object, ResourceInfo, ResourceNames, ScaleStrategy, StatusStrategy, Strategy,
+};

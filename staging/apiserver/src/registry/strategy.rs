@@ -22,9 +22,11 @@ use super::scale::ScaleView;
 /// what it took (`registry.FinishFunc`).
 pub type FinishFunc = Box<dyn FnOnce(bool) + Send>;
 
-/// The static description of a resource, as discovery and routing need it.
+/// What a kind declares about itself: its names and scope. Which
+/// subresources it has is not declared here but given by its strategy
+/// ([`Strategy::status`], [`Strategy::scale`]), the one source of both.
 #[derive(Debug, Clone)]
-pub struct ResourceInfo {
+pub struct ResourceNames {
     /// API group; empty for the legacy core group.
     pub group: &'static str,
     pub version: &'static str,
@@ -37,14 +39,9 @@ pub struct ResourceInfo {
     pub short_names: &'static [&'static str],
     /// Discovery categories, e.g. `all` for `kubectl get all`.
     pub categories: &'static [&'static str],
-    /// Has a `/status` subresource (status is ignored on the main resource,
-    /// everything but status is ignored on `/status`).
-    pub has_status: bool,
-    /// Has a `/scale` subresource.
-    pub has_scale: bool,
 }
 
-impl ResourceInfo {
+impl ResourceNames {
     /// `apps/v1` or `v1`.
     pub fn api_version(&self) -> String {
         if self.group.is_empty() {
@@ -68,6 +65,57 @@ impl ResourceInfo {
     pub fn key_prefix(&self) -> String {
         format!("/registry/{}/", self.plural)
     }
+}
+
+/// A served resource as discovery, OpenAPI and routing need it: the kind's
+/// names and the subresources its strategy gives it. The names read
+/// through (`info.plural`).
+#[derive(Debug, Clone)]
+pub struct ResourceInfo {
+    pub names: ResourceNames,
+    /// Has a `/status` subresource (status is ignored on the main resource,
+    /// everything but status is ignored on `/status`).
+    pub has_status: bool,
+    /// Has a `/scale` subresource.
+    pub has_scale: bool,
+}
+
+impl ResourceInfo {
+    /// The resource a strategy serves.
+    pub fn of<S: Strategy>(strategy: &S) -> Self {
+        ResourceInfo {
+            names: strategy.names().clone(),
+            has_status: strategy.status().is_some(),
+            has_scale: strategy.scale().is_some(),
+        }
+    }
+}
+
+impl std::ops::Deref for ResourceInfo {
+    type Target = ResourceNames;
+
+    fn deref(&self) -> &ResourceNames {
+        &self.names
+    }
+}
+
+/// A kind's `/status` subresource (upstream's `<kind>StatusStrategy`): an
+/// update through it changes the status only.
+pub trait StatusStrategy<O>: Send + Sync {
+    /// Keeps everything but the status from `old`.
+    fn prepare_for_status_update(&self, new: &mut O, old: &O);
+}
+
+/// A kind's `/scale` subresource (upstream's per-kind `ScaleREST`).
+pub trait ScaleStrategy<O>: Send + Sync {
+    /// What `/scale` shows of `obj`: desired and observed replicas and the
+    /// pod selector (`scaleFromDeployment` and its siblings); `None` when
+    /// the object has no spec to scale.
+    fn scale_of(&self, obj: &O) -> Option<ScaleView>;
+
+    /// Writes a `/scale` update's `spec.replicas` into the object: the only
+    /// field a scale update changes.
+    fn set_replicas(&self, obj: &mut O, replicas: i32);
 }
 
 /// An object kind as the registry needs it: the k8s-openapi type with its
@@ -101,7 +149,7 @@ impl<T> Object for T where
 }
 
 /// One kind's behaviour in the generic store. Every method but
-/// [`Strategy::info`] and [`Strategy::validate`] has the behaviour of a kind
+/// [`Strategy::names`] and [`Strategy::validate`] has the behaviour of a kind
 /// that needs nothing special.
 ///
 /// Metadata the store owns (uid, creationTimestamp, resourceVersion,
@@ -110,7 +158,17 @@ impl<T> Object for T where
 pub trait Strategy: Send + Sync + 'static {
     type Object: Object;
 
-    fn info(&self) -> &ResourceInfo;
+    fn names(&self) -> &ResourceNames;
+
+    /// The kind's `/status` subresource, if it has one.
+    fn status(&self) -> Option<&dyn StatusStrategy<Self::Object>> {
+        None
+    }
+
+    /// The kind's `/scale` subresource, if it has one.
+    fn scale(&self) -> Option<&dyn ScaleStrategy<Self::Object>> {
+        None
+    }
 
     /// Fills defaults and clears what a client may not set on create (for a
     /// kind with status: the status, then its initial value, e.g. a pod's
@@ -120,9 +178,6 @@ pub trait Strategy: Send + Sync + 'static {
     /// Fills defaults on update and keeps what the main resource may not
     /// change (for a kind with status: `new.status = old.status`).
     fn prepare_for_update(&self, _new: &mut Self::Object, _old: &Self::Object) {}
-
-    /// On a `/status` update: keeps everything but the status from `old`.
-    fn prepare_for_status_update(&self, _new: &mut Self::Object, _old: &Self::Object) {}
 
     /// The kind's validation of a new object; field paths as upstream
     /// (`spec.containers[0].image`).
@@ -208,17 +263,6 @@ pub trait Strategy: Send + Sync + 'static {
 
     /// Gives back what the object held, once it is gone from storage.
     fn after_delete(&self, _obj: &Self::Object) {}
-
-    /// What the `/scale` subresource shows of `obj`: desired and observed
-    /// replicas and the pod selector (`scaleFromDeployment` and its
-    /// siblings). `None` for a kind without one.
-    fn scale_of(&self, _obj: &Self::Object) -> Option<ScaleView> {
-        None
-    }
-
-    /// Writes a `/scale` update's `spec.replicas` into the object: the only
-    /// field a scale update changes.
-    fn set_replicas(&self, _obj: &mut Self::Object, _replicas: i32) {}
 
     /// The columns of this kind's Table (`kubectl get`), every one of them
     /// including the wide-only ones (priority 1); by default upstream's

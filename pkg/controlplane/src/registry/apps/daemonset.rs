@@ -18,7 +18,7 @@ use apimachinery::api::{
 };
 use apimachinery::labels::Selector;
 use apimachinery::validation::field::{Error, ErrorList, Path};
-use apiserver::registry::strategy::{ResourceInfo, Strategy};
+use apiserver::registry::strategy::{ResourceNames, StatusStrategy, Strategy};
 
 use super::workload::{
     int_or_percent_value, selector_is_unset, validate_nonnegative_opt,
@@ -31,7 +31,7 @@ use crate::registry::core::pod::validation::{
 use crate::registry::core::pod::{default_pod_template, validate_controller_template};
 
 /// `daemonsets.apps`, `apps/v1`.
-pub static DAEMON_SET_INFO: ResourceInfo = ResourceInfo {
+pub static DAEMON_SET_INFO: ResourceNames = ResourceNames {
     group: "apps",
     version: "v1",
     kind: "DaemonSet",
@@ -40,8 +40,6 @@ pub static DAEMON_SET_INFO: ResourceInfo = ResourceInfo {
     namespaced: true,
     short_names: &["ds"],
     categories: &["all"],
-    has_status: true,
-    has_scale: false,
 };
 
 /// `appsv1.DeprecatedTemplateGeneration`.
@@ -218,8 +216,12 @@ impl Strategy for DaemonSetStrategy {
         crate::printers::workloads::daemon_set_row(obj, now)
     }
 
-    fn info(&self) -> &ResourceInfo {
+    fn names(&self) -> &ResourceNames {
         &DAEMON_SET_INFO
+    }
+
+    fn status(&self) -> Option<&dyn StatusStrategy<DaemonSet>> {
+        Some(self)
     }
 
     fn prepare_for_create(&self, daemon_set: &mut DaemonSet) {
@@ -241,11 +243,6 @@ impl Strategy for DaemonSetStrategy {
             generation += 1;
         }
         set_template_generation(new, generation);
-    }
-
-    fn prepare_for_status_update(&self, new: &mut DaemonSet, old: &DaemonSet) {
-        new.spec = old.spec.clone();
-        set_template_generation(new, template_generation(old));
     }
 
     fn validate(&self, daemon_set: &DaemonSet) -> ErrorList {
@@ -286,6 +283,13 @@ impl Strategy for DaemonSetStrategy {
     }
 }
 
+impl StatusStrategy<DaemonSet> for DaemonSetStrategy {
+    fn prepare_for_status_update(&self, new: &mut DaemonSet, old: &DaemonSet) {
+        new.spec = old.spec.clone();
+        set_template_generation(new, template_generation(old));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -323,7 +327,7 @@ mod tests {
         assert_eq!(spec.revision_history_limit, Some(10));
         assert_eq!(template_generation(&ds), 1);
         assert!(DaemonSetStrategy.validate(&ds).is_empty());
-        let info = DaemonSetStrategy.info();
+        let info = apiserver::registry::ResourceInfo::of(&DaemonSetStrategy);
         assert!(info.has_status && !info.has_scale);
     }
 

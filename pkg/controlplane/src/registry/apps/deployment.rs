@@ -13,7 +13,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use apimachinery::api::{name_is_dns_subdomain, validate_object_meta, validate_object_meta_update};
 use apimachinery::validation::field::{Error, ErrorList, Path};
 use apiserver::registry::scale::{ScaleSelector, ScaleView};
-use apiserver::registry::strategy::{ResourceInfo, Strategy};
+use apiserver::registry::strategy::{ResourceNames, ScaleStrategy, StatusStrategy, Strategy};
 
 use super::workload::{
     int_or_percent_value, validate_nonnegative_opt, validate_not_more_than_100_percent,
@@ -22,7 +22,7 @@ use super::workload::{
 use crate::registry::core::pod::{default_pod_template, validate_controller_template};
 
 /// `deployments.apps`, `apps/v1`.
-pub static DEPLOYMENT_INFO: ResourceInfo = ResourceInfo {
+pub static DEPLOYMENT_INFO: ResourceNames = ResourceNames {
     group: "apps",
     version: "v1",
     kind: "Deployment",
@@ -31,8 +31,6 @@ pub static DEPLOYMENT_INFO: ResourceInfo = ResourceInfo {
     namespaced: true,
     short_names: &["deploy"],
     categories: &["all"],
-    has_status: true,
-    has_scale: true,
 };
 
 /// The kind's registry strategy (not to be confused with k8s-openapi's
@@ -186,8 +184,16 @@ impl Strategy for DeploymentStrategy {
         crate::printers::workloads::deployment_row(obj, now)
     }
 
-    fn info(&self) -> &ResourceInfo {
+    fn names(&self) -> &ResourceNames {
         &DEPLOYMENT_INFO
+    }
+
+    fn status(&self) -> Option<&dyn StatusStrategy<Deployment>> {
+        Some(self)
+    }
+
+    fn scale(&self) -> Option<&dyn ScaleStrategy<Deployment>> {
+        Some(self)
     }
 
     fn prepare_for_create(&self, deployment: &mut Deployment) {
@@ -198,12 +204,6 @@ impl Strategy for DeploymentStrategy {
     fn prepare_for_update(&self, new: &mut Deployment, old: &Deployment) {
         default_deployment(new);
         new.status = old.status.clone();
-    }
-
-    /// A status update keeps the spec and the labels.
-    fn prepare_for_status_update(&self, new: &mut Deployment, old: &Deployment) {
-        new.spec = old.spec.clone();
-        new.metadata.labels = old.metadata.labels.clone();
     }
 
     fn validate(&self, deployment: &Deployment) -> ErrorList {
@@ -244,7 +244,17 @@ impl Strategy for DeploymentStrategy {
     fn spec_changed(&self, new: &Deployment, old: &Deployment) -> bool {
         new.spec != old.spec || new.metadata.annotations != old.metadata.annotations
     }
+}
 
+impl StatusStrategy<Deployment> for DeploymentStrategy {
+    /// A status update keeps the spec and the labels.
+    fn prepare_for_status_update(&self, new: &mut Deployment, old: &Deployment) {
+        new.spec = old.spec.clone();
+        new.metadata.labels = old.metadata.labels.clone();
+    }
+}
+
+impl ScaleStrategy<Deployment> for DeploymentStrategy {
     /// `/scale`: `spec.replicas` (defaulted to 1), `status.replicas` and the
     /// selector.
     fn scale_of(&self, deployment: &Deployment) -> Option<ScaleView> {
@@ -294,7 +304,7 @@ mod tests {
 
     #[test]
     fn info_matches_discovery() {
-        let info = DeploymentStrategy.info().clone();
+        let info = apiserver::registry::ResourceInfo::of(&DeploymentStrategy);
         assert_eq!(info.qualified_resource(), "deployments.apps");
         assert_eq!(info.short_names, ["deploy"]);
         assert!(info.has_scale && info.has_status && info.categories == ["all"]);

@@ -8,7 +8,7 @@ use k8s_openapi::api::apps::v1::{ReplicaSet, ReplicaSetSpec, ReplicaSetStatus};
 use apimachinery::api::{name_is_dns_subdomain, validate_object_meta, validate_object_meta_update};
 use apimachinery::validation::field::{ErrorList, Path};
 use apiserver::registry::scale::{ScaleSelector, ScaleView};
-use apiserver::registry::strategy::{ResourceInfo, Strategy};
+use apiserver::registry::strategy::{ResourceNames, ScaleStrategy, StatusStrategy, Strategy};
 
 use super::workload::{
     validate_nonnegative_opt, validate_required_selector, validate_selector_unchanged,
@@ -16,7 +16,7 @@ use super::workload::{
 use crate::registry::core::pod::{default_pod_template, validate_controller_template};
 
 /// `replicasets.apps`, `apps/v1`.
-pub static REPLICA_SET_INFO: ResourceInfo = ResourceInfo {
+pub static REPLICA_SET_INFO: ResourceNames = ResourceNames {
     group: "apps",
     version: "v1",
     kind: "ReplicaSet",
@@ -25,8 +25,6 @@ pub static REPLICA_SET_INFO: ResourceInfo = ResourceInfo {
     namespaced: true,
     short_names: &["rs"],
     categories: &["all"],
-    has_status: true,
-    has_scale: true,
 };
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -83,8 +81,16 @@ impl Strategy for ReplicaSetStrategy {
         crate::printers::workloads::replica_set_row(obj, now)
     }
 
-    fn info(&self) -> &ResourceInfo {
+    fn names(&self) -> &ResourceNames {
         &REPLICA_SET_INFO
+    }
+
+    fn status(&self) -> Option<&dyn StatusStrategy<ReplicaSet>> {
+        Some(self)
+    }
+
+    fn scale(&self) -> Option<&dyn ScaleStrategy<ReplicaSet>> {
+        Some(self)
     }
 
     fn prepare_for_create(&self, replica_set: &mut ReplicaSet) {
@@ -95,10 +101,6 @@ impl Strategy for ReplicaSetStrategy {
     fn prepare_for_update(&self, new: &mut ReplicaSet, old: &ReplicaSet) {
         default_replica_set(new);
         new.status = old.status.clone();
-    }
-
-    fn prepare_for_status_update(&self, new: &mut ReplicaSet, old: &ReplicaSet) {
-        new.spec = old.spec.clone();
     }
 
     fn validate(&self, replica_set: &ReplicaSet) -> ErrorList {
@@ -146,7 +148,15 @@ impl Strategy for ReplicaSetStrategy {
     fn selectable_field_names(&self) -> &'static [&'static str] {
         &["status.replicas"]
     }
+}
 
+impl StatusStrategy<ReplicaSet> for ReplicaSetStrategy {
+    fn prepare_for_status_update(&self, new: &mut ReplicaSet, old: &ReplicaSet) {
+        new.spec = old.spec.clone();
+    }
+}
+
+impl ScaleStrategy<ReplicaSet> for ReplicaSetStrategy {
     /// `/scale`: `spec.replicas` (defaulted to 1), `status.replicas` and the
     /// selector.
     fn scale_of(&self, replica_set: &ReplicaSet) -> Option<ScaleView> {
@@ -191,7 +201,10 @@ mod tests {
         assert_eq!(rs.spec.as_ref().and_then(|s| s.replicas), Some(1));
         assert_eq!(rs.status, Some(ReplicaSetStatus::default()));
         assert!(ReplicaSetStrategy.validate(&rs).is_empty());
-        assert_eq!(ReplicaSetStrategy.info().short_names, ["rs"]);
+        assert_eq!(
+            apiserver::registry::ResourceInfo::of(&ReplicaSetStrategy).short_names,
+            ["rs"]
+        );
     }
 
     #[test]

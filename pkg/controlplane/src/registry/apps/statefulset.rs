@@ -17,7 +17,7 @@ use apimachinery::api::{
 };
 use apimachinery::validation::field::{Error, ErrorList, Path};
 use apiserver::registry::scale::{ScaleSelector, ScaleView};
-use apiserver::registry::strategy::{ResourceInfo, Strategy};
+use apiserver::registry::strategy::{ResourceNames, ScaleStrategy, StatusStrategy, Strategy};
 
 use super::workload::{
     int_or_percent_value, validate_nonnegative_opt, validate_not_more_than_100_percent,
@@ -29,7 +29,7 @@ use crate::registry::core::pod::validation::{
 };
 
 /// `statefulsets.apps`, `apps/v1`.
-pub static STATEFUL_SET_INFO: ResourceInfo = ResourceInfo {
+pub static STATEFUL_SET_INFO: ResourceNames = ResourceNames {
     group: "apps",
     version: "v1",
     kind: "StatefulSet",
@@ -38,8 +38,6 @@ pub static STATEFUL_SET_INFO: ResourceInfo = ResourceInfo {
     namespaced: true,
     short_names: &["sts"],
     categories: &["all"],
-    has_status: true,
-    has_scale: true,
 };
 
 /// What a StatefulSet update may change, upstream's words.
@@ -240,8 +238,16 @@ impl Strategy for StatefulSetStrategy {
         crate::printers::workloads::stateful_set_row(obj, now)
     }
 
-    fn info(&self) -> &ResourceInfo {
+    fn names(&self) -> &ResourceNames {
         &STATEFUL_SET_INFO
+    }
+
+    fn status(&self) -> Option<&dyn StatusStrategy<StatefulSet>> {
+        Some(self)
+    }
+
+    fn scale(&self) -> Option<&dyn ScaleStrategy<StatefulSet>> {
+        Some(self)
     }
 
     fn prepare_for_create(&self, stateful_set: &mut StatefulSet) {
@@ -252,10 +258,6 @@ impl Strategy for StatefulSetStrategy {
     fn prepare_for_update(&self, new: &mut StatefulSet, old: &StatefulSet) {
         default_stateful_set(new);
         new.status = old.status.clone();
-    }
-
-    fn prepare_for_status_update(&self, new: &mut StatefulSet, old: &StatefulSet) {
-        new.spec = old.spec.clone();
     }
 
     /// Names are DNS labels: they become the pods' hostnames.
@@ -304,7 +306,15 @@ impl Strategy for StatefulSetStrategy {
     fn spec_changed(&self, new: &StatefulSet, old: &StatefulSet) -> bool {
         new.spec != old.spec
     }
+}
 
+impl StatusStrategy<StatefulSet> for StatefulSetStrategy {
+    fn prepare_for_status_update(&self, new: &mut StatefulSet, old: &StatefulSet) {
+        new.spec = old.spec.clone();
+    }
+}
+
+impl ScaleStrategy<StatefulSet> for StatefulSetStrategy {
     /// `/scale`: `spec.replicas` (defaulted to 1), `status.replicas` and the
     /// selector.
     fn scale_of(&self, stateful_set: &StatefulSet) -> Option<ScaleView> {
@@ -385,7 +395,10 @@ mod tests {
             Some("Pending")
         );
         assert!(StatefulSetStrategy.validate(&sts).is_empty());
-        assert_eq!(StatefulSetStrategy.info().short_names, ["sts"]);
+        assert_eq!(
+            apiserver::registry::ResourceInfo::of(&StatefulSetStrategy).short_names,
+            ["sts"]
+        );
     }
 
     #[test]

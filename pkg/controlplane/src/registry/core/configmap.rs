@@ -7,12 +7,12 @@ use k8s_openapi::api::core::v1::ConfigMap;
 
 use apimachinery::api::{name_is_dns_subdomain, validate_object_meta, validate_object_meta_update};
 use apimachinery::validation::field::{Error, ErrorList, Path};
-use apiserver::registry::strategy::{ResourceInfo, Strategy};
+use apiserver::registry::strategy::{ResourceNames, Strategy};
 
 use super::pod::validation::{MAX_SECRET_SIZE, is_config_map_key};
 
 /// `configmaps`, `v1`.
-pub static CONFIG_MAP_INFO: ResourceInfo = ResourceInfo {
+pub static CONFIG_MAP_INFO: ResourceNames = ResourceNames {
     group: "",
     version: "v1",
     kind: "ConfigMap",
@@ -21,8 +21,6 @@ pub static CONFIG_MAP_INFO: ResourceInfo = ResourceInfo {
     namespaced: true,
     short_names: &["cm"],
     categories: &[],
-    has_status: false,
-    has_scale: false,
 };
 
 /// Upstream's message for a change to an immutable config map or secret.
@@ -112,7 +110,7 @@ impl Strategy for ConfigMapStrategy {
         crate::printers::config::configmap_row(obj, now)
     }
 
-    fn info(&self) -> &ResourceInfo {
+    fn names(&self) -> &ResourceNames {
         &CONFIG_MAP_INFO
     }
 
@@ -162,7 +160,7 @@ mod tests {
 
     #[test]
     fn info_matches_discovery() {
-        let info = ConfigMapStrategy.info();
+        let info = apiserver::registry::ResourceInfo::of(&ConfigMapStrategy);
         assert_eq!((info.plural, info.short_names), ("configmaps", &["cm"][..]));
         assert!(info.namespaced && !info.has_status);
     }

@@ -9,13 +9,13 @@ use apimachinery::validation::field::{Error, ErrorList, Path};
 use apimachinery::validation::{
     is_dns1123_label, is_dns1123_subdomain, is_valid_ip, is_valid_port_num,
 };
-use apiserver::registry::{ResourceInfo, Strategy};
+use apiserver::registry::{ResourceNames, Strategy};
 
 use super::service::validation::{
     validate_non_special_ip, validate_protocol, validate_qualified_name,
 };
 
-static INFO: ResourceInfo = ResourceInfo {
+static INFO: ResourceNames = ResourceNames {
     group: "",
     version: "v1",
     kind: "Endpoints",
@@ -24,8 +24,6 @@ static INFO: ResourceInfo = ResourceInfo {
     namespaced: true,
     short_names: &["ep"],
     categories: &[],
-    has_status: false,
-    has_scale: false,
 };
 
 /// The Endpoints kind's behaviour in the generic store.
@@ -53,7 +51,7 @@ impl Strategy for EndpointsStrategy {
         crate::printers::service::endpoints_row(obj, now)
     }
 
-    fn info(&self) -> &ResourceInfo {
+    fn names(&self) -> &ResourceNames {
         &INFO
     }
 
@@ -222,7 +220,7 @@ mod tests {
 
     #[test]
     fn info_matches_upstream_discovery() {
-        let info = EndpointsStrategy::new().info().clone();
+        let info = apiserver::registry::ResourceInfo::of(&EndpointsStrategy::new());
         assert_eq!(info.plural, "endpoints");
         assert_eq!(info.short_names, &["ep"]);
         assert!(info.categories.is_empty());

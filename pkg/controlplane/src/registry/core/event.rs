@@ -8,10 +8,10 @@ use k8s_openapi::api::core::v1::Event;
 
 use apimachinery::validation::field::{Error, ErrorList, Path};
 use apimachinery::validation::{is_dns1123_subdomain, is_qualified_name};
-use apiserver::registry::strategy::{ResourceInfo, Strategy};
+use apiserver::registry::strategy::{ResourceNames, Strategy};
 
 /// `events`, `v1`.
-pub static EVENT_INFO: ResourceInfo = ResourceInfo {
+pub static EVENT_INFO: ResourceNames = ResourceNames {
     group: "",
     version: "v1",
     kind: "Event",
@@ -20,8 +20,6 @@ pub static EVENT_INFO: ResourceInfo = ResourceInfo {
     namespaced: true,
     short_names: &["ev"],
     categories: &[],
-    has_status: false,
-    has_scale: false,
 };
 
 const SELECTABLE_FIELDS: &[&str] = &[
@@ -133,7 +131,7 @@ impl Strategy for EventStrategy {
         crate::printers::core::event_row(obj, now)
     }
 
-    fn info(&self) -> &ResourceInfo {
+    fn names(&self) -> &ResourceNames {
         &EVENT_INFO
     }
 

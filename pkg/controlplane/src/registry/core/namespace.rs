@@ -13,10 +13,10 @@ use apimachinery::api::{
     validate_namespace_name, validate_object_meta, validate_object_meta_update,
 };
 use apimachinery::validation::field::{Error, ErrorList, Path};
-use apiserver::registry::strategy::{ResourceInfo, Strategy};
+use apiserver::registry::strategy::{ResourceNames, StatusStrategy, Strategy};
 
 /// `namespaces`, `v1`.
-pub static NAMESPACE_INFO: ResourceInfo = ResourceInfo {
+pub static NAMESPACE_INFO: ResourceNames = ResourceNames {
     group: "",
     version: "v1",
     kind: "Namespace",
@@ -25,8 +25,6 @@ pub static NAMESPACE_INFO: ResourceInfo = ResourceInfo {
     namespaced: false,
     short_names: &["ns"],
     categories: &[],
-    has_status: true,
-    has_scale: false,
 };
 
 /// `v1.LabelMetadataName`: every namespace is labelled with its name.
@@ -126,8 +124,12 @@ impl Strategy for NamespaceStrategy {
         crate::printers::core::namespace_row(obj, now)
     }
 
-    fn info(&self) -> &ResourceInfo {
+    fn names(&self) -> &ResourceNames {
         &NAMESPACE_INFO
+    }
+
+    fn status(&self) -> Option<&dyn StatusStrategy<Namespace>> {
+        Some(self)
     }
 
     fn prepare_for_create(&self, namespace: &mut Namespace) {
@@ -154,10 +156,6 @@ impl Strategy for NamespaceStrategy {
             .finalizers = old.spec.as_ref().and_then(|s| s.finalizers.clone());
         new.status = old.status.clone();
         label_with_name(new);
-    }
-
-    fn prepare_for_status_update(&self, new: &mut Namespace, old: &Namespace) {
-        new.spec = old.spec.clone();
     }
 
     fn validate(&self, namespace: &Namespace) -> ErrorList {
@@ -201,6 +199,12 @@ impl Strategy for NamespaceStrategy {
     }
 }
 
+impl StatusStrategy<Namespace> for NamespaceStrategy {
+    fn prepare_for_status_update(&self, new: &mut Namespace, old: &Namespace) {
+        new.spec = old.spec.clone();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -218,7 +222,7 @@ mod tests {
 
     #[test]
     fn info_matches_discovery() {
-        let info = NamespaceStrategy.info();
+        let info = apiserver::registry::ResourceInfo::of(&NamespaceStrategy);
         assert_eq!((info.plural, info.short_names), ("namespaces", &["ns"][..]));
         assert!(!info.namespaced && info.has_status);
     }

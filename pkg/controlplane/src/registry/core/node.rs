@@ -12,12 +12,12 @@ use apimachinery::api::{
 };
 use apimachinery::validation::field::{Error, ErrorList, Path};
 use apimachinery::validation::is_valid_label_value;
-use apiserver::registry::strategy::{ResourceInfo, Strategy};
+use apiserver::registry::strategy::{ResourceNames, StatusStrategy, Strategy};
 
 use super::pod::validation::validate_taint_effect;
 
 /// `nodes`, `v1`.
-pub static NODE_INFO: ResourceInfo = ResourceInfo {
+pub static NODE_INFO: ResourceNames = ResourceNames {
     group: "",
     version: "v1",
     kind: "Node",
@@ -26,8 +26,6 @@ pub static NODE_INFO: ResourceInfo = ResourceInfo {
     namespaced: false,
     short_names: &["no"],
     categories: &[],
-    has_status: true,
-    has_scale: false,
 };
 
 /// Upstream's message for a change to a field a node update may not touch.
@@ -164,8 +162,12 @@ impl Strategy for NodeStrategy {
         crate::printers::core::node_row(obj, now)
     }
 
-    fn info(&self) -> &ResourceInfo {
+    fn names(&self) -> &ResourceNames {
         &NODE_INFO
+    }
+
+    fn status(&self) -> Option<&dyn StatusStrategy<Node>> {
+        Some(self)
     }
 
     /// The kubelet registers a node with its status, which is kept.
@@ -176,11 +178,6 @@ impl Strategy for NodeStrategy {
     fn prepare_for_update(&self, new: &mut Node, old: &Node) {
         default_node(new);
         new.status = old.status.clone();
-    }
-
-    fn prepare_for_status_update(&self, new: &mut Node, old: &Node) {
-        new.spec = old.spec.clone();
-        default_node(new);
     }
 
     fn validate(&self, node: &Node) -> ErrorList {
@@ -202,6 +199,13 @@ impl Strategy for NodeStrategy {
 
     fn selectable_field_names(&self) -> &'static [&'static str] {
         &["spec.unschedulable"]
+    }
+}
+
+impl StatusStrategy<Node> for NodeStrategy {
+    fn prepare_for_status_update(&self, new: &mut Node, old: &Node) {
+        new.spec = old.spec.clone();
+        default_node(new);
     }
 }
 
@@ -249,7 +253,7 @@ mod tests {
         });
         NodeStrategy.prepare_for_create(&mut n);
         assert_eq!(n.status.and_then(|s| s.allocatable), Some(capacity));
-        assert!(!NodeStrategy.info().namespaced);
+        assert!(!apiserver::registry::ResourceInfo::of(&NodeStrategy).namespaced);
     }
 
     #[test]

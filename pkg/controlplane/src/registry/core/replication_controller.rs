@@ -14,12 +14,12 @@ use apimachinery::api::{
 use apimachinery::labels::Selector;
 use apimachinery::validation::field::{Error, ErrorList, Path};
 use apiserver::registry::scale::{ScaleSelector, ScaleView};
-use apiserver::registry::strategy::{ResourceInfo, Strategy};
+use apiserver::registry::strategy::{ResourceNames, ScaleStrategy, StatusStrategy, Strategy};
 
 use super::pod::{default_pod_template, validate_controller_template};
 
 /// `replicationcontrollers`, `v1`.
-pub static REPLICATION_CONTROLLER_INFO: ResourceInfo = ResourceInfo {
+pub static REPLICATION_CONTROLLER_INFO: ResourceNames = ResourceNames {
     group: "",
     version: "v1",
     kind: "ReplicationController",
@@ -28,8 +28,6 @@ pub static REPLICATION_CONTROLLER_INFO: ResourceInfo = ResourceInfo {
     namespaced: true,
     short_names: &["rc"],
     categories: &["all"],
-    has_status: true,
-    has_scale: true,
 };
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -120,8 +118,16 @@ impl Strategy for ReplicationControllerStrategy {
         crate::printers::workloads::replication_controller_row(obj, now)
     }
 
-    fn info(&self) -> &ResourceInfo {
+    fn names(&self) -> &ResourceNames {
         &REPLICATION_CONTROLLER_INFO
+    }
+
+    fn status(&self) -> Option<&dyn StatusStrategy<ReplicationController>> {
+        Some(self)
+    }
+
+    fn scale(&self) -> Option<&dyn ScaleStrategy<ReplicationController>> {
+        Some(self)
     }
 
     fn prepare_for_create(&self, controller: &mut ReplicationController) {
@@ -132,14 +138,6 @@ impl Strategy for ReplicationControllerStrategy {
     fn prepare_for_update(&self, new: &mut ReplicationController, old: &ReplicationController) {
         default_replication_controller(new);
         new.status = old.status.clone();
-    }
-
-    fn prepare_for_status_update(
-        &self,
-        new: &mut ReplicationController,
-        old: &ReplicationController,
-    ) {
-        new.spec = old.spec.clone();
     }
 
     fn validate(&self, controller: &ReplicationController) -> ErrorList {
@@ -176,7 +174,19 @@ impl Strategy for ReplicationControllerStrategy {
     fn selectable_field_names(&self) -> &'static [&'static str] {
         &["status.replicas"]
     }
+}
 
+impl StatusStrategy<ReplicationController> for ReplicationControllerStrategy {
+    fn prepare_for_status_update(
+        &self,
+        new: &mut ReplicationController,
+        old: &ReplicationController,
+    ) {
+        new.spec = old.spec.clone();
+    }
+}
+
+impl ScaleStrategy<ReplicationController> for ReplicationControllerStrategy {
     /// `/scale`: `spec.replicas` (defaulted to 1), `status.replicas` and the
     /// selector.
     fn scale_of(&self, controller: &ReplicationController) -> Option<ScaleView> {
@@ -257,7 +267,7 @@ mod tests {
         assert_eq!(pod_spec.restart_policy.as_deref(), Some("Always"));
         assert_eq!(rc.status, Some(ReplicationControllerStatus::default()));
         assert!(ReplicationControllerStrategy.validate(&rc).is_empty());
-        let info = ReplicationControllerStrategy.info();
+        let info = apiserver::registry::ResourceInfo::of(&ReplicationControllerStrategy);
         assert!(info.has_scale && info.has_status && info.categories == ["all"]);
     }
 

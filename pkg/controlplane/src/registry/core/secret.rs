@@ -8,13 +8,13 @@ use k8s_openapi::api::core::v1::Secret;
 
 use apimachinery::api::{name_is_dns_subdomain, validate_object_meta, validate_object_meta_update};
 use apimachinery::validation::field::{Error, ErrorList, Path};
-use apiserver::registry::strategy::{ResourceInfo, Strategy};
+use apiserver::registry::strategy::{ResourceNames, Strategy};
 
 use super::configmap::IMMUTABLE_WHEN_SET;
 use super::pod::validation::{MAX_SECRET_SIZE, is_config_map_key, validate_immutable};
 
 /// `secrets`, `v1`.
-pub static SECRET_INFO: ResourceInfo = ResourceInfo {
+pub static SECRET_INFO: ResourceNames = ResourceNames {
     group: "",
     version: "v1",
     kind: "Secret",
@@ -23,8 +23,6 @@ pub static SECRET_INFO: ResourceInfo = ResourceInfo {
     namespaced: true,
     short_names: &[],
     categories: &[],
-    has_status: false,
-    has_scale: false,
 };
 
 pub const SECRET_TYPE_OPAQUE: &str = "Opaque";
@@ -163,7 +161,7 @@ impl Strategy for SecretStrategy {
         crate::printers::config::secret_row(obj, now)
     }
 
-    fn info(&self) -> &ResourceInfo {
+    fn names(&self) -> &ResourceNames {
         &SECRET_INFO
     }
 

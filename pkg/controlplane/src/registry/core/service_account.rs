@@ -5,10 +5,10 @@ use k8s_openapi::api::core::v1::{ObjectReference, ServiceAccount};
 
 use apimachinery::api::{name_is_dns_subdomain, validate_object_meta, validate_object_meta_update};
 use apimachinery::validation::field::{ErrorList, Path};
-use apiserver::registry::strategy::{ResourceInfo, Strategy};
+use apiserver::registry::strategy::{ResourceNames, Strategy};
 
 /// `serviceaccounts`, `v1`.
-pub static SERVICE_ACCOUNT_INFO: ResourceInfo = ResourceInfo {
+pub static SERVICE_ACCOUNT_INFO: ResourceNames = ResourceNames {
     group: "",
     version: "v1",
     kind: "ServiceAccount",
@@ -17,8 +17,6 @@ pub static SERVICE_ACCOUNT_INFO: ResourceInfo = ResourceInfo {
     namespaced: true,
     short_names: &["sa"],
     categories: &[],
-    has_status: false,
-    has_scale: false,
 };
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -49,7 +47,7 @@ impl Strategy for ServiceAccountStrategy {
         crate::printers::config::service_account_row(obj, now)
     }
 
-    fn info(&self) -> &ResourceInfo {
+    fn names(&self) -> &ResourceNames {
         &SERVICE_ACCOUNT_INFO
     }
 
@@ -93,7 +91,10 @@ mod tests {
 
     #[test]
     fn info_and_names() {
-        assert_eq!(ServiceAccountStrategy.info().short_names, &["sa"]);
+        assert_eq!(
+            apiserver::registry::ResourceInfo::of(&ServiceAccountStrategy).short_names,
+            &["sa"]
+        );
         assert!(
             ServiceAccountStrategy
                 .validate(&account("build.bot"))

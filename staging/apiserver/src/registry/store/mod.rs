@@ -30,6 +30,7 @@ use apiserver_storage::{
 
 use apimachinery::fieldmanager::FieldManager;
 use apimachinery::patch::{self, PatchError, PatchSchema};
+use apimachinery::validation::field::ErrorList;
 
 use crate::cpu_work;
 
@@ -44,7 +45,7 @@ use super::rest::{
     ResourceVersionMatch, RestStorage, Subresource, WatchLines, WriteOptions,
 };
 use super::scale;
-use super::{FinishFunc, ResourceInfo, Strategy};
+use super::{FinishFunc, ResourceInfo, StatusStrategy, Strategy};
 
 mod apply;
 mod delete;
@@ -57,6 +58,8 @@ mod write;
 /// One resource's store.
 pub struct Store<S: Strategy> {
     strategy: Arc<S>,
+    /// The served resource, its subresources from the strategy.
+    info: ResourceInfo,
     storage: Arc<dyn Storage>,
     admission: admission::Chain,
     prefix: String,
@@ -72,9 +75,11 @@ pub const DEFAULT_MAX_OBJECT_BYTES: usize = 1_572_864;
 
 impl<S: Strategy> Store<S> {
     pub fn new(strategy: Arc<S>, storage: Arc<dyn Storage>, admission: admission::Chain) -> Self {
-        let prefix = strategy.info().key_prefix();
+        let info = ResourceInfo::of(&*strategy);
+        let prefix = info.key_prefix();
         Store {
             strategy,
+            info,
             storage,
             admission,
             prefix,
@@ -94,7 +99,7 @@ impl<S: Strategy> Store<S> {
     }
 
     fn info(&self) -> &ResourceInfo {
-        self.strategy.info()
+        &self.info
     }
 
     /// The storage key of one object.

@@ -7,7 +7,7 @@ use super::*;
 #[async_trait::async_trait]
 impl<S: Strategy> RestStorage for Store<S> {
     fn info(&self) -> &ResourceInfo {
-        self.strategy.info()
+        &self.info
     }
 
     async fn get(

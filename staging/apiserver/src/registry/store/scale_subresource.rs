@@ -8,8 +8,8 @@ impl<S: Strategy> Store<S> {
     pub(super) fn scale_of(&self, obj: &S::Object) -> Result<Scale, Status> {
         let view = self
             .strategy
-            .scale_of(obj)
-            .filter(|_| self.info().has_scale)
+            .scale()
+            .and_then(|scale| scale.scale_of(obj))
             .ok_or_else(Status::not_found_path)?;
         scale::scale_from(obj.metadata(), &view)
     }
@@ -67,6 +67,8 @@ impl<S: Strategy> Store<S> {
                 }
                 let mut new = current.clone();
                 self.strategy
+                    .scale()
+                    .ok_or_else(Status::not_found_path)?
                     .set_replicas(&mut new, scale::desired_replicas(&wanted));
                 managed_fields::stamp_write(
                     &field_manager,

@@ -12,20 +12,23 @@ use k8s_openapi::api::core::v1::ConfigMap;
 
 use super::*;
 use crate::registry::rest::{DeleteOptions, Subresource};
+use crate::registry::{ResourceNames, StatusStrategy};
 
 /// ConfigMaps whose `data.counter` must be a number, and whose updates hold
 /// one unit of a pool while they are in flight (a stand-in for a service's
-/// cluster IP): `held` counts the units taken and not given back.
+/// cluster IP): `held` counts the units taken and not given back. With
+/// `with_status`, a `/status` subresource that changes `data.status` only.
 struct CountingStrategy {
-    info: ResourceInfo,
+    names: ResourceNames,
     held: Arc<AtomicI64>,
     deleted: AtomicUsize,
+    with_status: bool,
 }
 
 impl CountingStrategy {
     fn new() -> Self {
         CountingStrategy {
-            info: ResourceInfo {
+            names: ResourceNames {
                 group: "",
                 version: "v1",
                 kind: "ConfigMap",
@@ -34,11 +37,10 @@ impl CountingStrategy {
                 namespaced: true,
                 short_names: &[],
                 categories: &[],
-                has_status: false,
-                has_scale: false,
             },
             held: Arc::new(AtomicI64::new(0)),
             deleted: AtomicUsize::new(0),
+            with_status: false,
         }
     }
 }
@@ -46,8 +48,12 @@ impl CountingStrategy {
 impl Strategy for CountingStrategy {
     type Object = ConfigMap;
 
-    fn info(&self) -> &ResourceInfo {
-        &self.info
+    fn names(&self) -> &ResourceNames {
+        &self.names
+    }
+
+    fn status(&self) -> Option<&dyn StatusStrategy<ConfigMap>> {
+        self.with_status.then_some(self)
     }
 
     fn validate(&self, obj: &ConfigMap) -> ErrorList {
@@ -91,13 +97,33 @@ impl Strategy for CountingStrategy {
     }
 }
 
+impl StatusStrategy<ConfigMap> for CountingStrategy {
+    fn prepare_for_status_update(&self, new: &mut ConfigMap, old: &ConfigMap) {
+        let status = new
+            .data
+            .as_ref()
+            .and_then(|data| data.get("status"))
+            .cloned();
+        let mut kept = old.data.clone().unwrap_or_default();
+        match status {
+            Some(status) => kept.insert("status".to_owned(), status),
+            None => kept.remove("status"),
+        };
+        new.data = Some(kept);
+    }
+}
+
 async fn store() -> (tempfile::TempDir, Arc<Store<CountingStrategy>>) {
+    store_of(CountingStrategy::new()).await
+}
+
+async fn store_of(strategy: CountingStrategy) -> (tempfile::TempDir, Arc<Store<CountingStrategy>>) {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let storage = EmbeddedStorage::open(dir.path(), EmbeddedOptions::default())
         .await
         .expect("an embedded store");
     let store = Store::new(
-        Arc::new(CountingStrategy::new()),
+        Arc::new(strategy),
         Arc::new(storage),
         admission::Chain::default(),
     );
@@ -309,4 +335,50 @@ async fn delete_preconditions_and_dry_runs_leave_the_object() {
         .await
         .expect_err("already gone");
     assert_eq!(err.code, 404);
+}
+
+#[tokio::test]
+async fn subresources_are_the_strategys() {
+    // Without a status or scale strategy: neither subresource exists.
+    let (_dir, plain) = store().await;
+    assert!(!plain.info().has_status && !plain.info().has_scale);
+    let created = plain
+        .create_object(Some("default"), config_map("c", &[]), false)
+        .await
+        .expect("create");
+    let err = plain
+        .update_object(Some("default"), "c", Subresource::Status, false, |obj| {
+            Ok(obj.clone())
+        })
+        .await
+        .expect_err("a /status update of a kind without one");
+    assert_eq!(err.code, 404);
+    assert_eq!(plain.scale_of(&created).expect_err("no /scale").code, 404);
+
+    // With one: a /status update changes what the status strategy lets it
+    // change, and nothing else; it allocates nothing.
+    let (_dir, with_status) = store_of(CountingStrategy {
+        with_status: true,
+        ..CountingStrategy::new()
+    })
+    .await;
+    assert!(with_status.info().has_status && !with_status.info().has_scale);
+    with_status
+        .create_object(Some("default"), config_map("c", &[("counter", "1")]), false)
+        .await
+        .expect("create");
+    let updated = with_status
+        .update_object(Some("default"), "c", Subresource::Status, false, |obj| {
+            let mut next = increment(obj)?;
+            next.data
+                .get_or_insert_with(BTreeMap::new)
+                .insert("status".to_owned(), "ready".to_owned());
+            Ok(next)
+        })
+        .await
+        .expect("a /status update");
+    let data = updated.data.expect("data");
+    assert_eq!(data["status"], "ready");
+    assert_eq!(data["counter"], "1", "a /status update changed the spec");
+    assert_eq!(with_status.strategy().held.load(Ordering::SeqCst), 0);
 }

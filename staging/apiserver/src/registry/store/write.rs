@@ -201,6 +201,7 @@ impl<S: Strategy> Store<S> {
         F: FnMut(&S::Object) -> Result<S::Object, Status> + Send,
     {
         let key = self.key(namespace, name);
+        let path = self.update_path(subresource)?;
         self.admit(Operation::Update, namespace, name, subresource, dry_run)
             .await?;
         // An attempt's allocations (BeginUpdate) are given back when a
@@ -215,28 +216,14 @@ impl<S: Strategy> Store<S> {
             let mut new = change(&old)?;
             self.carry_system_fields(&mut new, &old, namespace);
             // Allocation first (upstream's BeginUpdate), then defaults and
-            // validation; only the main resource allocates.
-            allocation = match subresource {
-                Subresource::Main | Subresource::Scale => {
-                    self.strategy.begin_update(&mut new, &old, dry_run)?
-                }
-                _ => None,
-            };
-            match subresource {
-                Subresource::Main | Subresource::Scale => {
-                    self.strategy.prepare_for_update(&mut new, &old)
-                }
-                Subresource::Status => self.strategy.prepare_for_status_update(&mut new, &old),
-                Subresource::System => {}
-            }
+            // validation.
+            allocation = path.begin_update(&mut new, &old, dry_run)?;
+            path.prepare(&mut new, &old);
             if self.strategy.tracks_generation() && self.strategy.spec_changed(&new, &old) {
                 let generation = old.metadata().generation.unwrap_or(0);
                 new.metadata_mut().generation = Some(generation + 1);
             }
-            let errors = match subresource {
-                Subresource::System => Vec::new(),
-                _ => self.strategy.validate_update(&new, &old),
-            };
+            let errors = path.validate(&new, &old);
             if !errors.is_empty() {
                 return Err(self.invalid(name, &errors));
             }
@@ -267,6 +254,19 @@ impl<S: Strategy> Store<S> {
             }
             Outcome::Unchanged(_) => decided.ok_or_else(|| undecided(name)),
         }
+    }
+
+    /// The strategy an update through `subresource` runs: 404 for a
+    /// subresource the kind does not have.
+    fn update_path(&self, subresource: Subresource) -> Result<UpdatePath<'_, S>, Status> {
+        Ok(match subresource {
+            Subresource::Main | Subresource::Scale => UpdatePath::Main(&*self.strategy),
+            Subresource::Status => UpdatePath::Status(
+                &*self.strategy,
+                self.strategy.status().ok_or_else(Status::not_found_path)?,
+            ),
+            Subresource::System => UpdatePath::System,
+        })
     }
 
     /// Keeps what a client may not change on update: uid, creation time,
@@ -313,5 +313,53 @@ fn random_suffix() -> String {
 fn finish_with(finish: Option<FinishFunc>, success: bool) {
     if let Some(finish) = finish {
         finish(success);
+    }
+}
+
+/// What an update through one path runs around the store's own rules
+/// (system fields, generation, the write): the kind's strategy for the
+/// main resource and `/scale` (upstream's ScaleREST updates through it),
+/// its status strategy for `/status`, nothing for the server's own
+/// controllers. Chosen once per request by [`Store::update_path`].
+enum UpdatePath<'a, S: Strategy> {
+    /// Allocation, defaults and validation of the kind.
+    Main(&'a S),
+    /// The status strategy's rule, then the kind's validation.
+    Status(&'a S, &'a dyn StatusStrategy<S::Object>),
+    /// No hooks and no validation (an in-process controller's change).
+    System,
+}
+
+impl<S: Strategy> UpdatePath<'_, S> {
+    /// Takes what the update needs from shared pools (upstream's
+    /// BeginUpdate); only the main resource allocates.
+    fn begin_update(
+        &self,
+        new: &mut S::Object,
+        old: &S::Object,
+        dry_run: bool,
+    ) -> Result<Option<FinishFunc>, Status> {
+        match self {
+            UpdatePath::Main(strategy) => strategy.begin_update(new, old, dry_run),
+            UpdatePath::Status(..) | UpdatePath::System => Ok(None),
+        }
+    }
+
+    /// Defaults, and what this path may not change taken from `old`.
+    fn prepare(&self, new: &mut S::Object, old: &S::Object) {
+        match self {
+            UpdatePath::Main(strategy) => strategy.prepare_for_update(new, old),
+            UpdatePath::Status(_, status) => status.prepare_for_status_update(new, old),
+            UpdatePath::System => {}
+        }
+    }
+
+    fn validate(&self, new: &S::Object, old: &S::Object) -> ErrorList {
+        match self {
+            UpdatePath::Main(strategy) | UpdatePath::Status(strategy, _) => {
+                strategy.validate_update(new, old)
+            }
+            UpdatePath::System => ErrorList::new(),
+        }
     }
 }

@@ -9,7 +9,7 @@ pub mod validation;
 use k8s_openapi::api::core::v1::{Pod, PodCondition, PodIP, PodSpec, PodStatus};
 
 use apimachinery::validation::field::ErrorList;
-use apiserver::registry::strategy::{ResourceInfo, Strategy};
+use apiserver::registry::strategy::{ResourceNames, StatusStrategy, Strategy};
 
 pub use defaults::{default_pod, default_pod_spec, default_pod_template};
 pub use validation::{
@@ -18,7 +18,7 @@ pub use validation::{
 };
 
 /// `pods`, `v1`.
-pub static POD_INFO: ResourceInfo = ResourceInfo {
+pub static POD_INFO: ResourceNames = ResourceNames {
     group: "",
     version: "v1",
     kind: "Pod",
@@ -27,8 +27,6 @@ pub static POD_INFO: ResourceInfo = ResourceInfo {
     namespaced: true,
     short_names: &["po"],
     categories: &["all"],
-    has_status: true,
-    has_scale: false,
 };
 
 const SELECTABLE_FIELDS: &[&str] = &[
@@ -115,8 +113,12 @@ impl Strategy for PodStrategy {
         crate::printers::pod::conditions(obj)
     }
 
-    fn info(&self) -> &ResourceInfo {
+    fn names(&self) -> &ResourceNames {
         &POD_INFO
+    }
+
+    fn status(&self) -> Option<&dyn StatusStrategy<Pod>> {
+        Some(self)
     }
 
     fn prepare_for_create(&self, pod: &mut Pod) {
@@ -133,17 +135,6 @@ impl Strategy for PodStrategy {
     fn prepare_for_update(&self, new: &mut Pod, old: &Pod) {
         default_pod(new);
         new.status = old.status.clone();
-    }
-
-    fn prepare_for_status_update(&self, new: &mut Pod, old: &Pod) {
-        new.spec = old.spec.clone();
-        // Old kubelets corrupt owner references through /status.
-        new.metadata.owner_references = old.metadata.owner_references.clone();
-        let status = new.status.get_or_insert_with(PodStatus::default);
-        if status.qos_class.as_deref().unwrap_or("").is_empty() {
-            status.qos_class = old.status.as_ref().and_then(|s| s.qos_class.clone());
-        }
-        mirror_status_ips(status);
     }
 
     fn validate(&self, pod: &Pod) -> ErrorList {
@@ -206,6 +197,19 @@ impl Strategy for PodStrategy {
 
     fn returns_deleted_object(&self) -> bool {
         true
+    }
+}
+
+impl StatusStrategy<Pod> for PodStrategy {
+    fn prepare_for_status_update(&self, new: &mut Pod, old: &Pod) {
+        new.spec = old.spec.clone();
+        // Old kubelets corrupt owner references through /status.
+        new.metadata.owner_references = old.metadata.owner_references.clone();
+        let status = new.status.get_or_insert_with(PodStatus::default);
+        if status.qos_class.as_deref().unwrap_or("").is_empty() {
+            status.qos_class = old.status.as_ref().and_then(|s| s.qos_class.clone());
+        }
+        mirror_status_ips(status);
     }
 }
 

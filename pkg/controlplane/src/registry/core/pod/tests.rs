@@ -33,7 +33,7 @@ fn created() -> Pod {
 
 #[test]
 fn info_matches_discovery() {
-    let info = PodStrategy.info();
+    let info = apiserver::registry::ResourceInfo::of(&PodStrategy);
     assert_eq!(
         (info.plural, info.singular, info.kind),
         ("pods", "pod", "Pod")

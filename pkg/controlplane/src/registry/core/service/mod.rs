@@ -28,7 +28,7 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use apimachinery::validation::field::{Error, ErrorList, Path};
-use apiserver::registry::{FinishFunc, ResourceInfo, Strategy};
+use apiserver::registry::{FinishFunc, ResourceNames, StatusStrategy, Strategy};
 use apiserver::status::Status;
 
 use self::ipallocator::IpFamily;
@@ -42,7 +42,7 @@ use self::validation::{
 /// `v1.DefaultClientIPServiceAffinitySeconds` (3 hours).
 const DEFAULT_CLIENT_IP_AFFINITY_SECONDS: i32 = 10800;
 
-static INFO: ResourceInfo = ResourceInfo {
+static INFO: ResourceNames = ResourceNames {
     group: "",
     version: "v1",
     kind: "Service",
@@ -51,8 +51,6 @@ static INFO: ResourceInfo = ResourceInfo {
     namespaced: true,
     short_names: &["svc"],
     categories: &["all"],
-    has_status: true,
-    has_scale: false,
 };
 
 const SELECTABLE_FIELDS: &[&str] = &["spec.clusterIP", "spec.type"];
@@ -420,8 +418,12 @@ impl Strategy for ServiceStrategy {
         crate::printers::service::service_row(obj, now)
     }
 
-    fn info(&self) -> &ResourceInfo {
+    fn names(&self) -> &ResourceNames {
         &INFO
+    }
+
+    fn status(&self) -> Option<&dyn StatusStrategy<Service>> {
+        Some(self)
     }
 
     fn prepare_for_create(&self, service: &mut Service) {
@@ -449,10 +451,6 @@ impl Strategy for ServiceStrategy {
         {
             status.load_balancer = Some(LoadBalancerStatus::default());
         }
-    }
-
-    fn prepare_for_status_update(&self, new: &mut Service, old: &Service) {
-        new.spec = old.spec.clone();
     }
 
     fn validate(&self, service: &Service) -> ErrorList {
@@ -535,6 +533,12 @@ impl Strategy for ServiceStrategy {
         for port in held_node_ports(spec) {
             allocators.node_ports.release(port);
         }
+    }
+}
+
+impl StatusStrategy<Service> for ServiceStrategy {
+    fn prepare_for_status_update(&self, new: &mut Service, old: &Service) {
+        new.spec = old.spec.clone();
     }
 }
 

@@ -105,7 +105,7 @@ fn messages(errors: &ErrorList) -> Vec<String> {
 #[test]
 fn resource_info_matches_upstream_discovery() {
     let strategy = strategy();
-    let info = strategy.info();
+    let info = apiserver::registry::ResourceInfo::of(&strategy);
     assert_eq!(info.plural, "services");
     assert_eq!(info.short_names, &["svc"]);
     assert_eq!(info.categories, &["all"]);
