@@ -19,11 +19,23 @@ declare -A needs=(
   [qemu-aarch64]=qemu-user
   # cargo xtask local-up waits for /readyz with it (xtask/tests/local_up.rs).
   [curl]=curl
+  # The etcd client's build script (staging/storage) generates its gRPC code.
+  [protoc]=protobuf-compiler
+  # The etcd3 backend's tests run a real etcd (staging/storage, cmd tests).
+  [etcd]=etcd-server
+)
+# Files a package brings that no command stands for.
+declare -A files=(
+  # protoc's well-known types, imported by etcd's .proto files.
+  [/usr/include/google/protobuf/descriptor.proto]=libprotobuf-dev
 )
 
 missing=()
 for command in "${!needs[@]}"; do
   command -v "$command" >/dev/null 2>&1 || missing+=("${needs[$command]}")
+done
+for file in "${!files[@]}"; do
+  [[ -e "$file" ]] || missing+=("${files[$file]}")
 done
 if [[ ${#missing[@]} -gt 0 ]]; then
   echo "installing test prerequisites: ${missing[*]}" >&2

@@ -1,5 +1,6 @@
 //! `cargo xtask test`: the whole suite CI runs (every workspace crate, the
-//! integration and end-to-end tests included), and the component tests a
+//! integration and end-to-end tests included, the apiserver's on both
+//! storage backends), and the component tests a
 //! release runs before it builds: upstream's `make test`, the unit tests of
 //! every crate but the orchestrator. Integration and end-to-end tests
 //! (`tests/` directories: real server processes, the real kubectl, the
@@ -17,8 +18,31 @@ pub fn run(ws: &Workspace, extra: &[String]) -> Result<()> {
     cmd!(sh, "cargo test --workspace --locked -- {extra...}")
         .run()
         .context("the test suite failed")?;
+    let suites = ON_ETCD.iter().flat_map(|suite| ["--test", suite]);
+    cmd!(
+        sh,
+        "cargo test --locked -p kube-apiserver {suites...} -- {extra...}"
+    )
+    .env("KUBE_APISERVER_TEST_STORAGE", "etcd")
+    .run()
+    .context("the apiserver's suites on etcd failed")?;
     Ok(())
 }
+
+/// The apiserver's suites that run a second time with every server on a
+/// real etcd (its own per server) instead of the embedded store: the API,
+/// kubectl and restart behaviour. Left out: `hardening` (its full-disk case
+/// is the embedded store's own), `abuse` and `command` (no storage in play).
+const ON_ETCD: [&str; 8] = [
+    "rest_api",
+    "kubectl",
+    "kubectl_fidelity",
+    "server_side_apply",
+    "scale",
+    "tables",
+    "protobuf",
+    "crash",
+];
 
 /// The arguments of the release's component tests after `cargo test`
 /// (shared by both build routes).
@@ -40,4 +64,19 @@ pub fn component_tests(ws: &Workspace) -> Result<()> {
     let args = COMPONENT_TEST_ARGS;
     cmd!(sh, "cargo test {args...}").run()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_suite_run_on_etcd_exists() {
+        let tests =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../cmd/kube-apiserver/tests");
+        for suite in ON_ETCD {
+            let file = tests.join(format!("{suite}.rs"));
+            assert!(file.is_file(), "{} is not a test suite", file.display());
+        }
+    }
 }

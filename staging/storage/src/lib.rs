@@ -19,6 +19,7 @@ pub mod conformance;
 mod continue_token;
 pub mod embedded;
 mod errors;
+pub mod etcd;
 mod history;
 mod update;
 
@@ -32,6 +33,7 @@ use futures_util::stream::BoxStream;
 pub use continue_token::ContinueToken;
 pub use embedded::{EmbeddedOptions, EmbeddedStorage};
 pub use errors::{Result, StorageError};
+pub use etcd::{EtcdConfig, EtcdStorage, EtcdTls};
 pub use update::{Decision, Outcome, UpdateError, guaranteed_delete, guaranteed_update};
 
 /// A point in the store's history: the revision of one committed write.
@@ -223,8 +225,11 @@ pub trait Storage: Send + Sync + fmt::Debug {
     /// The revision of the latest committed write.
     async fn current_revision(&self) -> Result<Revision>;
 
-    /// Drops history at and before `revision` (etcd's compaction): watches
-    /// and continue tokens from before it then get [`StorageError::Expired`].
-    /// A revision beyond the current one compacts up to the current one.
+    /// Drops history before `revision` (etcd's compaction): watches and
+    /// continue tokens from before it then get [`StorageError::Expired`];
+    /// from `revision` on they are served. (etcd keeps the state at
+    /// `revision` itself, so a watch from just before it may still work; the
+    /// embedded store drops that event too.) A revision beyond the current
+    /// one compacts up to the current one.
     async fn compact(&self, revision: Revision) -> Result<()>;
 }

@@ -21,7 +21,10 @@ use apiserver::authentication::{Authenticator, TokenFile};
 use apiserver::authorization::Authorizer;
 use apiserver::healthz::{CheckResult, HealthCheck};
 use apiserver::server::{Config, PreparedServer, Server, connections, signals, tls};
-use apiserver_storage::{EmbeddedOptions, EmbeddedStorage, Storage};
+use apiserver_storage::etcd::compactor;
+use apiserver_storage::{
+    EmbeddedOptions, EmbeddedStorage, EtcdConfig, EtcdStorage, EtcdTls, Storage,
+};
 use controlplane::Instance;
 
 use super::options::{CompletedOptions, ServerRunOptions};
@@ -234,7 +237,14 @@ pub async fn prepare(completed: CompletedOptions) -> anyhow::Result<PreparedServ
     let mut server = Server::new(config)?;
     let storage = open_storage(o).await?;
     server.add_health_check(Arc::new(StorageHealth {
+        name: "etcd",
         storage: storage.clone(),
+        timeout: o.etcd.etcd_healthcheck_timeout.to_std(),
+    }));
+    server.add_readyz_check(Arc::new(StorageHealth {
+        name: "etcd-readiness",
+        storage: storage.clone(),
+        timeout: o.etcd.etcd_readycheck_timeout.to_std(),
     }));
     let instance = Instance::new(control_plane_config(&completed)?, storage).await?;
     instance.bootstrap().await?;
@@ -246,15 +256,30 @@ pub async fn prepare(completed: CompletedOptions) -> anyhow::Result<PreparedServ
     server.prepare_run().await
 }
 
-/// The storage backend: the embedded store in `--data-dir` unless etcd
-/// servers are given.
+/// The storage backend: etcd when `--etcd-servers` is given (with its
+/// compactor), else the embedded store in `--data-dir`.
 async fn open_storage(o: &ServerRunOptions) -> anyhow::Result<Arc<dyn Storage>> {
     if !o.etcd.etcd_servers.is_empty() {
-        anyhow::bail!(
-            "--etcd-servers: the etcd3 storage backend is not part of this build yet; \
-             leave --etcd-servers unset to use the embedded store in --data-dir ({})",
-            o.etcd.data_dir.display()
-        );
+        let config = EtcdConfig {
+            endpoints: o.etcd.etcd_servers.clone(),
+            prefix: o.etcd.etcd_prefix.clone(),
+            tls: EtcdTls {
+                ca_file: o.etcd.etcd_cafile.clone(),
+                cert_file: o.etcd.etcd_certfile.clone(),
+                key_file: o.etcd.etcd_keyfile.clone(),
+            },
+            request_timeout: o.generic.request_timeout.to_std(),
+            health_timeout: o.etcd.etcd_healthcheck_timeout.to_std(),
+        };
+        let store = EtcdStorage::connect(&config).await.with_context(|| {
+            format!(
+                "connecting to etcd at --etcd-servers {}",
+                o.etcd.etcd_servers.join(",")
+            )
+        })?;
+        compactor::spawn(store.clone(), o.etcd.etcd_compaction_interval.to_std());
+        tracing::info!(servers = %o.etcd.etcd_servers.join(","), prefix = %o.etcd.etcd_prefix, "using etcd");
+        return Ok(Arc::new(store));
     }
     let store = EmbeddedStorage::open(&o.etcd.data_dir, EmbeddedOptions::default())
         .await
@@ -293,22 +318,26 @@ fn control_plane_config(completed: &CompletedOptions) -> anyhow::Result<controlp
     })
 }
 
-/// `/healthz/etcd`, `/livez/etcd`, `/readyz/etcd`: the storage answers.
+/// `/healthz/etcd`, `/livez/etcd`, `/readyz/etcd` (`--etcd-healthcheck-timeout`)
+/// and `/readyz/etcd-readiness` (`--etcd-readycheck-timeout`): the storage
+/// answers within the timeout.
 struct StorageHealth {
+    name: &'static str,
     storage: Arc<dyn Storage>,
+    timeout: Duration,
 }
 
 impl HealthCheck for StorageHealth {
     fn name(&self) -> &str {
-        "etcd"
+        self.name
     }
 
     fn check(&self) -> Pin<Box<dyn Future<Output = CheckResult> + Send + '_>> {
         Box::pin(async move {
-            self.storage
-                .check_health()
-                .await
-                .map_err(|err| err.to_string())
+            match tokio::time::timeout(self.timeout, self.storage.check_health()).await {
+                Ok(result) => result.map_err(|err| err.to_string()),
+                Err(_) => Err(format!("no answer within {:?}", self.timeout)),
+            }
         })
     }
 }

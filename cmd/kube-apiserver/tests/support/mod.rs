@@ -1,7 +1,9 @@
 //! A real `kube-apiserver` child process for the HTTP and kubectl tests: its
 //! own data, certificate and token in a temporary directory, a TLS client
 //! that speaks JSON to it, watch streams read line by line, and a
-//! kubeconfig for kubectl.
+//! kubeconfig for kubectl. With `KUBE_APISERVER_TEST_STORAGE=etcd` each
+//! server stores in a real etcd of its own instead of its `--data-dir`
+//! (`cargo xtask test` runs the REST and kubectl suites both ways).
 
 #![allow(dead_code)]
 
@@ -12,6 +14,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
+use apiserver_storage::etcd::test_server::EtcdServer;
+use apiserver_storage::{EtcdStorage, Storage};
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper_util::rt::TokioIo;
@@ -32,9 +36,29 @@ pub fn server_binary() -> String {
 pub const USER_AGENT: &str = "apiserver-tests/v0.0.0 (linux/amd64) harness";
 pub const TOKEN: &str = "test-admin-token";
 
+/// The storage backend the tests' servers use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Embedded,
+    Etcd,
+}
+
+impl Backend {
+    /// `KUBE_APISERVER_TEST_STORAGE`: `embedded` (the default) or `etcd`.
+    pub fn from_env() -> Backend {
+        match std::env::var("KUBE_APISERVER_TEST_STORAGE").as_deref() {
+            Ok("etcd") => Backend::Etcd,
+            Ok("embedded") | Err(_) => Backend::Embedded,
+            Ok(other) => panic!("KUBE_APISERVER_TEST_STORAGE={other:?}: use embedded or etcd"),
+        }
+    }
+}
+
 /// A running server; killed when dropped.
 pub struct Server {
     child: Option<Child>,
+    /// The server's etcd, when the tests run on etcd; outlives restarts.
+    etcd: Option<EtcdServer>,
     pub dir: tempfile::TempDir,
     pub port: u16,
     extra_args: Vec<String>,
@@ -69,8 +93,15 @@ impl Server {
             format!("{TOKEN},admin,admin-uid,system:masters\n"),
         )
         .expect("write tokens");
+        // A test that names its own etcd keeps it.
+        let own_etcd = extra.iter().any(|arg| arg.starts_with("--etcd-servers"));
+        let etcd = match Backend::from_env() {
+            Backend::Etcd if !own_etcd => Some(EtcdServer::start().await),
+            _ => None,
+        };
         let mut server = Server {
             child: None,
+            etcd,
             dir,
             port: free_port(),
             extra_args: extra.iter().map(|s| s.to_string()).collect(),
@@ -101,6 +132,11 @@ impl Server {
             ))
             .arg("--bind-address=127.0.0.1")
             .arg(format!("--secure-port={}", self.port))
+            .args(
+                self.etcd
+                    .iter()
+                    .map(|etcd| format!("--etcd-servers={}", etcd.url())),
+            )
             .args(&self.extra_args)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -127,6 +163,25 @@ impl Server {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         panic!("kube-apiserver did not become ready");
+    }
+
+    /// On etcd, compacts its history up to now (what the embedded store's
+    /// restart does to its in-memory history); nothing on the embedded store.
+    pub async fn compact_storage(&self) {
+        if let Some(etcd) = &self.etcd {
+            let store = EtcdStorage::connect(&etcd.config("/registry"))
+                .await
+                .expect("connect to the test etcd");
+            // One write outside the registry first: etcd keeps the state at
+            // the compaction revision, so the last object's own revision
+            // would still be watchable.
+            let mut kv = store.client().kv_client();
+            kv.put("test-compaction-marker", "", None)
+                .await
+                .expect("write to the test etcd");
+            let now = store.current_revision().await.expect("etcd's revision");
+            store.compact(now).await.expect("compact etcd");
+        }
     }
 
     /// The server process's resident memory, in KiB (`VmRSS`).

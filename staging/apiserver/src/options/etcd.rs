@@ -1,7 +1,6 @@
 //! Storage options (`options.EtcdOptions`): etcd endpoints and TLS, key
 //! prefix, media type, watch cache; and `--data-dir`, the embedded store used
-//! when no etcd server is given. The etcd backend arrives with a later
-//! issue; until then its flags are parsed and validated only.
+//! when no etcd server is given.
 
 use std::path::PathBuf;
 
@@ -18,7 +17,7 @@ pub const STORAGE_MEDIA_TYPES: &[&str] = &[
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Etcd flags")]
 pub struct EtcdOptions {
-    /// List of etcd servers to connect with (scheme://ip:port), comma separated. Optional here: without it the server uses its embedded store in --data-dir. [the etcd3 backend is not in this build yet: a start with this flag is refused]
+    /// List of etcd servers to connect with (scheme://ip:port), comma separated. Optional here: without it the server uses its embedded store in --data-dir.
     #[arg(long, value_name = "strings", value_delimiter = ',')]
     pub etcd_servers: Vec<String>,
 
