@@ -153,3 +153,34 @@ async fn an_etcd_outage_fails_readyz_and_requests_fast_and_heals() {
     let names: Vec<&str> = names.into_iter().filter(|name| *name != "frozen").collect();
     assert_eq!(names, ["after", "before"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_etcd_tls_flags_reach_an_etcd_that_requires_client_certificates() {
+    let etcd = EtcdServer::start_tls().await;
+    let tls = etcd.tls().expect("TLS material");
+    let flag = |name: &str, path: &Option<std::path::PathBuf>| {
+        format!("--{name}={}", path.as_ref().expect("a file").display())
+    };
+    let (ca, cert, key) = (
+        flag("etcd-cafile", &tls.ca_file),
+        flag("etcd-certfile", &tls.cert_file),
+        flag("etcd-keyfile", &tls.key_file),
+    );
+    let server = on(&etcd, &[&ca, &cert, &key, "--etcd-prefix=/custom"]).await;
+    let (code, created) = server.post(CONFIGMAPS, &configmap("over-tls")).await;
+    assert_eq!(code, 201, "{created}");
+    // Stored under the prefix, as upstream lays keys out.
+    let store = apiserver_storage::EtcdStorage::connect(&etcd.config("/registry"))
+        .await
+        .expect("connect");
+    let mut kv = store.client().kv_client();
+    let stored = kv
+        .get("/custom/configmaps/default/over-tls", None)
+        .await
+        .expect("raw get");
+    assert_eq!(
+        stored.kvs().len(),
+        1,
+        "the object's key under --etcd-prefix"
+    );
+}

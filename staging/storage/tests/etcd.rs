@@ -201,3 +201,34 @@ async fn a_watch_outlives_the_request_timeout() {
         .expect("an event, not an error");
     assert_eq!(event.revision(), created.mod_revision);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_with_a_client_certificate_and_without() {
+    let server = EtcdServer::start_tls().await;
+    let store = connect(&server, "/registry").await;
+    store
+        .create("/registry/pods/ns/secure", Bytes::from_static(b"1"))
+        .await
+        .expect("a client with etcd's CA and a client certificate writes");
+
+    let mut anonymous = server.config("/registry");
+    anonymous.tls.cert_file = None;
+    anonymous.tls.key_file = None;
+    anonymous.request_timeout = Duration::from_secs(3);
+    let refused = match EtcdStorage::connect(&anonymous).await {
+        Ok(store) => store.get("/registry/pods/ns/secure").await.map(|_| ()),
+        Err(err) => Err(err),
+    };
+    assert!(refused.is_err(), "etcd requires a client certificate");
+
+    let mut half = server.config("/registry");
+    half.tls.key_file = None;
+    let err = EtcdStorage::connect(&half)
+        .await
+        .expect_err("a certificate without its key");
+    assert!(
+        err.to_string()
+            .contains("--etcd-certfile and --etcd-keyfile must be given together"),
+        "{err}"
+    );
+}

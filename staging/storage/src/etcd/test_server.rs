@@ -1,7 +1,8 @@
 //! A real etcd for tests (feature `etcd-test-server`): Debian's `etcd`
 //! binary started on free loopback ports in a temporary directory, stopped
-//! and removed when dropped, so a test leaves nothing running. Panics with
-//! a message saying what to install when there is no etcd.
+//! and removed when dropped, so a test leaves nothing running; optionally
+//! serving TLS that requires client certificates, from a CA made for it.
+//! Panics with a message saying what to install when there is no etcd.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -21,6 +22,8 @@ pub struct EtcdServer {
     client_url: String,
     peer_url: String,
     dir: tempfile::TempDir,
+    /// Client TLS material when etcd serves TLS.
+    tls: Option<EtcdTls>,
 }
 
 /// The etcd binary: `$ETCD_BIN`, else `etcd` on the PATH.
@@ -36,15 +39,34 @@ fn free_port() -> u16 {
 impl EtcdServer {
     /// Starts etcd and waits until it serves requests.
     pub async fn start() -> EtcdServer {
+        Self::start_with(false).await
+    }
+
+    /// Starts etcd serving TLS to clients that present a certificate of its
+    /// CA; [`EtcdServer::config`] and [`EtcdServer::tls`] carry the client's
+    /// CA file, certificate and key.
+    pub async fn start_tls() -> EtcdServer {
+        Self::start_with(true).await
+    }
+
+    async fn start_with(tls: bool) -> EtcdServer {
         let dir = tempfile::tempdir().expect("a temporary directory for etcd");
+        let scheme = if tls { "https" } else { "http" };
+        let tls = tls.then(|| write_certificates(dir.path()));
         let mut server = EtcdServer {
             child: None,
-            client_url: format!("http://127.0.0.1:{}", free_port()),
+            client_url: format!("{scheme}://127.0.0.1:{}", free_port()),
             peer_url: format!("http://127.0.0.1:{}", free_port()),
             dir,
+            tls,
         };
         server.restart().await;
         server
+    }
+
+    /// The client's TLS files, when etcd serves TLS.
+    pub fn tls(&self) -> Option<&EtcdTls> {
+        self.tls.as_ref()
     }
 
     /// Starts etcd again on the same ports and data after [`EtcdServer::stop`]
@@ -63,7 +85,16 @@ impl EtcdServer {
             .open(self.dir.path().join("etcd.log"))
             .expect("etcd's log file");
         let (client_url, peer_url) = (&self.client_url, &self.peer_url);
-        Command::new(etcd_binary())
+        let mut command = Command::new(etcd_binary());
+        if self.tls.is_some() {
+            let file = |name: &str| self.dir.path().join(name).display().to_string();
+            command
+                .arg(format!("--cert-file={}", file("server.crt")))
+                .arg(format!("--key-file={}", file("server.key")))
+                .arg(format!("--trusted-ca-file={}", file("ca.crt")))
+                .arg("--client-cert-auth");
+        }
+        command
             .arg("--name=test")
             .arg(format!(
                 "--data-dir={}",
@@ -131,7 +162,7 @@ impl EtcdServer {
         EtcdConfig {
             endpoints: vec![self.client_url.clone()],
             prefix: prefix.to_owned(),
-            tls: EtcdTls::default(),
+            tls: self.tls.clone().unwrap_or_default(),
             request_timeout: Duration::from_secs(10),
             health_timeout: Duration::from_secs(2),
         }
@@ -170,5 +201,39 @@ impl EtcdServer {
 impl Drop for EtcdServer {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// Writes a CA, etcd's serving certificate for 127.0.0.1 and a client
+/// certificate into `dir`; returns the client's side.
+fn write_certificates(dir: &Path) -> EtcdTls {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+
+    let write = |name: &str, pem: String| {
+        let path = dir.join(name);
+        std::fs::write(&path, pem).expect("write a test certificate");
+        path
+    };
+    let ca_key = KeyPair::generate().expect("a CA key");
+    let mut ca_params = CertificateParams::new(Vec::new()).expect("CA parameters");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_cert = ca_params.self_signed(&ca_key).expect("the CA certificate");
+    let ca_file = write("ca.crt", ca_cert.pem());
+    let issuer = Issuer::from_params(&ca_params, &ca_key);
+    let leaf = |names: Vec<String>, cert: &str, key: &str| {
+        let leaf_key = KeyPair::generate().expect("a key");
+        let params = CertificateParams::new(names).expect("certificate parameters");
+        let leaf_cert = params.signed_by(&leaf_key, &issuer).expect("a certificate");
+        (
+            write(cert, leaf_cert.pem()),
+            write(key, leaf_key.serialize_pem()),
+        )
+    };
+    leaf(vec!["127.0.0.1".into()], "server.crt", "server.key");
+    let (cert_file, key_file) = leaf(vec!["client".into()], "client.crt", "client.key");
+    EtcdTls {
+        ca_file: Some(ca_file),
+        cert_file: Some(cert_file),
+        key_file: Some(key_file),
     }
 }
