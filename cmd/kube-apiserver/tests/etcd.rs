@@ -184,3 +184,61 @@ async fn the_etcd_tls_flags_reach_an_etcd_that_requires_client_certificates() {
         "the object's key under --etcd-prefix"
     );
 }
+
+/// The addresses `default/kubernetes` endpoints list, as seen through `server`.
+async fn kubernetes_endpoints(server: &Server) -> Vec<String> {
+    let (code, endpoints) = server
+        .get("/api/v1/namespaces/default/endpoints/kubernetes")
+        .await;
+    assert_eq!(code, 200, "{endpoints}");
+    endpoints["subsets"][0]["addresses"]
+        .as_array()
+        .map(|addresses| {
+            addresses
+                .iter()
+                .filter_map(|a| a["ip"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Waits until the endpoints list `expected`, or fails after `within`.
+async fn wait_for_endpoints(server: &Server, expected: &[&str], within: Duration) -> Duration {
+    let started = Instant::now();
+    loop {
+        let current = kubernetes_endpoints(server).await;
+        if current == expected {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < within,
+            "the kubernetes endpoints stayed {current:?}, expected {expected:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_kubernetes_endpoints_list_exactly_the_live_apiservers() {
+    let etcd = EtcdServer::start().await;
+    let mut first = on(&etcd, &["--advertise-address=127.0.0.2"]).await;
+    let mut second = on(&etcd, &["--advertise-address=127.0.0.3"]).await;
+    let third = on(&etcd, &["--advertise-address=127.0.0.4"]).await;
+    // The last one up reconciles with every lease at once.
+    wait_for_endpoints(
+        &third,
+        &["127.0.0.2", "127.0.0.3", "127.0.0.4"],
+        Duration::from_secs(5),
+    )
+    .await;
+
+    // A graceful shutdown takes its apiserver out at once.
+    second.terminate();
+    wait_for_endpoints(&third, &["127.0.0.2", "127.0.0.4"], Duration::from_secs(5)).await;
+
+    // A dead apiserver drops out when its lease expires (15 s after its last
+    // renewal) and a live one reconciles (every 10 s).
+    first.kill9();
+    let took = wait_for_endpoints(&third, &["127.0.0.4"], Duration::from_secs(40)).await;
+    eprintln!("a killed apiserver left the endpoints after {took:?}");
+}

@@ -790,3 +790,26 @@ async fn discovery_lists_every_resource() {
     let (code, unknown) = server.get("/apis/nope/v1/things").await;
     assert_eq!(code, 404, "{unknown}");
 }
+
+#[tokio::test]
+async fn endpoint_reconciler_types_none_and_master_count() {
+    let endpoints = "/api/v1/namespaces/default/endpoints/kubernetes";
+    let none = Server::start_with(&["--endpoint-reconciler-type=none"]).await;
+    let (code, _) = none.get(endpoints).await;
+    assert_eq!(code, 404, "none leaves the endpoints alone");
+    let (code, service) = none
+        .get("/api/v1/namespaces/default/services/kubernetes")
+        .await;
+    assert_eq!(code, 200, "the service exists either way: {service}");
+
+    let counted = Server::start_with(&[
+        "--endpoint-reconciler-type=master-count",
+        "--apiserver-count=2",
+        "--advertise-address=127.0.0.7",
+    ])
+    .await;
+    let (code, got) = counted.get(endpoints).await;
+    assert_eq!(code, 200, "{got}");
+    assert_eq!(got["subsets"][0]["addresses"], json!([{"ip": "127.0.0.7"}]));
+    assert_eq!(got["subsets"][0]["ports"][0]["port"], counted.port);
+}

@@ -1,14 +1,11 @@
 //! What exists from the first start (`pkg/controlplane/controller`): the
-//! system namespaces and the `default/kubernetes` service with endpoints
-//! pointing at this server, reconciled on every start.
+//! system namespaces and the `default/kubernetes` service, reconciled on
+//! every start.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use k8s_openapi::api::core::v1::{
-    EndpointAddress, EndpointPort, EndpointSubset, Endpoints, Namespace, Service, ServicePort,
-    ServiceSpec,
-};
+use k8s_openapi::api::core::v1::{Namespace, Service, ServicePort, ServiceSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
@@ -16,7 +13,6 @@ use apiserver::registry::Store;
 use apiserver::registry::rest::Subresource;
 use apiserver::status::Status;
 
-use crate::registry::core::endpoints::EndpointsStrategy;
 use crate::registry::core::namespace::NamespaceStrategy;
 use crate::registry::core::service::ServiceStrategy;
 
@@ -51,11 +47,11 @@ pub struct MasterEndpoint {
     pub secure_port: u16,
 }
 
-/// Creates or corrects `default/kubernetes` (ClusterIP service on 443 →
-/// the secure port) and its endpoints (the advertise address).
+/// Creates or corrects the `default/kubernetes` service (ClusterIP on 443 →
+/// the secure port); its endpoints are the endpoint reconciler's
+/// (`controller/endpoint_reconciler.rs`).
 pub async fn reconcile_kubernetes_service(
     services: &Store<ServiceStrategy>,
-    endpoints: &Store<EndpointsStrategy>,
     master: &MasterEndpoint,
 ) -> Result<(), Status> {
     let labels = BTreeMap::from([
@@ -115,52 +111,5 @@ pub async fn reconcile_kubernetes_service(
         Err(status) => return Err(status),
     }
 
-    let subsets = vec![EndpointSubset {
-        addresses: Some(vec![EndpointAddress {
-            ip: master.advertise_address.to_string(),
-            ..EndpointAddress::default()
-        }]),
-        ports: Some(vec![EndpointPort {
-            name: Some("https".to_string()),
-            port: i32::from(master.secure_port),
-            protocol: Some("TCP".to_string()),
-            ..EndpointPort::default()
-        }]),
-        ..EndpointSubset::default()
-    }];
-    let object = Endpoints {
-        metadata: ObjectMeta {
-            name: Some("kubernetes".to_string()),
-            namespace: Some("default".to_string()),
-            labels: Some(BTreeMap::from([(
-                "endpointslice.kubernetes.io/skip-mirror".to_string(),
-                "true".to_string(),
-            )])),
-            ..ObjectMeta::default()
-        },
-        subsets: Some(subsets.clone()),
-    };
-    // The advertise address may be loopback, which validation refuses for
-    // clients' endpoints: these are the server's own, written as such.
-    match endpoints
-        .create_system_object(Some("default"), object)
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(status) if status.reason == "AlreadyExists" => endpoints
-            .update_object(
-                Some("default"),
-                "kubernetes",
-                Subresource::System,
-                false,
-                |current| {
-                    let mut ep = current.clone();
-                    ep.subsets = Some(subsets.clone());
-                    Ok(ep)
-                },
-            )
-            .await
-            .map(|_| ()),
-        Err(status) => Err(status),
-    }
+    Ok(())
 }

@@ -20,6 +20,7 @@ use apiserver_storage::Storage;
 
 use crate::admission::NamespaceLifecycle;
 use crate::bootstrap::{self, MasterEndpoint};
+use crate::controller::endpoint_reconciler::{EndpointReconciler, LeaseStorage, ReconcilerType};
 use crate::controller::event_ttl::EventTtl;
 use crate::controller::namespace::NamespaceController;
 use crate::controller::service_repair::{self, ServiceRepair};
@@ -51,6 +52,11 @@ pub struct Config {
     pub min_request_timeout: Duration,
     /// `--max-object-size-bytes`: the largest object stored (as JSON).
     pub max_object_size_bytes: usize,
+    /// `--endpoint-reconciler-type` (with `--apiserver-count`).
+    pub endpoint_reconciler: ReconcilerType,
+    /// Where the `lease` reconciler keeps its leases (etcd's, or none on the
+    /// embedded store).
+    pub endpoint_leases: LeaseStorage,
 }
 
 /// Every resource's store, ready to serve.
@@ -61,6 +67,8 @@ pub struct Instance {
     pub services: Arc<Store<ServiceStrategy>>,
     pub endpoints: Arc<Store<EndpointsStrategy>>,
     pub events: Arc<Store<EventStrategy>>,
+    /// Keeps `default/kubernetes` endpoints on the live apiservers.
+    endpoint_reconciler: Arc<EndpointReconciler>,
     /// Every store, in discovery order.
     all: Vec<Arc<dyn RestStorage>>,
     /// The OpenAPI description of every resource, taken by [`Instance::router`].
@@ -122,12 +130,20 @@ impl Instance {
             .context("reading the stored services to restore IP and port allocations")?;
         services.strategy().restore(existing.iter());
 
+        let endpoint_reconciler = Arc::new(EndpointReconciler {
+            kind: config.endpoint_reconciler,
+            leases: config.endpoint_leases.clone(),
+            endpoints: endpoints.clone(),
+            ip: config.advertise_address,
+            port: config.secure_port,
+        });
         Ok(Instance {
             config,
             storage,
             namespaces,
             services,
             endpoints,
+            endpoint_reconciler,
             events,
             all: resources.stores,
             openapi: std::sync::Mutex::new(resources.openapi),
@@ -149,7 +165,8 @@ impl Instance {
             .merge(openapi::router(openapi))
     }
 
-    /// Creates the system namespaces and the `kubernetes` service.
+    /// Creates the system namespaces and the `kubernetes` service, and
+    /// reconciles its endpoints once.
     pub async fn bootstrap(&self) -> anyhow::Result<()> {
         bootstrap::ensure_system_namespaces(&self.namespaces)
             .await
@@ -166,15 +183,26 @@ impl Instance {
             advertise_address: self.config.advertise_address,
             secure_port: self.config.secure_port,
         };
-        bootstrap::reconcile_kubernetes_service(&self.services, &self.endpoints, &master)
+        bootstrap::reconcile_kubernetes_service(&self.services, &master)
             .await
             .map_err(|status| anyhow::anyhow!(status.message))
             .context("reconciling the default/kubernetes service")?;
+        self.endpoint_reconciler
+            .reconcile()
+            .await
+            .map_err(|status| anyhow::anyhow!(status.message))
+            .context("reconciling the default/kubernetes endpoints")?;
         Ok(())
     }
 
-    /// Starts the namespace controller and the event TTL sweeper on the
-    /// current tokio runtime.
+    /// The endpoint reconciler, for its shutdown step
+    /// ([`EndpointReconciler::remove_self`]).
+    pub fn endpoint_reconciler(&self) -> Arc<EndpointReconciler> {
+        Arc::clone(&self.endpoint_reconciler)
+    }
+
+    /// Starts the namespace controller, the event TTL sweeper, the service
+    /// repair loop and the endpoint reconciler on the current tokio runtime.
     pub fn start_controllers(&self) {
         let contents = self
             .all
@@ -195,6 +223,7 @@ impl Instance {
             }
             .run(),
         );
+        tokio::spawn(Arc::clone(&self.endpoint_reconciler).run());
         tokio::spawn(
             ServiceRepair {
                 services: self.services.clone(),

@@ -232,3 +232,40 @@ async fn tls_with_a_client_certificate_and_without() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leased_key_lives_while_renewed_and_goes_after_its_ttl() {
+    let server = EtcdServer::start().await;
+    let store = connect(&server, "/registry").await;
+    let ttl = Duration::from_secs(2);
+    let renewed = "/registry/masterleases/10.0.0.1";
+    let abandoned = "/registry/masterleases/10.0.0.2";
+    store
+        .put_with_ttl(abandoned, Bytes::from_static(b"{}"), ttl)
+        .await
+        .expect("lease");
+    let started = Instant::now();
+    loop {
+        let kv = store
+            .put_with_ttl(renewed, Bytes::from_static(b"{}"), ttl)
+            .await
+            .expect("renew");
+        assert_eq!(kv.key, renewed);
+        if store.get(abandoned).await.is_err() {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "the abandoned key outlived its TTL"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert!(
+        started.elapsed() >= Duration::from_millis(1500),
+        "not before its TTL"
+    );
+    store
+        .get(renewed)
+        .await
+        .expect("the renewed key is still there");
+}

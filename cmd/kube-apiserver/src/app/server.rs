@@ -26,6 +26,7 @@ use apiserver_storage::{
     EmbeddedOptions, EmbeddedStorage, EtcdConfig, EtcdStorage, EtcdTls, Storage,
 };
 use controlplane::Instance;
+use controlplane::controller::endpoint_reconciler::{LeaseStorage, ReconcilerType};
 
 use super::options::{CompletedOptions, ServerRunOptions};
 
@@ -235,7 +236,7 @@ pub async fn prepare(completed: CompletedOptions) -> anyhow::Result<PreparedServ
         idle_connection_timeout: o.secure_serving.idle_connection_timeout.to_std(),
     };
     let mut server = Server::new(config)?;
-    let storage = open_storage(o).await?;
+    let (storage, endpoint_leases) = open_storage(o).await?;
     server.add_health_check(Arc::new(StorageHealth {
         name: "etcd",
         storage: storage.clone(),
@@ -246,8 +247,15 @@ pub async fn prepare(completed: CompletedOptions) -> anyhow::Result<PreparedServ
         storage: storage.clone(),
         timeout: o.etcd.etcd_readycheck_timeout.to_std(),
     }));
-    let instance = Instance::new(control_plane_config(&completed)?, storage).await?;
+    let instance =
+        Instance::new(control_plane_config(&completed, endpoint_leases)?, storage).await?;
     instance.bootstrap().await?;
+    let endpoint_reconciler = instance.endpoint_reconciler();
+    server.add_pre_shutdown_hook("remove-endpoints", async move {
+        if let Err(status) = endpoint_reconciler.remove_self().await {
+            tracing::warn!(error = %status.message, "taking this apiserver out of the kubernetes endpoints");
+        }
+    });
     server.add_routes(instance.router());
     server
         .metrics()
@@ -257,8 +265,9 @@ pub async fn prepare(completed: CompletedOptions) -> anyhow::Result<PreparedServ
 }
 
 /// The storage backend: etcd when `--etcd-servers` is given (with its
-/// compactor), else the embedded store in `--data-dir`.
-async fn open_storage(o: &ServerRunOptions) -> anyhow::Result<Arc<dyn Storage>> {
+/// compactor), else the embedded store in `--data-dir`; and where the
+/// endpoint reconciler's leases live on it.
+async fn open_storage(o: &ServerRunOptions) -> anyhow::Result<(Arc<dyn Storage>, LeaseStorage)> {
     if !o.etcd.etcd_servers.is_empty() {
         let config = EtcdConfig {
             endpoints: o.etcd.etcd_servers.clone(),
@@ -279,7 +288,7 @@ async fn open_storage(o: &ServerRunOptions) -> anyhow::Result<Arc<dyn Storage>> 
         })?;
         compactor::spawn(store.clone(), o.etcd.etcd_compaction_interval.to_std());
         tracing::info!(servers = %o.etcd.etcd_servers.join(","), prefix = %o.etcd.etcd_prefix, "using etcd");
-        return Ok(Arc::new(store));
+        return Ok((Arc::new(store.clone()), LeaseStorage::Etcd(Box::new(store))));
     }
     let store = EmbeddedStorage::open(&o.etcd.data_dir, EmbeddedOptions::default())
         .await
@@ -290,11 +299,14 @@ async fn open_storage(o: &ServerRunOptions) -> anyhow::Result<Arc<dyn Storage>> 
             )
         })?;
     tracing::info!(data_dir = %o.etcd.data_dir.display(), "using the embedded store");
-    Ok(Arc::new(store))
+    Ok((Arc::new(store), LeaseStorage::Local))
 }
 
 /// The control plane's share of the completed options.
-fn control_plane_config(completed: &CompletedOptions) -> anyhow::Result<controlplane::Config> {
+fn control_plane_config(
+    completed: &CompletedOptions,
+    endpoint_leases: LeaseStorage,
+) -> anyhow::Result<controlplane::Config> {
     let o = &completed.options;
     let ranges: Vec<IpNet> = completed
         .primary_service_cluster_ip_range
@@ -315,6 +327,14 @@ fn control_plane_config(completed: &CompletedOptions) -> anyhow::Result<controlp
         ),
         max_object_size_bytes: usize::try_from(o.etcd.max_object_size_bytes)
             .context("--max-object-size-bytes")?,
+        endpoint_reconciler: match o.extra.endpoint_reconciler_type.as_str() {
+            "master-count" => ReconcilerType::MasterCount(
+                usize::try_from(o.extra.master_count).context("--apiserver-count")?,
+            ),
+            "none" => ReconcilerType::None,
+            _ => ReconcilerType::Lease,
+        },
+        endpoint_leases,
     })
 }
 

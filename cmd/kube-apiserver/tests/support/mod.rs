@@ -203,6 +203,16 @@ impl Server {
         }
     }
 
+    /// Stops the process with SIGTERM (a graceful shutdown) and waits for it.
+    pub fn terminate(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let pid = libc::pid_t::try_from(child.id()).expect("a pid");
+            // SAFETY: signals our own child, which has not been reaped yet.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+            let _ = child.wait();
+        }
+    }
+
     fn tls_config(&self) -> anyhow::Result<rustls::ClientConfig> {
         let mut roots = rustls::RootCertStore::empty();
         for cert in rustls_pki_types::CertificateDer::pem_file_iter(self.ca())? {

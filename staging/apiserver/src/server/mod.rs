@@ -67,6 +67,7 @@ pub struct Server {
     routes: Router,
     healthz_checks: Vec<Arc<dyn HealthCheck>>,
     readyz_only_checks: Vec<Arc<dyn HealthCheck>>,
+    pre_shutdown_hooks: Vec<serve::PreShutdownHook>,
     shutting_down: Arc<AtomicBool>,
 }
 
@@ -78,6 +79,7 @@ impl Server {
             routes: Router::new(),
             healthz_checks: vec![healthz::ping(), healthz::log()],
             readyz_only_checks: Vec::new(),
+            pre_shutdown_hooks: Vec::new(),
             shutting_down: Arc::new(AtomicBool::new(false)),
         })
     }
@@ -96,6 +98,18 @@ impl Server {
     /// A check on `/readyz` only (e.g. informer sync).
     pub fn add_readyz_check(&mut self, check: Arc<dyn HealthCheck>) {
         self.readyz_only_checks.push(check);
+    }
+
+    /// Work that runs once when shutdown begins, before the shutdown delay
+    /// and the drain (upstream's pre-shutdown hooks, e.g. taking this
+    /// apiserver out of the `kubernetes` endpoints). Each is bounded by
+    /// [`serve::PRE_SHUTDOWN_HOOK_TIMEOUT`].
+    pub fn add_pre_shutdown_hook(
+        &mut self,
+        name: &'static str,
+        hook: impl std::future::Future<Output = ()> + Send + 'static,
+    ) {
+        self.pre_shutdown_hooks.push((name, Box::pin(hook)));
     }
 
     pub fn metrics(&self) -> &Metrics {
@@ -141,7 +155,8 @@ impl Server {
     pub async fn prepare_run(mut self) -> anyhow::Result<PreparedServer> {
         let shutting_down = self.shutting_down.clone();
         let app = self.handler(shutting_down.clone());
-        serve::PreparedServer::bind(self.config, app, shutting_down).await
+        let hooks = std::mem::take(&mut self.pre_shutdown_hooks);
+        serve::PreparedServer::bind(self.config, app, shutting_down, hooks).await
     }
 }
 

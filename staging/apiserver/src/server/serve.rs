@@ -63,13 +63,25 @@ pub struct PreparedServer {
     /// `--max-connections`, resolved.
     max_connections: usize,
     idle_timeout: Duration,
+    pre_shutdown_hooks: Vec<PreShutdownHook>,
 }
+
+/// A named piece of work for the start of shutdown (see
+/// `Server::add_pre_shutdown_hook`).
+pub type PreShutdownHook = (
+    &'static str,
+    std::pin::Pin<Box<dyn Future<Output = ()> + Send>>,
+);
+
+/// The longest one pre-shutdown hook may take: shutdown goes on without it.
+pub const PRE_SHUTDOWN_HOOK_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl PreparedServer {
     pub(super) async fn bind(
         config: Config,
         app: Router,
         shutting_down: Arc<AtomicBool>,
+        pre_shutdown_hooks: Vec<PreShutdownHook>,
     ) -> anyhow::Result<Self> {
         let listener =
             listen(config.bind_address, config.permit_port_sharing).with_context(|| {
@@ -100,6 +112,7 @@ impl PreparedServer {
             drain_timeout: config.shutdown_drain_timeout,
             max_connections: config.max_connections.max(1),
             idle_timeout: config.idle_connection_timeout,
+            pre_shutdown_hooks,
         })
     }
 
@@ -120,6 +133,7 @@ impl PreparedServer {
             drain_timeout,
             max_connections,
             idle_timeout,
+            pre_shutdown_hooks,
         } = self;
         tracing::info!(address = %local_addr, max_connections, "serving securely");
         // Every connection holds a receiver; the sender tells them to close
@@ -234,6 +248,14 @@ impl PreparedServer {
             () = shutdown => {}
         }
         shutting_down.store(true, Ordering::SeqCst);
+        for (name, hook) in pre_shutdown_hooks {
+            if tokio::time::timeout(PRE_SHUTDOWN_HOOK_TIMEOUT, hook)
+                .await
+                .is_err()
+            {
+                tracing::warn!(hook = name, timeout = ?PRE_SHUTDOWN_HOOK_TIMEOUT, "a pre-shutdown hook did not finish in time");
+            }
+        }
         if !shutdown_delay.is_zero() {
             tracing::info!(delay = ?shutdown_delay, "readyz is failing; delaying the shutdown");
             // Keep serving, new connections too, during the delay.

@@ -170,6 +170,41 @@ impl EtcdStorage {
         &self.client
     }
 
+    /// Writes `key` bound to a new etcd lease of `ttl` (rounded up to whole
+    /// seconds; etcd raises it to its minimum if lower): etcd deletes the
+    /// key once `ttl` passes without another `put_with_ttl` of it. Upstream's
+    /// master leases (`--endpoint-reconciler-type=lease`) live this way.
+    pub async fn put_with_ttl(&self, key: &str, value: Bytes, ttl: Duration) -> Result<KeyValue> {
+        let physical = self.keys.physical(key)?;
+        let seconds = i64::try_from(ttl.as_secs() + u64::from(ttl.subsec_nanos() > 0))
+            .unwrap_or(i64::MAX)
+            .max(1);
+        let lease = self
+            .client
+            .lease_client()
+            .grant(seconds, None)
+            .await
+            .map_err(|e| EtcdError::new("granting an etcd lease", e).into_storage())?;
+        let put = self
+            .kv()
+            .put(
+                physical,
+                value.to_vec(),
+                Some(PutOptions::new().with_lease(lease.id()).with_prev_key()),
+            )
+            .await
+            .map_err(|e| EtcdError::new("writing a leased key to etcd", e).into_storage())?;
+        let revision = header_revision(put.header());
+        Ok(KeyValue {
+            key: key.to_owned(),
+            value,
+            create_revision: put
+                .prev_key()
+                .map_or(revision, |prev| self::revision(prev.create_revision())),
+            mod_revision: revision,
+        })
+    }
+
     fn key_value(&self, kv: &etcd_client::KeyValue) -> KeyValue {
         KeyValue {
             key: self.keys.logical(kv.key()),

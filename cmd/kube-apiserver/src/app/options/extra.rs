@@ -31,7 +31,7 @@ pub struct Extra {
     #[arg(long, value_name = "true|false", action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value = "true", default_missing_value = "true", value_parser = parse_bool)]
     pub enable_logs_handler: bool,
 
-    /// Use an endpoint reconciler (master-count, lease, none) master-count is deprecated, and will be removed in a future version. [validated only]
+    /// Use an endpoint reconciler (master-count, lease, none) master-count is deprecated, and will be removed in a future version.
     #[arg(long, value_name = "string", default_value = "lease")]
     pub endpoint_reconciler_type: String,
 

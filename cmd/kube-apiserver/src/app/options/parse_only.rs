@@ -104,10 +104,8 @@ pub const PARSE_ONLY_FLAGS: &[&str] = &[
     "tracing-config-file",
     // Misc
     "allow-privileged",
-    "apiserver-count",
     "enable-aggregator-routing",
     "enable-logs-handler",
-    "endpoint-reconciler-type",
     "kubelet-certificate-authority",
     "kubelet-client-certificate",
     "kubelet-client-key",
