@@ -1,8 +1,12 @@
-//! REST API benchmark of the built binary over TLS on loopback (the numbers
-//! issue 5 asks for): pod creates/s and gets/s at concurrency 16 on
-//! keep-alive connections, the latency of listing 10,000 pods, watch event
-//! latency with 100 watchers, and the resident set after 10,000 pods.
-//! Prints a table.
+//! REST API benchmark of the built binary over TLS on loopback: pod
+//! creates/s and gets/s at concurrency 16 on keep-alive connections, the
+//! latency of listing 10,000 pods, watch event latency with 100 watchers,
+//! and the resident set after 10,000 pods. Prints a table.
+//!
+//! `BENCH_STORAGE=etcd` runs the server on a fresh local etcd and then
+//! measures raw etcd puts and gets of the same pods from the same client
+//! crate at the same concurrency, with the ratios (the physical reference).
+//! `KUBE_APISERVER_BENCH_BINARY` measures another build of the server.
 //!
 //! Run: `cargo bench -p kube-apiserver --bench rest` (release profile).
 
@@ -19,7 +23,15 @@ use hyper_util::rt::TokioIo;
 use rustls_pki_types::ServerName;
 use rustls_pki_types::pem::PemObject;
 
-const BIN: &str = env!("CARGO_BIN_EXE_kube-apiserver");
+use apiserver_storage::EtcdStorage;
+use apiserver_storage::etcd::test_server::EtcdServer;
+
+const BUILT: &str = env!("CARGO_BIN_EXE_kube-apiserver");
+
+/// The server binary measured: this build's, or `KUBE_APISERVER_BENCH_BINARY`.
+fn binary() -> String {
+    std::env::var("KUBE_APISERVER_BENCH_BINARY").unwrap_or_else(|_| BUILT.to_owned())
+}
 const TOKEN: &str = "bench";
 const CONCURRENCY: usize = 16;
 const PODS: usize = 10_000;
@@ -110,8 +122,9 @@ fn pod(name: &str) -> Vec<u8> {
     .expect("pod JSON")
 }
 
-fn spawn(dir: &Path, port: u16) -> Child {
-    Command::new(BIN)
+fn spawn(dir: &Path, port: u16, etcd: Option<&EtcdServer>) -> Child {
+    Command::new(binary())
+        .args(etcd.map(|etcd| format!("--etcd-servers={}", etcd.url())))
         .arg(format!("--cert-dir={}", dir.display()))
         .arg(format!("--data-dir={}", dir.join("data").display()))
         .arg(format!(
@@ -181,7 +194,13 @@ async fn main() {
     )
     .expect("tokens");
     let port = free_port();
-    let mut child = spawn(dir.path(), port);
+    let on_etcd = std::env::var("BENCH_STORAGE").as_deref() == Ok("etcd");
+    let etcd = if on_etcd {
+        Some(EtcdServer::start().await)
+    } else {
+        None
+    };
+    let mut child = spawn(dir.path(), port, etcd.as_ref());
     let config = loop {
         let ca = dir.path().join("apiserver.crt");
         if ca.is_file() {
@@ -316,7 +335,15 @@ async fn main() {
     let (g50, g99, gmax) = summary(get_latencies);
     let (l50, l99, lmax) = summary(list_ms);
     let (w50, w99, wmax) = summary(watch_ms);
-    println!("kube-apiserver REST API over TLS on loopback, embedded store ({BIN})");
+    let backend = if on_etcd {
+        "etcd (one local member)"
+    } else {
+        "embedded store"
+    };
+    println!(
+        "kube-apiserver REST API over TLS on loopback, {backend} ({})",
+        binary()
+    );
     println!(
         "| measurement                                  |   rate/s |  p50 ms |  p99 ms |  max ms |"
     );
@@ -341,4 +368,96 @@ async fn main() {
     println!(
         "RSS after {PODS} pods: {rss_after_pods:.1} MiB; after the lists: {rss_after_lists:.1} MiB"
     );
+    if let Some(etcd) = &etcd {
+        let raw = raw_etcd(etcd).await;
+        let (p50, p99, pmax) = summary(raw.put_latencies);
+        let (r50, r99, rmax) = summary(raw.get_latencies);
+        let raw_gets_per_sec = raw.gets as f64 / GET_SECONDS as f64;
+        println!();
+        println!("raw etcd through etcd-client, the same {PODS} pod bodies, concurrency {CONCURRENCY}");
+        println!(
+            "| measurement                                  |   rate/s |  p50 ms |  p99 ms |  max ms | apiserver/raw |"
+        );
+        println!(
+            "|----------------------------------------------|----------|---------|---------|---------|---------------|"
+        );
+        println!(
+            "| raw puts, {PODS} keys                         | {:8.0} | {p50:7.2} | {p99:7.2} | {pmax:7.2} | {:13.2} |",
+            PODS as f64 / raw.put_secs,
+            (PODS as f64 / create_secs) / (PODS as f64 / raw.put_secs)
+        );
+        println!(
+            "| raw gets, {GET_SECONDS} s                                 | {raw_gets_per_sec:8.0} | {r50:7.2} | {r99:7.2} | {rmax:7.2} | {:13.2} |",
+            gets_per_sec / raw_gets_per_sec
+        );
+    }
+}
+
+/// Raw etcd throughput: the physical floor under the apiserver on etcd.
+struct RawEtcd {
+    put_secs: f64,
+    put_latencies: Vec<f64>,
+    gets: usize,
+    get_latencies: Vec<f64>,
+}
+
+async fn raw_etcd(etcd: &EtcdServer) -> RawEtcd {
+    let store = EtcdStorage::connect(&etcd.config("/raw"))
+        .await
+        .expect("connect to etcd");
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for w in 0..CONCURRENCY {
+        let mut kv = store.client().kv_client();
+        workers.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            for i in (w..PODS).step_by(CONCURRENCY) {
+                let name = format!("pod-{i:05}");
+                let t = Instant::now();
+                kv.put(format!("/raw/pods/default/{name}"), pod(&name), None)
+                    .await
+                    .expect("raw put");
+                latencies.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+            latencies
+        }));
+    }
+    let mut put_latencies = Vec::new();
+    for worker in workers {
+        put_latencies.extend(worker.await.expect("worker"));
+    }
+    let put_secs = started.elapsed().as_secs_f64();
+    let deadline = Instant::now() + Duration::from_secs(GET_SECONDS);
+    let mut workers = Vec::new();
+    for w in 0..CONCURRENCY {
+        let mut kv = store.client().kv_client();
+        workers.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut x = 0x9E37_79B9u64.wrapping_mul(w as u64 + 1);
+            while Instant::now() < deadline {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let i = (x >> 33) as usize % PODS;
+                let t = Instant::now();
+                let got = kv
+                    .get(format!("/raw/pods/default/pod-{i:05}"), None)
+                    .await
+                    .expect("raw get");
+                assert_eq!(got.kvs().len(), 1);
+                latencies.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+            latencies
+        }));
+    }
+    let mut get_latencies = Vec::new();
+    for worker in workers {
+        get_latencies.extend(worker.await.expect("worker"));
+    }
+    RawEtcd {
+        put_secs,
+        put_latencies,
+        gets: get_latencies.len(),
+        get_latencies,
+    }
 }
