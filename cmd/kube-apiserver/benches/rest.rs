@@ -374,7 +374,9 @@ async fn main() {
         let (r50, r99, rmax) = summary(raw.get_latencies);
         let raw_gets_per_sec = raw.gets as f64 / GET_SECONDS as f64;
         println!();
-        println!("raw etcd through etcd-client, the same {PODS} pod bodies, concurrency {CONCURRENCY}");
+        println!(
+            "raw etcd through etcd-client, the same {PODS} pod bodies, concurrency {CONCURRENCY}"
+        );
         println!(
             "| measurement                                  |   rate/s |  p50 ms |  p99 ms |  max ms | apiserver/raw |"
         );

@@ -242,3 +242,34 @@ async fn the_kubernetes_endpoints_list_exactly_the_live_apiservers() {
     let took = wait_for_endpoints(&third, &["127.0.0.4"], Duration::from_secs(40)).await;
     eprintln!("a killed apiserver left the endpoints after {took:?}");
 }
+
+#[test]
+fn a_start_against_an_etcd_that_never_answers_fails_naming_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let port = silent.local_addr().expect("addr").port();
+    // Nobody accepts on it once the listener is gone.
+    drop(silent);
+    let secure_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a port")
+        .port();
+    let started = Instant::now();
+    let output = std::process::Command::new(support::server_binary())
+        .arg(format!("--etcd-servers=http://127.0.0.1:{port}"))
+        .arg("--storage-initialization-timeout=2s")
+        .arg(format!("--cert-dir={}", dir.path().display()))
+        .arg("--bind-address=127.0.0.1")
+        .arg(format!("--secure-port={secure_port}"))
+        .output()
+        .expect("run kube-apiserver");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "Error: etcd at --etcd-servers http://127.0.0.1:{port} did not answer within --storage-initialization-timeout 2s"
+        )),
+        "{stderr}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(30));
+}

@@ -286,6 +286,7 @@ async fn open_storage(o: &ServerRunOptions) -> anyhow::Result<(Arc<dyn Storage>,
                 o.etcd.etcd_servers.join(",")
             )
         })?;
+        wait_for_etcd(&store, o).await?;
         compactor::spawn(store.clone(), o.etcd.etcd_compaction_interval.to_std());
         tracing::info!(servers = %o.etcd.etcd_servers.join(","), prefix = %o.etcd.etcd_prefix, "using etcd");
         return Ok((Arc::new(store.clone()), LeaseStorage::Etcd(Box::new(store))));
@@ -300,6 +301,30 @@ async fn open_storage(o: &ServerRunOptions) -> anyhow::Result<(Arc<dyn Storage>,
         })?;
     tracing::info!(data_dir = %o.etcd.data_dir.display(), "using the embedded store");
     Ok((Arc::new(store), LeaseStorage::Local))
+}
+
+/// Waits until etcd answers, at most `--storage-initialization-timeout`
+/// (upstream waits for its storage before it serves): etcd started at the
+/// same time as the apiserver is normal, an etcd that never answers is a
+/// start-up error naming it.
+async fn wait_for_etcd(store: &EtcdStorage, o: &ServerRunOptions) -> anyhow::Result<()> {
+    let timeout = o.generic.storage_initialization_timeout.to_std();
+    let started = tokio::time::Instant::now();
+    loop {
+        let err = match store.check_health().await {
+            Ok(()) => return Ok(()),
+            Err(err) => err,
+        };
+        if started.elapsed() >= timeout {
+            anyhow::bail!(
+                "etcd at --etcd-servers {} did not answer within --storage-initialization-timeout {}: {err}",
+                o.etcd.etcd_servers.join(","),
+                o.generic.storage_initialization_timeout
+            );
+        }
+        tracing::info!(%err, "waiting for etcd");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
 
 /// The control plane's share of the completed options.

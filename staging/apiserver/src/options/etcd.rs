@@ -119,6 +119,13 @@ impl EtcdOptions {
                 self.max_object_size_bytes
             ));
         }
+        for server in &self.etcd_servers {
+            if let Err(reason) = check_etcd_server(server) {
+                errors.push(format!(
+                    "--etcd-servers {server:?} invalid: {reason}; give client URLs such as https://127.0.0.1:2379"
+                ));
+            }
+        }
         if self.storage_backend != "etcd3" {
             errors.push("--storage-backend invalid, allowed values: etcd3. If not specified, it will default to 'etcd3'".to_string());
         }
@@ -165,5 +172,37 @@ impl EtcdOptions {
             errors.push("--delete-collection-workers should be a positive number".to_string());
         }
         errors
+    }
+}
+
+/// One `--etcd-servers` entry: an `http` or `https` URL with a host.
+fn check_etcd_server(server: &str) -> Result<(), String> {
+    let uri: http::Uri = server.parse().map_err(|err| format!("{err}"))?;
+    match uri.scheme_str() {
+        Some("http" | "https") => {}
+        Some(other) => return Err(format!("scheme {other:?} is not http or https")),
+        None => return Err("no scheme".to_string()),
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return Err("no host".to_string());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn etcd_servers_must_be_http_or_https_urls() {
+        assert!(check_etcd_server("https://127.0.0.1:2379").is_ok());
+        assert!(check_etcd_server("http://etcd-0.etcd:2379").is_ok());
+        assert_eq!(
+            check_etcd_server("127.0.0.1:2379").unwrap_err(),
+            "no scheme"
+        );
+        assert_eq!(check_etcd_server("not-a-url").unwrap_err(), "no scheme");
+        assert!(check_etcd_server("unix:///run/etcd.sock").is_err());
+        assert!(check_etcd_server("").is_err());
     }
 }

@@ -15,7 +15,6 @@ pub const PARSE_ONLY_FLAGS: &[&str] = &[
     "goaway-chance",
     "livez-grace-period",
     "shutdown-send-retry-after",
-    "storage-initialization-timeout",
     // Etcd
     "delete-collection-workers",
     "enable-garbage-collector",

@@ -369,6 +369,10 @@ fn every_validation_rule_has_a_failing_case() {
             "--storage-backend invalid, allowed values: etcd3",
         ),
         (
+            vec!["--etcd-servers=https://127.0.0.1:2379,127.0.0.1:2379"],
+            "--etcd-servers \"127.0.0.1:2379\" invalid: no scheme; give client URLs such as https://127.0.0.1:2379",
+        ),
+        (
             vec!["--etcd-servers-overrides=pods#http://x"],
             "--etcd-servers-overrides invalid",
         ),
