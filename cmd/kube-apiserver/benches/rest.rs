@@ -150,6 +150,33 @@ fn rss_mib(pid: u32) -> f64 {
         / 1024.0
 }
 
+/// Runs `CONCURRENCY` workers (`work(w)` is worker `w`) at once; their
+/// latencies in ms and the wall time in seconds.
+async fn workers<F, Fut>(work: F) -> (Vec<f64>, f64)
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = Vec<f64>> + Send + 'static,
+{
+    let started = Instant::now();
+    let handles: Vec<_> = (0..CONCURRENCY).map(|w| tokio::spawn(work(w))).collect();
+    let mut latencies = Vec::new();
+    for handle in handles {
+        latencies.extend(handle.await.expect("worker"));
+    }
+    (latencies, started.elapsed().as_secs_f64())
+}
+
+/// Worker `w`'s endless pseudo-random sequence of pod indexes.
+fn random_pods(w: usize) -> impl Iterator<Item = usize> {
+    let mut x = 0x9E37_79B9u64.wrapping_mul(w as u64 + 1);
+    std::iter::repeat_with(move || {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (x >> 33) as usize % PODS
+    })
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[index.min(sorted.len() - 1)]
@@ -216,11 +243,9 @@ async fn main() {
     let pods = "/api/v1/namespaces/default/pods";
 
     // Creates: 16 workers, 10,000 pods.
-    let started = Instant::now();
-    let mut workers = Vec::new();
-    for w in 0..CONCURRENCY {
+    let (create_latencies, create_secs) = workers(|w| {
         let config = config.clone();
-        workers.push(tokio::spawn(async move {
+        async move {
             let mut c = connect(port, config).await.expect("connect");
             let mut latencies = Vec::new();
             for i in (w..PODS).step_by(CONCURRENCY) {
@@ -231,41 +256,28 @@ async fn main() {
                 latencies.push(t.elapsed().as_secs_f64() * 1000.0);
             }
             latencies
-        }));
-    }
-    let mut create_latencies = Vec::new();
-    for worker in workers {
-        create_latencies.extend(worker.await.expect("worker"));
-    }
-    let create_secs = started.elapsed().as_secs_f64();
+        }
+    })
+    .await;
     let rss_after_pods = rss_mib(child.id());
 
     // Gets: 16 workers for a fixed time, pseudo-random pods.
     let deadline = Instant::now() + Duration::from_secs(GET_SECONDS);
-    let mut workers = Vec::new();
-    for w in 0..CONCURRENCY {
+    let (get_latencies, _) = workers(|w| {
         let config = config.clone();
-        workers.push(tokio::spawn(async move {
+        async move {
             let mut c = connect(port, config).await.expect("connect");
             let mut latencies = Vec::new();
-            let mut x = 0x9E37_79B9u64.wrapping_mul(w as u64 + 1);
-            while Instant::now() < deadline {
-                x = x
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                let i = (x >> 33) as usize % PODS;
+            for i in random_pods(w).take_while(|_| Instant::now() < deadline) {
                 let t = Instant::now();
                 let (code, _) = call(&mut c, "GET", &format!("{pods}/pod-{i:05}"), None).await;
                 assert_eq!(code, 200);
                 latencies.push(t.elapsed().as_secs_f64() * 1000.0);
             }
             latencies
-        }));
-    }
-    let mut get_latencies = Vec::new();
-    for worker in workers {
-        get_latencies.extend(worker.await.expect("worker"));
-    }
+        }
+    })
+    .await;
     let gets_per_sec = get_latencies.len() as f64 / GET_SECONDS as f64;
 
     // Lists of all 10,000 pods.
@@ -407,11 +419,9 @@ async fn raw_etcd(etcd: &EtcdServer) -> RawEtcd {
     let store = EtcdStorage::connect(&etcd.config("/raw"))
         .await
         .expect("connect to etcd");
-    let started = Instant::now();
-    let mut workers = Vec::new();
-    for w in 0..CONCURRENCY {
+    let (put_latencies, put_secs) = workers(|w| {
         let mut kv = store.client().kv_client();
-        workers.push(tokio::spawn(async move {
+        async move {
             let mut latencies = Vec::new();
             for i in (w..PODS).step_by(CONCURRENCY) {
                 let name = format!("pod-{i:05}");
@@ -422,25 +432,15 @@ async fn raw_etcd(etcd: &EtcdServer) -> RawEtcd {
                 latencies.push(t.elapsed().as_secs_f64() * 1000.0);
             }
             latencies
-        }));
-    }
-    let mut put_latencies = Vec::new();
-    for worker in workers {
-        put_latencies.extend(worker.await.expect("worker"));
-    }
-    let put_secs = started.elapsed().as_secs_f64();
+        }
+    })
+    .await;
     let deadline = Instant::now() + Duration::from_secs(GET_SECONDS);
-    let mut workers = Vec::new();
-    for w in 0..CONCURRENCY {
+    let (get_latencies, _) = workers(|w| {
         let mut kv = store.client().kv_client();
-        workers.push(tokio::spawn(async move {
+        async move {
             let mut latencies = Vec::new();
-            let mut x = 0x9E37_79B9u64.wrapping_mul(w as u64 + 1);
-            while Instant::now() < deadline {
-                x = x
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                let i = (x >> 33) as usize % PODS;
+            for i in random_pods(w).take_while(|_| Instant::now() < deadline) {
                 let t = Instant::now();
                 let got = kv
                     .get(format!("/raw/pods/default/pod-{i:05}"), None)
@@ -450,12 +450,9 @@ async fn raw_etcd(etcd: &EtcdServer) -> RawEtcd {
                 latencies.push(t.elapsed().as_secs_f64() * 1000.0);
             }
             latencies
-        }));
-    }
-    let mut get_latencies = Vec::new();
-    for worker in workers {
-        get_latencies.extend(worker.await.expect("worker"));
-    }
+        }
+    })
+    .await;
     RawEtcd {
         put_secs,
         put_latencies,

@@ -6,9 +6,24 @@ use std::time::{Duration, Instant};
 
 use apiserver_storage::etcd::compactor::{self, Round};
 use apiserver_storage::etcd::test_server::EtcdServer;
-use apiserver_storage::{EtcdStorage, ListOptions, Revision, Storage, StorageError, WatchOptions};
+use apiserver_storage::{
+    EtcdStorage, ListOptions, Revision, Storage, StorageError, WatchOptions, WatchStream,
+};
 use bytes::Bytes;
 use futures_util::StreamExt as _;
+
+async fn watch_pods_from_now(store: &EtcdStorage) -> WatchStream {
+    store
+        .watch(
+            "/registry/pods/",
+            WatchOptions {
+                revision: None,
+                recursive: true,
+            },
+        )
+        .await
+        .expect("watch")
+}
 
 async fn connect(server: &EtcdServer, prefix: &str) -> EtcdStorage {
     EtcdStorage::connect(&server.config(prefix))
@@ -114,16 +129,7 @@ async fn while_etcd_is_down_requests_fail_fast_and_recover_after() {
         .create("/registry/pods/ns/before", Bytes::from_static(b"1"))
         .await
         .expect("create");
-    let mut watch = store
-        .watch(
-            "/registry/pods/",
-            WatchOptions {
-                revision: None,
-                recursive: true,
-            },
-        )
-        .await
-        .expect("watch");
+    let mut watch = watch_pods_from_now(&store).await;
 
     server.stop();
     let started = Instant::now();
@@ -178,16 +184,7 @@ async fn a_watch_outlives_the_request_timeout() {
     let mut config = server.config("/registry");
     config.request_timeout = Duration::from_secs(1);
     let store = EtcdStorage::connect(&config).await.expect("connect");
-    let mut watch = store
-        .watch(
-            "/registry/pods/",
-            WatchOptions {
-                revision: None,
-                recursive: true,
-            },
-        )
-        .await
-        .expect("watch");
+    let mut watch = watch_pods_from_now(&store).await;
     // Idle for longer than any single request may take.
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let created = store

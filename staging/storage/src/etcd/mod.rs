@@ -145,7 +145,11 @@ impl EtcdStorage {
             .with_timeout(config.request_timeout)
             .with_connect_timeout(config.request_timeout)
             .with_keep_alive(Duration::from_secs(30), Duration::from_secs(10))
-            .with_keep_alive_while_idle(true);
+            .with_keep_alive_while_idle(true)
+            // A member cut off from its cluster refuses requests and ends
+            // watches instead of serving a stale view (upstream's watches
+            // run with WithRequireLeader too).
+            .with_require_leader(true);
         if config.tls.is_configured() {
             options = options.with_tls(config.tls.options()?);
         }
