@@ -266,3 +266,24 @@ async fn a_leased_key_lives_while_renewed_and_goes_after_its_ttl() {
         .await
         .expect("the renewed key is still there");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_list_larger_than_grpcs_default_message_limit() {
+    let server = EtcdServer::start().await;
+    let store = connect(&server, "/registry").await;
+    // Six values of 1 MiB (under etcd's 1.5 MiB request limit): a 6 MiB
+    // list, past gRPC's default 4 MiB response limit.
+    let value = Bytes::from(vec![b'x'; 1 << 20]);
+    for i in 0..6 {
+        store
+            .create(&format!("/registry/configmaps/ns/big-{i}"), value.clone())
+            .await
+            .expect("create");
+    }
+    let listed = store
+        .list("/registry/configmaps/", ListOptions::default())
+        .await
+        .expect("the whole list");
+    assert_eq!(listed.items.len(), 6);
+    assert!(listed.items.iter().all(|kv| kv.value.len() == 1 << 20));
+}

@@ -48,6 +48,9 @@ use errors::EtcdError;
 pub use keys::REGISTRY_ROOT;
 use keys::{KeySpace, prefix_end};
 
+/// The largest etcd response read (upstream's `MaxCallRecvMsgSize`, 2 GiB).
+const MAX_RESPONSE_BYTES: usize = i32::MAX as usize;
+
 /// How to reach an etcd cluster (the apiserver's `--etcd-*` flags).
 #[derive(Clone, Debug)]
 pub struct EtcdConfig {
@@ -165,8 +168,14 @@ impl EtcdStorage {
         })
     }
 
+    /// A KV client that takes responses of any size etcd sends (gRPC's
+    /// default, 4 MiB, would fail a list of a few thousand pods; upstream's
+    /// client takes up to 2 GiB too). What a list holds is bounded by what
+    /// etcd stores (`--max-request-bytes` per object on etcd's side).
     fn kv(&self) -> KvClient {
-        self.client.kv_client()
+        self.client
+            .kv_client()
+            .max_decoding_message_size(MAX_RESPONSE_BYTES)
     }
 
     /// The client, for the compactor and the endpoint lease reconciler.

@@ -34,6 +34,7 @@ pub(super) async fn open(
     let stream = storage
         .client
         .watch_client()
+        .max_decoding_message_size(super::MAX_RESPONSE_BYTES)
         .watch(physical, Some(options))
         .await
         .map_err(|e| EtcdError::new("watching etcd", e).into_storage())?;
