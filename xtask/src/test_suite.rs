@@ -18,10 +18,13 @@ pub fn run(ws: &Workspace, extra: &[String]) -> Result<()> {
     cmd!(sh, "cargo test --workspace --locked -- {extra...}")
         .run()
         .context("the test suite failed")?;
+    // `--workspace`, as above, so the features (and the compiled crates)
+    // are the first run's: selecting one package would rebuild a minute's
+    // worth. Storage's own `crash` test matches too and runs again.
     let suites = ON_ETCD.iter().flat_map(|suite| ["--test", suite]);
     cmd!(
         sh,
-        "cargo test --locked -p kube-apiserver {suites...} -- {extra...}"
+        "cargo test --workspace --locked {suites...} -- {extra...}"
     )
     .env("KUBE_APISERVER_TEST_STORAGE", "etcd")
     .run()

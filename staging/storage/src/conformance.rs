@@ -396,9 +396,7 @@ async fn increment(s: &dyn Storage, key: &str) -> Result<u64, UpdateError<Storag
     let mut attempts = 0;
     guaranteed_update(s, key, false, |current| {
         attempts += 1;
-        let n = counter(current.ok_or_else(|| StorageError::NotFound {
-            key: key.to_owned(),
-        })?);
+        let n = counter(current.ok_or_else(|| StorageError::not_found(key))?);
         Ok(Decision::Write(bytes(&(n + 1).to_string())))
     })
     .await?;

@@ -68,6 +68,13 @@ impl StorageError {
         }
     }
 
+    /// `key` does not exist.
+    pub fn not_found(key: &str) -> Self {
+        StorageError::NotFound {
+            key: key.to_owned(),
+        }
+    }
+
     /// The HTTP status code of the Kubernetes `Status` for this error.
     pub fn code(&self) -> u16 {
         match self {

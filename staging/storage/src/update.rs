@@ -119,9 +119,7 @@ where
 {
     let outcome = guaranteed_update(storage, key, false, |current| {
         // Without ignore_not_found the loop never passes a missing key.
-        let current = current.ok_or_else(|| StorageError::NotFound {
-            key: key.to_owned(),
-        })?;
+        let current = current.ok_or_else(|| StorageError::not_found(key))?;
         check(current).map(|()| Decision::Delete)
     })
     .await?;

@@ -296,9 +296,7 @@ impl EtcdStorage {
                     expected,
                     current: revision(kv.mod_revision()),
                 },
-                None => StorageError::NotFound {
-                    key: key.to_owned(),
-                },
+                None => StorageError::not_found(key),
             },
             _ => StorageError::internal("writing to etcd", "unexpected transaction result"),
         }
@@ -340,9 +338,7 @@ impl Storage for EtcdStorage {
             .kvs()
             .first()
             .map(|kv| self.key_value(kv))
-            .ok_or_else(|| StorageError::NotFound {
-                key: key.to_owned(),
-            })
+            .ok_or_else(|| StorageError::not_found(key))
     }
 
     async fn list(&self, prefix: &str, opts: ListOptions) -> Result<ListResult> {
@@ -478,9 +474,7 @@ impl Storage for EtcdStorage {
         match &done.first {
             TxnOpResponse::Delete(deleted) => match deleted.prev_kvs().first() {
                 Some(previous) => Ok((self.key_value(previous), done.revision)),
-                None => Err(StorageError::NotFound {
-                    key: key.to_owned(),
-                }),
+                None => Err(StorageError::not_found(key)),
             },
             _ => Err(StorageError::internal(
                 "deleting from etcd",

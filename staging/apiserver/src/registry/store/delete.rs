@@ -33,7 +33,7 @@ impl<S: Strategy> Store<S> {
         // The object as decided on, and whether the decision removes it.
         let mut decided: Option<(S::Object, bool)> = None;
         let outcome = guaranteed_update(&*self.storage, &key, false, |current| {
-            let current = current.ok_or_else(|| self.storage_error(not_found(&key), name))?;
+            let current = current.ok_or_else(|| self.storage_error(StorageError::not_found(&key), name))?;
             let mut obj = self.decode_stored(current)?;
             let meta = obj.metadata();
             if let Some(uid) = &opts.precondition_uid

@@ -223,14 +223,6 @@ fn matches_selectors<S: Strategy>(strategy: &S, obj: &S::Object, opts: &ListOpti
     })
 }
 
-/// The error for a key the read-modify-write loop passed as missing (it
-/// does not, without `ignore_not_found`).
-fn not_found(key: &str) -> StorageError {
-    StorageError::NotFound {
-        key: key.to_owned(),
-    }
-}
-
 /// A read-modify-write that ended without the object it decided on (the
 /// loop returns only after a decision).
 fn undecided(name: &str) -> Status {

@@ -211,7 +211,8 @@ impl<S: Strategy> Store<S> {
         let mut decided: Option<S::Object> = None;
         let outcome = guaranteed_update(&*self.storage, &key, false, |current| {
             finish_with(allocation.take(), false);
-            let current = current.ok_or_else(|| self.storage_error(not_found(&key), name))?;
+            let current =
+                current.ok_or_else(|| self.storage_error(StorageError::not_found(&key), name))?;
             let old = self.decode_stored(current)?;
             let mut new = change(&old)?;
             self.carry_system_fields(&mut new, &old, namespace);
