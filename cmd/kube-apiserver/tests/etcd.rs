@@ -186,6 +186,71 @@ async fn the_etcd_tls_flags_reach_an_etcd_that_requires_client_certificates() {
 }
 
 /// The addresses `default/kubernetes` endpoints list, as seen through `server`.
+/// Two apiservers on one etcd creating services at the same time hand out
+/// every cluster IP and node port once: the pools are stored and change by
+/// compare-and-swap. What one releases, the other can give out again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_apiservers_never_allocate_the_same_cluster_ip_or_node_port() {
+    const SERVICES: &str = "/api/v1/namespaces/default/services";
+    const PER_APISERVER: usize = 10;
+    let etcd = EtcdServer::start().await;
+    let range = ["--service-cluster-ip-range=10.96.0.0/26"];
+    let a = on(&etcd, &range).await;
+    let b = on(&etcd, &range).await;
+    let service = |name: String, cluster_ip: Option<&str>| {
+        let mut service = json!({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": name},
+            "spec": {"type": "NodePort", "ports": [{"port": 80}]},
+        });
+        if let Some(ip) = cluster_ip {
+            service["spec"]["clusterIP"] = json!(ip);
+        }
+        service
+    };
+    let creates = (0..PER_APISERVER).flat_map(|n| {
+        [(&a, format!("a-{n}")), (&b, format!("b-{n}"))]
+            .map(|(server, name)| async move { server.post(SERVICES, &service(name, None)).await })
+    });
+    let created = futures_util::future::join_all(creates).await;
+    let mut ips = std::collections::HashSet::new();
+    let mut ports = std::collections::HashSet::new();
+    for (code, service) in &created {
+        assert_eq!(*code, 201, "{service}");
+        let ip = service["spec"]["clusterIP"].as_str().expect("cluster IP");
+        assert!(ips.insert(ip.to_string()), "{ip} handed out twice");
+        let port = service["spec"]["ports"][0]["nodePort"]
+            .as_i64()
+            .expect("node port");
+        assert!(ports.insert(port), "node port {port} handed out twice");
+    }
+    // `default/kubernetes` holds the range's first address.
+    assert!(!ips.contains("10.96.0.1"));
+
+    // The same requested address through both at once: one is refused.
+    let wanted = [(&a, "want-a"), (&b, "want-b")].map(|(server, name)| async move {
+        server
+            .post(SERVICES, &service(name.to_string(), Some("10.96.0.7")))
+            .await
+    });
+    let outcomes = futures_util::future::join_all(wanted).await;
+    let codes: Vec<u16> = outcomes.iter().map(|(code, _)| *code).collect();
+    assert!(codes.contains(&201) && codes.contains(&422), "{outcomes:?}");
+
+    // Deleted through one, the address is free through the other.
+    let winner = if outcomes[0].0 == 201 {
+        "want-a"
+    } else {
+        "want-b"
+    };
+    let (code, _) = a.delete(&format!("{SERVICES}/{winner}")).await;
+    assert_eq!(code, 200);
+    let (code, again) = b
+        .post(SERVICES, &service("again".to_string(), Some("10.96.0.7")))
+        .await;
+    assert_eq!(code, 201, "{again}");
+}
+
 async fn kubernetes_endpoints(server: &Server) -> Vec<String> {
     let (code, endpoints) = server
         .get("/api/v1/namespaces/default/endpoints/kubernetes")

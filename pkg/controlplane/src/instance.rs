@@ -110,6 +110,7 @@ impl Instance {
         let services = resources.add(stores.of(ServiceStrategy::new(
             config.service_cluster_ip_ranges.clone(),
             config.service_node_port_range.clone(),
+            storage.clone(),
         )));
         let endpoints = resources.add(stores.of(EndpointsStrategy));
         resources.add(stores.of(ReplicationControllerStrategy));
@@ -128,7 +129,12 @@ impl Instance {
             .await
             .map_err(|status| anyhow::anyhow!(status.message))
             .context("reading the stored services to restore IP and port allocations")?;
-        services.strategy().restore(existing.iter());
+        services
+            .strategy()
+            .restore(existing.iter())
+            .await
+            .map_err(|message| anyhow::anyhow!(message))
+            .context("storing the IP and port allocations of the stored services")?;
 
         let endpoint_reconciler = Arc::new(EndpointReconciler {
             kind: config.endpoint_reconciler,

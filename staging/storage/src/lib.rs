@@ -34,7 +34,10 @@ pub use continue_token::ContinueToken;
 pub use embedded::{EmbeddedOptions, EmbeddedStorage};
 pub use errors::{Result, StorageError};
 pub use etcd::{EtcdConfig, EtcdStorage, EtcdTls};
-pub use update::{Decision, Outcome, UpdateError, guaranteed_delete, guaranteed_update};
+pub use update::{
+    Decision, Outcome, TryUpdate, UpdateError, guaranteed_delete, guaranteed_update,
+    guaranteed_update_with,
+};
 
 /// A point in the store's history: the revision of one committed write.
 ///

@@ -55,6 +55,39 @@ impl From<UpdateError<StorageError>> for StorageError {
     }
 }
 
+/// One attempt of a read-modify-write: what to make of the value read.
+/// A plain closure is one (through [`guaranteed_update`]); a type of its own
+/// is one when an attempt must await something before it decides (an
+/// allocation that is itself a compare-and-swap in storage).
+pub trait TryUpdate: Send {
+    type Error: Send;
+
+    /// Decides on `current` (`None`: the key is missing). Anything an
+    /// attempt reserves is its to release on the next attempt.
+    fn try_update(
+        &mut self,
+        current: Option<&KeyValue>,
+    ) -> impl Future<Output = std::result::Result<Decision, Self::Error>> + Send;
+}
+
+/// A synchronous closure as a [`TryUpdate`].
+struct Sync<F>(F);
+
+impl<F, E> TryUpdate for Sync<F>
+where
+    F: FnMut(Option<&KeyValue>) -> std::result::Result<Decision, E> + Send,
+    E: Send,
+{
+    type Error = E;
+
+    fn try_update(
+        &mut self,
+        current: Option<&KeyValue>,
+    ) -> impl Future<Output = std::result::Result<Decision, E>> + Send {
+        std::future::ready((self.0)(current))
+    }
+}
+
 /// Reads `key`, asks `try_update` what to make of it, and applies that at
 /// the revision read; whenever another write got in between, reads and
 /// asks again. `try_update` may thus run several times: anything it
@@ -67,18 +100,32 @@ pub async fn guaranteed_update<F, E>(
     storage: &dyn Storage,
     key: &str,
     ignore_not_found: bool,
-    mut try_update: F,
+    try_update: F,
 ) -> std::result::Result<Outcome, UpdateError<E>>
 where
     F: FnMut(Option<&KeyValue>) -> std::result::Result<Decision, E> + Send,
+    E: Send,
 {
+    guaranteed_update_with(storage, key, ignore_not_found, &mut Sync(try_update)).await
+}
+
+/// [`guaranteed_update`] with an attempt that may await before deciding.
+pub async fn guaranteed_update_with<T: TryUpdate>(
+    storage: &dyn Storage,
+    key: &str,
+    ignore_not_found: bool,
+    attempt: &mut T,
+) -> std::result::Result<Outcome, UpdateError<T::Error>> {
     loop {
         let current = match storage.get(key).await {
             Ok(kv) => Some(kv),
             Err(err) if ignore_not_found && err.is_not_found() => None,
             Err(err) => return Err(UpdateError::Storage(err)),
         };
-        let decision = try_update(current.as_ref()).map_err(UpdateError::Refused)?;
+        let decision = attempt
+            .try_update(current.as_ref())
+            .await
+            .map_err(UpdateError::Refused)?;
         let applied = match (decision, current) {
             (Decision::Keep, current) => return Ok(Outcome::Unchanged(current)),
             (Decision::Write(value), Some(current)) if current.value == value => {

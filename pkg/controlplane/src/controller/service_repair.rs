@@ -38,7 +38,12 @@ impl ServiceRepair {
             .list_objects(None)
             .await
             .map_err(|status| anyhow::anyhow!(status.message))?;
-        let repaired = self.services.strategy().repair(services.iter(), leaks);
+        let repaired = self
+            .services
+            .strategy()
+            .repair(services.iter(), leaks)
+            .await
+            .map_err(|message| anyhow::anyhow!(message))?;
         if repaired.taken > 0 || repaired.released > 0 {
             tracing::warn!(
                 taken = repaired.taken,

@@ -13,14 +13,19 @@ use apimachinery::validation::field::ErrorList;
 
 use crate::status::Status;
 
+use futures_util::future::BoxFuture;
+
 use super::table::{self, ColumnDefinition, RowCondition};
 
 use super::scale::ScaleView;
 
 /// Called once a write that allocated something (a cluster IP, a node port)
 /// has succeeded (`true`) or failed (`false`), so a failed write releases
-/// what it took (`registry.FinishFunc`).
-pub type FinishFunc = Box<dyn FnOnce(bool) + Send>;
+/// what it took (`registry.FinishFunc`). Giving back may itself be a write
+/// to storage, hence the future. When a write's fate is unknown (the store
+/// timed out) the store drops the function uncalled: what it took stays
+/// taken until the kind's repair loop finds it unused.
+pub type FinishFunc = Box<dyn FnOnce(bool) -> BoxFuture<'static, ()> + Send>;
 
 /// What a kind declares about itself: its names and scope. Which
 /// subresources it has is not declared here but given by its strategy
@@ -224,13 +229,13 @@ pub trait Strategy: Send + Sync + 'static {
     /// Takes what a new object needs from shared pools (cluster IPs, node
     /// ports) before it is stored; 422/409 `Status` when it can't. With
     /// `dry_run` nothing is kept. The returned function learns whether the
-    /// write succeeded.
+    /// write succeeded. Asynchronous, as the pools may live in storage.
     fn begin_create(
         &self,
         _obj: &mut Self::Object,
         _dry_run: bool,
-    ) -> Result<Option<FinishFunc>, Status> {
-        Ok(None)
+    ) -> impl Future<Output = Result<Option<FinishFunc>, Status>> + Send {
+        std::future::ready(Ok(None))
     }
 
     /// As [`Strategy::begin_create`], for an update from `old` to `new`.
@@ -239,8 +244,8 @@ pub trait Strategy: Send + Sync + 'static {
         _new: &mut Self::Object,
         _old: &Self::Object,
         _dry_run: bool,
-    ) -> Result<Option<FinishFunc>, Status> {
-        Ok(None)
+    ) -> impl Future<Output = Result<Option<FinishFunc>, Status>> + Send {
+        std::future::ready(Ok(None))
     }
 
     /// Whether a delete must keep the object (marked with
@@ -262,7 +267,9 @@ pub trait Strategy: Send + Sync + 'static {
     }
 
     /// Gives back what the object held, once it is gone from storage.
-    fn after_delete(&self, _obj: &Self::Object) {}
+    fn after_delete(&self, _obj: &Self::Object) -> impl Future<Output = ()> + Send {
+        std::future::ready(())
+    }
 
     /// The columns of this kind's Table (`kubectl get`), every one of them
     /// including the wide-only ones (priority 1); by default upstream's

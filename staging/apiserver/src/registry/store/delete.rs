@@ -105,7 +105,7 @@ impl<S: Strategy> Store<S> {
             Outcome::Written(kv) => Ok((self.decode_stored(&kv)?, false)),
             Outcome::Deleted { .. } => {
                 let (gone, _) = decided.ok_or_else(|| undecided(name))?;
-                self.strategy.after_delete(&gone);
+                self.strategy.after_delete(&gone).await;
                 Ok((gone, true))
             }
             Outcome::Unchanged(_) => decided.ok_or_else(|| undecided(name)),

@@ -25,7 +25,8 @@ use serde::Serialize;
 
 use apiserver_storage::{
     ContinueToken, Decision, KeyValue, ListOptions as StorageListOptions, Outcome, Revision,
-    Storage, StorageError, UpdateError, WatchEvent, WatchOptions, guaranteed_update,
+    Storage, StorageError, TryUpdate, UpdateError, WatchEvent, WatchOptions, guaranteed_update,
+    guaranteed_update_with,
 };
 
 use apimachinery::fieldmanager::FieldManager;

@@ -74,7 +74,7 @@ impl Strategy for CountingStrategy {
         }
     }
 
-    fn begin_update(
+    async fn begin_update(
         &self,
         _new: &mut ConfigMap,
         _old: &ConfigMap,
@@ -89,10 +89,11 @@ impl Strategy for CountingStrategy {
             if !committed {
                 held.fetch_sub(1, Ordering::SeqCst);
             }
+            Box::pin(std::future::ready(()))
         })))
     }
 
-    fn after_delete(&self, _obj: &ConfigMap) {
+    async fn after_delete(&self, _obj: &ConfigMap) {
         self.deleted.fetch_add(1, Ordering::SeqCst);
     }
 }

@@ -150,13 +150,13 @@ impl<S: Strategy> Store<S> {
         self.fill_system_fields(&mut obj);
         // Upstream's order: allocation (BeginCreate) first, so validation
         // sees allocated values; a refused object gives them back.
-        let finish = self.strategy.begin_create(&mut obj, dry_run)?;
+        let finish = self.strategy.begin_create(&mut obj, dry_run).await?;
         self.strategy.prepare_for_create(&mut obj);
         if let Some(manager) = manager
             && let Err(status) =
                 managed_fields::stamp_update(&self.field_manager(), None, &mut obj, manager, None)
         {
-            finish_with(finish, false);
+            finish_with(finish, false).await;
             return Err(status);
         }
         let errors = if validate {
@@ -165,11 +165,11 @@ impl<S: Strategy> Store<S> {
             Vec::new()
         };
         if !errors.is_empty() {
-            finish_with(finish, false);
+            finish_with(finish, false).await;
             return Err(self.invalid(&name, &errors));
         }
         if dry_run {
-            finish_with(finish, true);
+            finish_with(finish, true).await;
             return Ok(obj);
         }
         let result = async {
@@ -182,7 +182,7 @@ impl<S: Strategy> Store<S> {
             self.decode_stored(&kv)
         }
         .await;
-        finish_with(finish, result.is_ok());
+        finish_after_write(finish, &result).await;
         result
     }
 
@@ -195,7 +195,7 @@ impl<S: Strategy> Store<S> {
         name: &str,
         subresource: Subresource,
         dry_run: bool,
-        mut change: F,
+        change: F,
     ) -> Result<S::Object, Status>
     where
         F: FnMut(&S::Object) -> Result<S::Object, Status> + Send,
@@ -204,53 +204,29 @@ impl<S: Strategy> Store<S> {
         let path = self.update_path(subresource)?;
         self.admit(Operation::Update, namespace, name, subresource, dry_run)
             .await?;
-        // An attempt's allocations (BeginUpdate) are given back when a
-        // conflict makes the loop try again, and the last attempt's when the
-        // loop ends, kept only if its write was committed.
-        let mut allocation: Option<FinishFunc> = None;
-        let mut decided: Option<S::Object> = None;
-        let outcome = guaranteed_update(&*self.storage, &key, false, |current| {
-            finish_with(allocation.take(), false);
-            let current =
-                current.ok_or_else(|| self.storage_error(StorageError::not_found(&key), name))?;
-            let old = self.decode_stored(current)?;
-            let mut new = change(&old)?;
-            self.carry_system_fields(&mut new, &old, namespace);
-            // Allocation first (upstream's BeginUpdate), then defaults and
-            // validation.
-            allocation = path.begin_update(&mut new, &old, dry_run)?;
-            path.prepare(&mut new, &old);
-            if self.strategy.tracks_generation() && self.strategy.spec_changed(&new, &old) {
-                let generation = old.metadata().generation.unwrap_or(0);
-                new.metadata_mut().generation = Some(generation + 1);
-            }
-            let errors = path.validate(&new, &old);
-            if !errors.is_empty() {
-                return Err(self.invalid(name, &errors));
-            }
-            let decision = if new == old {
-                new = old;
-                Decision::Keep
-            } else if dry_run {
-                Decision::Keep
-            } else if self.ready_to_delete(&new) {
-                // The last finalizer of an object being deleted is gone:
-                // the object goes with it.
-                Decision::Delete
-            } else {
-                Decision::Write(self.encode_for_storage(&new)?)
-            };
-            decided = Some(new);
-            Ok(decision)
-        })
-        .await
-        .map_err(|err| self.update_error(err, name));
-        finish_with(allocation.take(), outcome.is_ok());
+        let mut attempt = UpdateAttempt {
+            store: self,
+            path,
+            change,
+            namespace,
+            name,
+            key: &key,
+            dry_run,
+            allocation: None,
+            decided: None,
+        };
+        let outcome = guaranteed_update_with(&*self.storage, &key, false, &mut attempt)
+            .await
+            .map_err(|err| self.update_error(err, name));
+        // The last attempt's allocation is kept only if its write was
+        // committed.
+        finish_after_write(attempt.allocation.take(), &outcome).await;
+        let decided = attempt.decided;
         match outcome? {
             Outcome::Written(kv) => self.decode_stored(&kv),
             Outcome::Deleted { .. } => {
                 let gone = decided.ok_or_else(|| undecided(name))?;
-                self.strategy.after_delete(&gone);
+                self.strategy.after_delete(&gone).await;
                 Ok(gone)
             }
             Outcome::Unchanged(_) => decided.ok_or_else(|| undecided(name)),
@@ -311,9 +287,80 @@ fn random_suffix() -> String {
         .collect()
 }
 
-fn finish_with(finish: Option<FinishFunc>, success: bool) {
+async fn finish_with(finish: Option<FinishFunc>, success: bool) {
     if let Some(finish) = finish {
-        finish(success);
+        finish(success).await;
+    }
+}
+
+/// Tells an allocation how its object's write ended: kept when it was
+/// committed, given back when the store refused it. A server-side error
+/// (a timeout, an unreachable etcd) leaves the write's fate unknown: the
+/// object may be committed, so what it took is not given back here (the
+/// kind's repair loop releases what no stored object holds) and can never
+/// be handed out twice.
+async fn finish_after_write<T>(finish: Option<FinishFunc>, result: &Result<T, Status>) {
+    match result {
+        Ok(_) => finish_with(finish, true).await,
+        Err(status) if status.code >= 500 => drop(finish),
+        Err(_) => finish_with(finish, false).await,
+    }
+}
+
+/// One attempt of an update inside storage's read-modify-write loop: the
+/// client's change, the store's system fields, the strategy's allocation,
+/// defaults and validation. The previous attempt's allocation is given back
+/// first; the last one's is settled by [`finish_after_write`].
+struct UpdateAttempt<'a, S: Strategy, F> {
+    store: &'a Store<S>,
+    path: UpdatePath<'a, S>,
+    change: F,
+    namespace: Option<&'a str>,
+    name: &'a str,
+    key: &'a str,
+    dry_run: bool,
+    allocation: Option<FinishFunc>,
+    decided: Option<S::Object>,
+}
+
+impl<S, F> TryUpdate for UpdateAttempt<'_, S, F>
+where
+    S: Strategy,
+    F: FnMut(&S::Object) -> Result<S::Object, Status> + Send,
+{
+    type Error = Status;
+
+    async fn try_update(&mut self, current: Option<&KeyValue>) -> Result<Decision, Status> {
+        finish_with(self.allocation.take(), false).await;
+        let store = self.store;
+        let current = current
+            .ok_or_else(|| store.storage_error(StorageError::not_found(self.key), self.name))?;
+        let old = store.decode_stored(current)?;
+        let mut new = (self.change)(&old)?;
+        store.carry_system_fields(&mut new, &old, self.namespace);
+        // Allocation first (upstream's BeginUpdate), then defaults and
+        // validation.
+        self.allocation = self.path.begin_update(&mut new, &old, self.dry_run).await?;
+        self.path.prepare(&mut new, &old);
+        if store.strategy.tracks_generation() && store.strategy.spec_changed(&new, &old) {
+            let generation = old.metadata().generation.unwrap_or(0);
+            new.metadata_mut().generation = Some(generation + 1);
+        }
+        let errors = self.path.validate(&new, &old);
+        if !errors.is_empty() {
+            return Err(store.invalid(self.name, &errors));
+        }
+        let decision = if new == old || self.dry_run {
+            Decision::Keep
+        } else if store.ready_to_delete(&new) {
+            // The last finalizer of an object being deleted is gone: the
+            // object goes with it.
+            Decision::Delete
+        } else {
+            Decision::Write(store.encode_for_storage(&new)?)
+        };
+        self.decided = Some(new);
+        Ok(decision)
     }
 }
 
@@ -334,14 +381,14 @@ enum UpdatePath<'a, S: Strategy> {
 impl<S: Strategy> UpdatePath<'_, S> {
     /// Takes what the update needs from shared pools (upstream's
     /// BeginUpdate); only the main resource allocates.
-    fn begin_update(
+    async fn begin_update(
         &self,
         new: &mut S::Object,
         old: &S::Object,
         dry_run: bool,
     ) -> Result<Option<FinishFunc>, Status> {
         match self {
-            UpdatePath::Main(strategy) => strategy.begin_update(new, old, dry_run),
+            UpdatePath::Main(strategy) => strategy.begin_update(new, old, dry_run).await,
             UpdatePath::Status(..) | UpdatePath::System => Ok(None),
         }
     }

@@ -100,6 +100,38 @@ impl Bitmap {
         })
     }
 
+    /// The bitmap as stored in a `RangeAllocation` (upstream's
+    /// `AllocationBitmap.Snapshot`): the big-endian bytes of the integer
+    /// whose bit `i` is offset `i`, without leading zero bytes.
+    pub(crate) fn to_bytes(&self) -> Vec<u8> {
+        let Some(highest) = self.used_offsets().last() else {
+            return Vec::new();
+        };
+        let len = highest / 8 + 1;
+        let mut bytes = vec![0u8; len];
+        for offset in self.used_offsets() {
+            bytes[len - 1 - offset / 8] |= 1 << (offset % 8);
+        }
+        bytes
+    }
+
+    /// Replaces the used offsets with those of [`Bitmap::to_bytes`]'s
+    /// `bytes`; `Err` (and the bitmap unchanged) when one lies outside the
+    /// bitmap. Where dynamic allocation resumes is kept.
+    pub(crate) fn load_bytes(&mut self, bytes: &[u8]) -> Result<(), OutOfRange> {
+        let mut loaded = Bitmap::new(self.size, self.band_start);
+        for (index, byte) in bytes.iter().rev().enumerate() {
+            for bit in 0..8 {
+                if byte & (1 << bit) != 0 && !loaded.set(index * 8 + bit) {
+                    return Err(OutOfRange);
+                }
+            }
+        }
+        self.words = loaded.words;
+        self.used = loaded.used;
+        Ok(())
+    }
+
     /// The first free offset in `start..end`, a word at a time.
     fn first_free(&self, start: usize, end: usize) -> Option<usize> {
         let end = end.min(self.size);
@@ -122,9 +154,44 @@ impl Bitmap {
     }
 }
 
+/// A stored bitmap names an offset beyond this one's size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct OutOfRange;
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bytes_round_trip_in_upstreams_big_endian_form() {
+        let mut bitmap = Bitmap::new(300, 0);
+        assert_eq!(bitmap.to_bytes(), Vec::<u8>::new());
+        for offset in [0, 9, 64, 299] {
+            bitmap.set(offset);
+        }
+        let bytes = bitmap.to_bytes();
+        // Offset 299 is bit 3 of the most significant byte (299 / 8 = 37).
+        assert_eq!(bytes.len(), 38);
+        assert_eq!(bytes[0], 1 << 3);
+        assert_eq!(bytes[37], 1, "offset 0 is the lowest bit of the last byte");
+        assert_eq!(bytes[36], 1 << 1, "offset 9");
+        let mut loaded = Bitmap::new(300, 0);
+        loaded.load_bytes(&bytes).expect("in range");
+        assert_eq!(
+            loaded.used_offsets().collect::<Vec<_>>(),
+            vec![0, 9, 64, 299]
+        );
+        assert_eq!(loaded.used(), 4);
+
+        let mut small = Bitmap::new(100, 0);
+        small.set(5);
+        assert_eq!(small.load_bytes(&bytes), Err(OutOfRange));
+        assert_eq!(
+            small.used_offsets().collect::<Vec<_>>(),
+            vec![5],
+            "unchanged"
+        );
+    }
 
     #[test]
     fn dynamic_allocation_fills_the_high_band_before_the_low_one() {

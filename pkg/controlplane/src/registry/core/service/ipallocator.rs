@@ -209,6 +209,17 @@ impl Allocator {
         self.used.size()
     }
 
+    /// The stored form (a `RangeAllocation`'s `range` and `data`).
+    pub fn snapshot(&self) -> (String, Vec<u8>) {
+        (self.cidr.to_string(), self.used.to_bytes())
+    }
+
+    /// Takes the reserved addresses from a stored snapshot; `false` (and
+    /// nothing changed) when it describes another range.
+    pub fn restore(&mut self, range: &str, data: &[u8]) -> bool {
+        range == self.cidr.to_string() && self.used.load_bytes(data).is_ok()
+    }
+
     fn offset_of(&self, ip: &IpAddr) -> Result<usize, AllocationError> {
         let not_in_range = || AllocationError::NotInRange {
             ip: *ip,

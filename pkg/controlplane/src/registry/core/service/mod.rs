@@ -6,20 +6,24 @@
 //! Allocation is transactional: `begin_create`/`begin_update` take what the
 //! object needs and return a [`FinishFunc`]; a failed write gives it back, a
 //! successful update releases what the old object held and the new one does
-//! not. Defaults and the `clusterIP`/`clusterIPs` normalisation run in both
-//! the `prepare_*` and `begin_*` hooks (they are idempotent), so the result
-//! is the same whichever order the store calls them in.
+//! not. The pools live in storage ([`stored_pools`]), so apiservers sharing
+//! one never hand out a value twice. Defaults and the
+//! `clusterIP`/`clusterIPs` normalisation run in both the `prepare_*` and
+//! `begin_*` hooks (they are idempotent), so the result is the same
+//! whichever order the store calls them in.
 
 pub mod ipallocator;
 pub mod portallocator;
+pub mod stored_pools;
 pub mod validation;
 
 mod bitmap;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::convert::Infallible;
 use std::net::IpAddr;
 use std::ops::RangeInclusive;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use ipnet::IpNet;
 use k8s_openapi::api::core::v1::{
@@ -30,8 +34,10 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use apimachinery::validation::field::{Error, ErrorList, Path};
 use apiserver::registry::{FinishFunc, ResourceNames, StatusStrategy, Strategy};
 use apiserver::status::Status;
+use apiserver_storage::{Storage, StorageError};
 
 use self::ipallocator::IpFamily;
+use self::stored_pools::{PoolsError, StoredPools};
 use self::validation::{
     AFFINITY_CLIENT_IP, AFFINITY_NONE, CLUSTER_IP_NONE, POLICY_PREFER_DUAL_STACK,
     POLICY_REQUIRE_DUAL_STACK, POLICY_SINGLE_STACK, TRAFFIC_POLICY_CLUSTER, TYPE_CLUSTER_IP,
@@ -169,46 +175,11 @@ impl Transaction<'_> {
         self.taken.node_ports.push(port);
         Ok(port)
     }
-
-    /// Ends the transaction: on error or dry run nothing is kept; otherwise
-    /// the returned function commits or reverts once the write is done.
-    fn finish(
-        self,
-        result: AllocResult,
-        dry_run: bool,
-        shared: &Arc<Mutex<Allocators>>,
-    ) -> Result<Option<FinishFunc>, Box<Status>> {
-        if result.is_err() || dry_run {
-            self.taken.revert(self.allocators);
-            return result.map(|()| None);
-        }
-        if self.taken.is_empty() {
-            return Ok(None);
-        }
-        let taken = self.taken;
-        let shared = Arc::clone(shared);
-        Ok(Some(Box::new(move |success: bool| {
-            let mut allocators = lock(&shared);
-            if success {
-                taken.commit(&mut allocators);
-            } else {
-                taken.revert(&mut allocators);
-            }
-        })))
-    }
 }
 
 /// Allocation's result inside this module; the `Status` is boxed as it is
 /// large and the success path is the common one.
 type AllocResult = Result<(), Box<Status>>;
-
-fn lock(shared: &Mutex<Allocators>) -> MutexGuard<'_, Allocators> {
-    // The pools stay consistent even if a holder panicked: every change is
-    // a single bitmap operation.
-    shared
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
 
 /// 422 `Service "name" is invalid: ...` with the field errors as causes.
 pub fn invalid(name: &str, errors: &[Error]) -> Status {
@@ -301,106 +272,202 @@ impl Held {
 }
 
 /// The Service kind's behaviour in the generic store, with the cluster-IP
-/// and node-port pools behind one lock (the strategy is shared by every
-/// request).
+/// and node-port pools (shared by every request, kept in storage).
 #[derive(Debug, Clone)]
 pub struct ServiceStrategy {
-    allocators: Arc<Mutex<Allocators>>,
+    pools: Arc<StoredPools>,
 }
 
 impl ServiceStrategy {
     /// Pools over `--service-cluster-ip-range` (one range, or two of
     /// different families for dual-stack; the first is the primary) and
-    /// `--service-node-port-range`.
-    pub fn new(cluster_ip_ranges: Vec<IpNet>, node_port_range: RangeInclusive<u16>) -> Self {
+    /// `--service-node-port-range`, stored in `storage`.
+    pub fn new(
+        cluster_ip_ranges: Vec<IpNet>,
+        node_port_range: RangeInclusive<u16>,
+        storage: Arc<dyn Storage>,
+    ) -> Self {
+        let allocators = Allocators {
+            ips: cluster_ip_ranges
+                .into_iter()
+                .map(ipallocator::Allocator::new)
+                .collect(),
+            node_ports: portallocator::Allocator::new(node_port_range),
+        };
         ServiceStrategy {
-            allocators: Arc::new(Mutex::new(Allocators {
-                ips: cluster_ip_ranges
-                    .into_iter()
-                    .map(ipallocator::Allocator::new)
-                    .collect(),
-                node_ports: portallocator::Allocator::new(node_port_range),
-            })),
+            pools: Arc::new(StoredPools::new(storage, allocators)),
         }
     }
 
     /// Marks the cluster IPs and node ports of stored services as taken
-    /// (at start, with every stored service, so allocation stays consistent
-    /// across restarts). Values outside the configured ranges are skipped.
-    pub fn restore<'a>(&self, services: impl IntoIterator<Item = &'a Service>) {
-        let held = Held::by(services);
-        let mut allocators = lock(&self.allocators);
-        held.take_into(&mut allocators);
+    /// (at start, with every stored service, so the pools hold what data
+    /// written before they were stored holds). Values outside the
+    /// configured ranges are skipped.
+    pub async fn restore<'a>(
+        &self,
+        services: impl IntoIterator<Item = &'a Service>,
+    ) -> Result<Repaired, String> {
+        self.repair(services, &mut Leaks::default()).await
     }
 
     /// One pass of upstream's repair controllers (`RepairIPs`,
     /// `RepairNodePorts`) against every stored service: values a stored
     /// service holds that the pools do not are taken; values the pools hold
     /// that no stored service does are released once [`REPAIRS_BEFORE_RELEASE`]
-    /// passes in a row have seen them so (a create in flight holds its values
-    /// before its write lands). `leaks` carries the count between passes.
-    pub fn repair<'a>(
+    /// passes in a row have seen them so (a create in flight, here or on
+    /// another apiserver, holds its values before its write lands). `leaks`
+    /// carries the count between passes.
+    pub async fn repair<'a>(
         &self,
         services: impl IntoIterator<Item = &'a Service>,
         leaks: &mut Leaks,
-    ) -> Repaired {
+    ) -> Result<Repaired, String> {
         let held = Held::by(services);
-        let mut allocators = lock(&self.allocators);
-        let taken = held.take_into(&mut allocators);
-        let pooled_ips: Vec<IpAddr> = allocators
-            .ips
-            .iter()
-            .flat_map(|alloc| alloc.allocated())
-            .filter(|ip| !held.ips.contains(ip))
-            .collect();
-        let pooled_ports: Vec<i32> = allocators
-            .node_ports
-            .allocated()
-            .filter(|port| !held.node_ports.contains(port))
-            .collect();
-        let mut released = 0;
-        leaks.ips = count_leaks(&leaks.ips, pooled_ips, |ip| {
-            allocators.release_ip(ip);
-            released += 1;
-        });
-        leaks.node_ports = count_leaks(&leaks.node_ports, pooled_ports, |port| {
-            allocators.node_ports.release(port);
-            released += 1;
-        });
-        Repaired { taken, released }
+        let previous: &Leaks = leaks;
+        let (repaired, next) = self
+            .pools
+            .update(|allocators| {
+                let taken = held.take_into(allocators);
+                let pooled_ips: Vec<IpAddr> = allocators
+                    .ips
+                    .iter()
+                    .flat_map(|alloc| alloc.allocated())
+                    .filter(|ip| !held.ips.contains(ip))
+                    .collect();
+                let pooled_ports: Vec<i32> = allocators
+                    .node_ports
+                    .allocated()
+                    .filter(|port| !held.node_ports.contains(port))
+                    .collect();
+                let mut released_ips = Vec::new();
+                let mut released_ports = Vec::new();
+                let next = Leaks {
+                    ips: count_leaks(&previous.ips, pooled_ips, |ip| released_ips.push(ip)),
+                    node_ports: count_leaks(&previous.node_ports, pooled_ports, |port| {
+                        released_ports.push(port)
+                    }),
+                };
+                for ip in &released_ips {
+                    allocators.release_ip(*ip);
+                }
+                for port in &released_ports {
+                    allocators.node_ports.release(*port);
+                }
+                let released = released_ips.len() + released_ports.len();
+                Ok::<_, Infallible>((Repaired { taken, released }, next))
+            })
+            .await
+            .map_err(pools_error_message)?;
+        *leaks = next;
+        Ok(repaired)
     }
 
-    /// Whether `ip` is taken in its family's pool (for tests and repair).
-    pub fn ip_in_use(&self, ip: IpAddr) -> bool {
-        let mut allocators = lock(&self.allocators);
-        allocators
-            .ip_allocator(IpFamily::of(&ip))
-            .is_some_and(|alloc| alloc.has(ip))
+    /// Whether `ip` is taken in its family's pool, as stored now.
+    pub async fn ip_in_use(&self, ip: IpAddr) -> Result<bool, StorageError> {
+        self.pools
+            .read(|allocators| {
+                allocators
+                    .ips
+                    .iter()
+                    .find(|alloc| alloc.family() == IpFamily::of(&ip))
+                    .is_some_and(|alloc| alloc.has(ip))
+            })
+            .await
     }
 
-    /// Whether node port `port` is taken.
-    pub fn node_port_in_use(&self, port: i32) -> bool {
-        lock(&self.allocators).node_ports.has(port)
+    /// Whether node port `port` is taken, as stored now.
+    pub async fn node_port_in_use(&self, port: i32) -> Result<bool, StorageError> {
+        self.pools
+            .read(|allocators| allocators.node_ports.has(port))
+            .await
     }
 
-    /// How many cluster IPs (all families) and node ports are taken.
-    pub fn used(&self) -> (usize, usize) {
-        let allocators = lock(&self.allocators);
-        let ips = allocators.ips.iter().map(|alloc| alloc.used()).sum();
-        (ips, allocators.node_ports.used())
+    /// How many cluster IPs (all families) and node ports are taken, as
+    /// stored now.
+    pub async fn used(&self) -> Result<(usize, usize), StorageError> {
+        self.pools
+            .read(|allocators| {
+                let ips = allocators.ips.iter().map(|alloc| alloc.used()).sum();
+                (ips, allocators.node_ports.used())
+            })
+            .await
     }
 
-    fn transaction<'a>(
+    /// Runs one allocation (`allocate` fills a copy of the spec) against the
+    /// stored pools, again from the requested spec whenever another
+    /// apiserver's allocation got in first. Returns the filled spec and
+    /// what it took (nothing on a dry run).
+    async fn allocate(
         &self,
-        allocators: &'a mut Allocators,
-        service: &Service,
-    ) -> Transaction<'a> {
-        Transaction {
-            allocators,
-            taken: Taken::default(),
-            service_name: service.metadata.name.clone().unwrap_or_default(),
-        }
+        service_name: &str,
+        requested: &ServiceSpec,
+        dry_run: bool,
+        allocate: impl Fn(&mut Transaction<'_>, &mut ServiceSpec) -> AllocResult,
+    ) -> Result<(ServiceSpec, Taken), Status> {
+        self.pools
+            .update(|allocators| {
+                let mut txn = Transaction {
+                    allocators,
+                    taken: Taken::default(),
+                    service_name: service_name.to_string(),
+                };
+                let mut spec = requested.clone();
+                let result = allocate(&mut txn, &mut spec);
+                if result.is_err() || dry_run {
+                    txn.taken.revert(txn.allocators);
+                    return result.map(|()| (spec, Taken::default()));
+                }
+                Ok((spec, txn.taken))
+            })
+            .await
+            .map_err(|err| match err {
+                PoolsError::Refused(status) => *status,
+                PoolsError::Storage(message) => Status::internal_error(format!(
+                    "failed to allocate a service's cluster IPs and node ports: {message}"
+                )),
+            })
     }
+
+    /// What the store calls once the write is done: a committed write
+    /// releases what the old object held and the new one does not; a
+    /// refused one gives back what it took.
+    fn finish(&self, taken: Taken) -> Option<FinishFunc> {
+        if taken.is_empty() {
+            return None;
+        }
+        let pools = Arc::clone(&self.pools);
+        Some(Box::new(move |committed: bool| {
+            Box::pin(async move {
+                let settled = pools
+                    .update(|allocators| {
+                        if committed {
+                            taken.commit(allocators);
+                        } else {
+                            taken.revert(allocators);
+                        }
+                        Ok::<_, Infallible>(())
+                    })
+                    .await;
+                if let Err(err) = settled {
+                    tracing::warn!(
+                        "releasing service allocations: {}; the repair loop frees them",
+                        pools_error_message(err)
+                    );
+                }
+            })
+        }))
+    }
+}
+
+fn pools_error_message(err: PoolsError<Infallible>) -> String {
+    match err {
+        PoolsError::Storage(message) => message,
+        PoolsError::Refused(never) => match never {},
+    }
+}
+
+fn service_name(service: &Service) -> String {
+    service.metadata.name.clone().unwrap_or_default()
 }
 
 impl Strategy for ServiceStrategy {
@@ -484,54 +551,77 @@ impl Strategy for ServiceStrategy {
         SELECTABLE_FIELDS
     }
 
-    fn begin_create(
+    async fn begin_create(
         &self,
         service: &mut Service,
         dry_run: bool,
     ) -> Result<Option<FinishFunc>, Status> {
-        let mut allocators = lock(&self.allocators);
-        let mut txn = self.transaction(&mut allocators, service);
+        let name = service_name(service);
         let spec = service.spec.get_or_insert_with(ServiceSpec::default);
         set_defaults(spec);
         normalize_cluster_ips(spec, None);
-        let result = allocate_create(&mut txn, spec);
-        txn.finish(result, dry_run, &self.allocators)
-            .map_err(|status| *status)
+        let (allocated, taken) = self.allocate(&name, spec, dry_run, allocate_create).await?;
+        *spec = allocated;
+        Ok(self.finish(taken))
     }
 
-    fn begin_update(
+    async fn begin_update(
         &self,
         new: &mut Service,
         old: &Service,
         dry_run: bool,
     ) -> Result<Option<FinishFunc>, Status> {
-        let mut allocators = lock(&self.allocators);
-        let mut txn = self.transaction(&mut allocators, new);
+        let name = service_name(new);
         let default_spec = ServiceSpec::default();
         let old_spec = old.spec.as_ref().unwrap_or(&default_spec);
         let spec = new.spec.get_or_insert_with(ServiceSpec::default);
         set_defaults(spec);
         patch_allocated_values(spec, old_spec);
         normalize_cluster_ips(spec, Some(old_spec));
-        let result = allocate_update(&mut txn, spec, old_spec);
-        txn.finish(result, dry_run, &self.allocators)
-            .map_err(|status| *status)
+        let (allocated, taken) = self
+            .allocate(&name, spec, dry_run, |txn, spec| {
+                allocate_update(txn, spec, old_spec)
+            })
+            .await?;
+        *spec = allocated;
+        Ok(self.finish(taken))
     }
 
     fn returns_deleted_object(&self) -> bool {
         true
     }
 
-    fn after_delete(&self, service: &Service) {
+    async fn after_delete(&self, service: &Service) {
         let Some(spec) = &service.spec else { return };
-        let mut allocators = lock(&self.allocators);
-        if service_type(spec) != TYPE_EXTERNAL_NAME && !is_headless(spec) {
-            for ip in cluster_ips(spec).iter().filter_map(|ip| ip.parse().ok()) {
-                allocators.release_ip(ip);
-            }
+        let ips: Vec<IpAddr> = if service_type(spec) != TYPE_EXTERNAL_NAME && !is_headless(spec) {
+            cluster_ips(spec)
+                .iter()
+                .filter_map(|ip| ip.parse().ok())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let node_ports: Vec<i32> = held_node_ports(spec).into_iter().collect();
+        if ips.is_empty() && node_ports.is_empty() {
+            return;
         }
-        for port in held_node_ports(spec) {
-            allocators.node_ports.release(port);
+        let released = self
+            .pools
+            .update(|allocators| {
+                for ip in &ips {
+                    allocators.release_ip(*ip);
+                }
+                for port in &node_ports {
+                    allocators.node_ports.release(*port);
+                }
+                Ok::<_, Infallible>(())
+            })
+            .await;
+        if let Err(err) = released {
+            tracing::warn!(
+                "releasing a deleted service's allocations: {}; the repair loop frees them",
+                pools_error_message(err)
+            );
         }
     }
 }

@@ -127,6 +127,18 @@ impl Allocator {
         self.used.size()
     }
 
+    /// The stored form (a `RangeAllocation`'s `range` and `data`), the
+    /// range as upstream's `PortRange` prints it (`30000-32767`).
+    pub fn snapshot(&self) -> (String, Vec<u8>) {
+        (self.range_text(), self.used.to_bytes())
+    }
+
+    /// Takes the reserved ports from a stored snapshot; `false` (and
+    /// nothing changed) when it describes another range.
+    pub fn restore(&mut self, range: &str, data: &[u8]) -> bool {
+        range == self.range_text() && self.used.load_bytes(data).is_ok()
+    }
+
     fn offset_of(&self, port: i32) -> Result<usize, AllocationError> {
         u16::try_from(port)
             .ok()
