@@ -195,8 +195,8 @@ async fn two_apiservers_never_allocate_the_same_cluster_ip_or_node_port() {
     const PER_APISERVER: usize = 10;
     let etcd = EtcdServer::start().await;
     let range = ["--service-cluster-ip-range=10.96.0.0/26"];
-    let a = on(&etcd, &range).await;
-    let b = on(&etcd, &range).await;
+    // Started together, they race to create `default/kubernetes` and its IP.
+    let (a, b) = tokio::join!(on(&etcd, &range), on(&etcd, &range));
     let service = |name: String, cluster_ip: Option<&str>| {
         let mut service = json!({
             "apiVersion": "v1", "kind": "Service",

@@ -47,6 +47,11 @@ pub struct MasterEndpoint {
     pub secure_port: u16,
 }
 
+/// How often, and how far apart, the `default/kubernetes` service is read
+/// again when another apiserver is creating it at the same moment.
+const CREATE_RACE_ATTEMPTS: usize = 20;
+const CREATE_RACE_BACKOFF: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// Creates or corrects the `default/kubernetes` service (ClusterIP on 443 →
 /// the secure port); its endpoints are the endpoint reconciler's
 /// (`controller/endpoint_reconciler.rs`).
@@ -83,33 +88,49 @@ pub async fn reconcile_kubernetes_service(
         ..Service::default()
     };
     // An existing service keeps its allocated IP (allocating it again would
-    // collide with itself): only its ports are corrected.
-    match services.get_object(Some("default"), "kubernetes").await {
-        Ok(_) => {
-            services
-                .update_object(
-                    Some("default"),
-                    "kubernetes",
-                    Subresource::Main,
-                    false,
-                    |current| {
-                        let mut svc = current.clone();
-                        if let Some(spec) = svc.spec.as_mut() {
-                            spec.ports = Some(vec![port.clone()]);
-                        }
-                        Ok(svc)
-                    },
-                )
-                .await?;
+    // collide with itself): only its ports are corrected. Apiservers starting
+    // together race to create it: the loser finds its IP taken (422) or the
+    // object there (409) and reads it again.
+    for attempt in 1..=CREATE_RACE_ATTEMPTS {
+        match services.get_object(Some("default"), "kubernetes").await {
+            Ok(_) => {
+                services
+                    .update_object(
+                        Some("default"),
+                        "kubernetes",
+                        Subresource::Main,
+                        false,
+                        |current| {
+                            let mut svc = current.clone();
+                            if let Some(spec) = svc.spec.as_mut() {
+                                spec.ports = Some(vec![port.clone()]);
+                            }
+                            Ok(svc)
+                        },
+                    )
+                    .await?;
+                return Ok(());
+            }
+            Err(status) if status.code == 404 => {
+                match services
+                    .create_object(Some("default"), service.clone(), false)
+                    .await
+                {
+                    Ok(_) => {
+                        tracing::info!("created the default/kubernetes service");
+                        return Ok(());
+                    }
+                    Err(status)
+                        if attempt < CREATE_RACE_ATTEMPTS
+                            && (status.code == 409 || status.code == 422) =>
+                    {
+                        tokio::time::sleep(CREATE_RACE_BACKOFF).await;
+                    }
+                    Err(status) => return Err(status),
+                }
+            }
+            Err(status) => return Err(status),
         }
-        Err(status) if status.code == 404 => {
-            services
-                .create_object(Some("default"), service, false)
-                .await?;
-            tracing::info!("created the default/kubernetes service");
-        }
-        Err(status) => return Err(status),
     }
-
     Ok(())
 }
