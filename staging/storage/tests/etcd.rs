@@ -287,3 +287,32 @@ async fn a_list_larger_than_grpcs_default_message_limit() {
     assert_eq!(listed.items.len(), 6);
     assert!(listed.items.iter().all(|kv| kv.value.len() == 1 << 20));
 }
+
+/// A member that is gone (nothing listens at its address) stops getting
+/// requests once the prober notices: every request after that succeeds
+/// through the member that answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_that_is_gone_gets_no_more_requests() {
+    let server = EtcdServer::start().await;
+    let gone = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let gone_url = format!("http://{}", gone.local_addr().expect("address"));
+    drop(gone);
+    let mut config = server.config("/registry");
+    config.endpoints = vec![gone_url, server.url().to_owned()];
+    let store = EtcdStorage::connect(&config).await.expect("connect");
+    tokio::time::sleep(
+        apiserver_storage::etcd::members::PROBE_INTERVAL
+            + apiserver_storage::etcd::members::PROBE_TIMEOUT,
+    )
+    .await;
+    store
+        .create("/registry/configmaps/default/a", Bytes::from_static(b"a"))
+        .await
+        .expect("a write through the member that answers");
+    for n in 0..40 {
+        store
+            .get("/registry/configmaps/default/a")
+            .await
+            .unwrap_or_else(|err| panic!("read {n} went to the gone member: {err}"));
+    }
+}

@@ -19,11 +19,15 @@
 //!   `--etcd-compaction-interval`, coordinated between apiservers as
 //!   upstream does.
 //!
+//! - **Members** that stop answering are taken out of the client's
+//!   balancer until they answer again ([`members`]).
+//!
 //! Keys: see [`keys`]. Errors: see [`errors`].
 
 pub mod compactor;
 mod errors;
 mod keys;
+pub mod members;
 #[cfg(feature = "etcd-test-server")]
 pub mod test_server;
 mod watch;
@@ -122,6 +126,17 @@ pub struct EtcdStorage {
     /// The highest revision known to be compacted (by this process or seen
     /// from etcd), to name it in `Expired` errors.
     compacted: Arc<AtomicU64>,
+    /// The member prober ([`members`]), ended with the last clone.
+    _members: Option<Arc<AbortOnDrop>>,
+}
+
+/// Ends a background task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl fmt::Debug for EtcdStorage {
@@ -156,15 +171,23 @@ impl EtcdStorage {
         if config.tls.is_configured() {
             options = options.with_tls(config.tls.options()?);
         }
-        let client = Client::connect(&config.endpoints, Some(options))
+        let client = Client::connect(&config.endpoints, Some(options.clone()))
             .await
             .map_err(|e| EtcdError::new("connecting to etcd", e).into_storage())?;
+        let members = (config.endpoints.len() > 1).then(|| {
+            Arc::new(AbortOnDrop(members::spawn(
+                client.clone(),
+                config.endpoints.clone(),
+                options,
+            )))
+        });
         Ok(EtcdStorage {
             client,
             keys: KeySpace::new(&config.prefix),
             endpoints: config.endpoints.clone().into(),
             health_timeout: config.health_timeout,
             compacted: Arc::new(AtomicU64::new(0)),
+            _members: members,
         })
     }
 
