@@ -2,7 +2,9 @@
 //! real mmdebstrap (the image bootstrap) and real qemu-user, in temporary git
 //! clones of this repository. Work is shared: the image is built once (and
 //! reused when the engine has it); one release per checkout serves several
-//! assertions. scripts/install-test-deps.sh installs mmdebstrap and qemu-user.
+//! assertions, among them the multi-host test (`cluster/`: an etcd cluster
+//! of build-image containers and two apiservers of the release's image).
+//! scripts/install-test-deps.sh installs mmdebstrap and qemu-user.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -14,6 +16,7 @@ use bollard::exec::StartExecResults;
 use bollard::models::ExecConfig;
 use futures_util::StreamExt;
 
+mod cluster;
 mod common;
 mod engine;
 use common::{assert_success, clone_into};
@@ -318,7 +321,7 @@ fn container_release_is_reproducible_hermetic_and_runs_on_both_platforms() {
         assert_eq!(interfaces, ["lo"], "{container} has a network: {net_dev}");
     }
 
-    check_server_images(&runtime, &docker, &a, &commit);
+    check_server_images(&runtime, &docker, &a, &commit, tag);
 
     // Reproducible: rebuilt from the source tarball elsewhere, offline, the
     // binary and every release artifact are the same bytes.
@@ -412,6 +415,7 @@ fn check_server_images(
     docker: &Docker,
     checkout: &Path,
     commit: &str,
+    build_image: &str,
 ) {
     let statement: serde_json::Value = serde_json::from_slice(
         &std::fs::read(checkout.join("_output/release-tars/kubernetes-release.intoto.json"))
@@ -462,6 +466,7 @@ fn check_server_images(
             let version = String::from_utf8_lossy(&out.stdout);
             assert!(version.contains(&commit[..14]), "{version}");
             serve_healthz(&repo_tag);
+            cluster::survives_losing_an_etcd_member_and_an_apiserver(build_image, &repo_tag);
         }
         runtime
             .block_on(docker.remove_image(
