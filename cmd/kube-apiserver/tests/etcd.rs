@@ -308,6 +308,30 @@ async fn the_kubernetes_endpoints_list_exactly_the_live_apiservers() {
     eprintln!("a killed apiserver left the endpoints after {took:?}");
 }
 
+/// `master-count`: each apiserver adds itself (up to `--apiserver-count`),
+/// and one that shuts down takes itself out, as upstream's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn master_count_apiservers_add_and_remove_themselves() {
+    let etcd = EtcdServer::start().await;
+    let counted = [
+        "--endpoint-reconciler-type=master-count",
+        "--apiserver-count=2",
+    ];
+    let first = on(
+        &etcd,
+        &[&counted[..], &["--advertise-address=127.0.0.7"]].concat(),
+    )
+    .await;
+    let mut second = on(
+        &etcd,
+        &[&counted[..], &["--advertise-address=127.0.0.8"]].concat(),
+    )
+    .await;
+    wait_for_endpoints(&first, &["127.0.0.7", "127.0.0.8"], Duration::from_secs(15)).await;
+    second.terminate();
+    wait_for_endpoints(&first, &["127.0.0.7"], Duration::from_secs(5)).await;
+}
+
 #[test]
 fn a_start_against_an_etcd_that_never_answers_fails_naming_it() {
     let dir = tempfile::tempdir().expect("temp dir");

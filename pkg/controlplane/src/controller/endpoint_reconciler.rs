@@ -101,17 +101,21 @@ impl EndpointReconciler {
     /// lease and take it out of the endpoints, so clients stop being sent
     /// here before the lease would expire.
     pub async fn remove_self(&self) -> Result<(), Status> {
-        let ReconcilerType::Lease = self.kind else {
-            return Ok(());
+        let mut addresses = match (&self.kind, &self.leases) {
+            (ReconcilerType::Lease, LeaseStorage::Etcd(etcd)) => {
+                match etcd.delete(&self.lease_key(), None).await {
+                    Ok(_) | Err(StorageError::NotFound { .. }) => {}
+                    Err(err) => return Err(storage_status(err)),
+                }
+                self.live_addresses().await?
+            }
+            // Upstream's master-count reconciler takes its address out too.
+            (ReconcilerType::MasterCount(_), _) => match self.current().await? {
+                Some(current) => current_addresses(Some(&current)),
+                None => return Ok(()),
+            },
+            _ => return Ok(()),
         };
-        let LeaseStorage::Etcd(etcd) = &self.leases else {
-            return Ok(());
-        };
-        match etcd.delete(&self.lease_key(), None).await {
-            Ok(_) | Err(StorageError::NotFound { .. }) => {}
-            Err(err) => return Err(storage_status(err)),
-        }
-        let mut addresses = self.live_addresses().await?;
         addresses.retain(|ip| *ip != self.ip);
         self.write(addresses).await
     }
@@ -214,16 +218,8 @@ impl EndpointReconciler {
             },
             subsets: Some(subsets.clone()),
         };
-        // The advertise address may be loopback, which validation refuses
-        // for clients' endpoints: these are the servers' own, written as such.
-        match self
-            .endpoints
-            .create_system_object(Some("default"), object)
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(status) if status.reason == "AlreadyExists" => self
-                .endpoints
+        let update = async || {
+            self.endpoints
                 .update_object(
                     Some("default"),
                     "kubernetes",
@@ -236,7 +232,22 @@ impl EndpointReconciler {
                     },
                 )
                 .await
-                .map(|_| ()),
+                .map(|_| ())
+        };
+        // Read first: every round of every apiserver finds the object there,
+        // and an unchanged one is not written.
+        if self.current().await?.is_some() {
+            return update().await;
+        }
+        // The advertise address may be loopback, which validation refuses
+        // for clients' endpoints: these are the servers' own, written as such.
+        match self
+            .endpoints
+            .create_system_object(Some("default"), object)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(status) if status.reason == "AlreadyExists" => update().await,
             Err(status) => Err(status),
         }
     }
