@@ -170,6 +170,7 @@ impl NamespaceCache {
             match event? {
                 WatchEvent::Deleted { previous, .. } => self.forget(&previous),
                 WatchEvent::Added(kv) | WatchEvent::Modified { current: kv, .. } => self.apply(&kv),
+                WatchEvent::Progress(_) => {}
             }
         }
         Ok(())

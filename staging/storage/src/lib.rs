@@ -145,6 +145,11 @@ pub enum WatchEvent {
         previous: KeyValue,
         revision: Revision,
     },
+    /// Every change up to this revision in the watched range has been
+    /// delivered, though none came (etcd's progress notification): a
+    /// bookmark may name it, so a client resumes from there and not from a
+    /// revision compaction may have dropped. No key.
+    Progress(Revision),
 }
 
 impl WatchEvent {
@@ -152,22 +157,24 @@ impl WatchEvent {
     pub fn revision(&self) -> Revision {
         match self {
             WatchEvent::Added(kv) | WatchEvent::Modified { current: kv, .. } => kv.mod_revision,
-            WatchEvent::Deleted { revision, .. } => *revision,
+            WatchEvent::Deleted { revision, .. } | WatchEvent::Progress(revision) => *revision,
         }
     }
 
+    /// The key changed; empty for [`WatchEvent::Progress`].
     pub fn key(&self) -> &str {
         match self {
             WatchEvent::Added(kv)
             | WatchEvent::Modified { current: kv, .. }
             | WatchEvent::Deleted { previous: kv, .. } => &kv.key,
+            WatchEvent::Progress(_) => "",
         }
     }
 
     /// The value before the event, if the key existed.
     pub fn previous(&self) -> Option<&KeyValue> {
         match self {
-            WatchEvent::Added(_) => None,
+            WatchEvent::Added(_) | WatchEvent::Progress(_) => None,
             WatchEvent::Modified { previous, .. } | WatchEvent::Deleted { previous, .. } => {
                 Some(previous)
             }
@@ -178,7 +185,7 @@ impl WatchEvent {
     pub fn current(&self) -> Option<&KeyValue> {
         match self {
             WatchEvent::Added(kv) | WatchEvent::Modified { current: kv, .. } => Some(kv),
-            WatchEvent::Deleted { .. } => None,
+            WatchEvent::Deleted { .. } | WatchEvent::Progress(_) => None,
         }
     }
 }

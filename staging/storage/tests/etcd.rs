@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use apiserver_storage::etcd::compactor::{self, Round};
 use apiserver_storage::etcd::test_server::EtcdServer;
 use apiserver_storage::{
-    EtcdStorage, ListOptions, Revision, Storage, StorageError, WatchOptions, WatchStream,
+    EtcdStorage, ListOptions, Revision, Storage, StorageError, WatchEvent, WatchOptions,
+    WatchStream,
 };
 use bytes::Bytes;
 use futures_util::StreamExt as _;
@@ -315,4 +316,37 @@ async fn a_member_that_is_gone_gets_no_more_requests() {
             .await
             .unwrap_or_else(|err| panic!("read {n} went to the gone member: {err}"));
     }
+}
+
+/// A watch that sees no events still learns how far etcd has got: it asks
+/// every progress interval, and the answer names a revision at least as new
+/// as the writes elsewhere (what a bookmark then carries).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quiet_watch_reports_progress() {
+    let server = EtcdServer::start().await;
+    let mut config = server.config("/registry");
+    config.watch_progress_interval = Duration::from_millis(200);
+    let store = EtcdStorage::connect(&config).await.expect("connect");
+    let mut watch = watch_pods_from_now(&store).await;
+    let elsewhere = store
+        .create(
+            "/registry/configmaps/default/elsewhere",
+            Bytes::from_static(b"x"),
+        )
+        .await
+        .expect("a write outside the watch");
+    let progressed = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match watch.next().await {
+                Some(Ok(WatchEvent::Progress(revision))) if revision >= elsewhere.mod_revision => {
+                    return revision;
+                }
+                Some(Ok(WatchEvent::Progress(_))) => continue,
+                other => panic!("a quiet watch gave {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("progress within 5 s");
+    assert!(progressed >= elsewhere.mod_revision);
 }

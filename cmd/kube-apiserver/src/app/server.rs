@@ -279,6 +279,7 @@ async fn open_storage(o: &ServerRunOptions) -> anyhow::Result<(Arc<dyn Storage>,
             },
             request_timeout: o.generic.request_timeout.to_std(),
             health_timeout: o.etcd.etcd_healthcheck_timeout.to_std(),
+            watch_progress_interval: apiserver_storage::etcd::WATCH_PROGRESS_INTERVAL,
         };
         let store = EtcdStorage::connect(&config).await.with_context(|| {
             format!(

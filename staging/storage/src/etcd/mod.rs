@@ -69,7 +69,15 @@ pub struct EtcdConfig {
     pub request_timeout: Duration,
     /// Bound on the health probe (`--etcd-healthcheck-timeout`).
     pub health_timeout: Duration,
+    /// How often a quiet watch asks etcd how far it has got
+    /// ([`WatchEvent::Progress`](crate::WatchEvent::Progress), for
+    /// bookmarks); [`WATCH_PROGRESS_INTERVAL`] by default.
+    pub watch_progress_interval: Duration,
 }
+
+/// How often a watch asks etcd for its progress: as often as the registry
+/// sends bookmarks (once a minute), so each bookmark is at most that old.
+pub const WATCH_PROGRESS_INTERVAL: Duration = Duration::from_secs(60);
 
 /// TLS material for the connection to etcd (PEM files).
 #[derive(Clone, Debug, Default)]
@@ -123,6 +131,7 @@ pub struct EtcdStorage {
     keys: KeySpace,
     endpoints: Arc<[String]>,
     health_timeout: Duration,
+    watch_progress_interval: Duration,
     /// The highest revision known to be compacted (by this process or seen
     /// from etcd), to name it in `Expired` errors.
     compacted: Arc<AtomicU64>,
@@ -186,6 +195,7 @@ impl EtcdStorage {
             keys: KeySpace::new(&config.prefix),
             endpoints: config.endpoints.clone().into(),
             health_timeout: config.health_timeout,
+            watch_progress_interval: config.watch_progress_interval,
             compacted: Arc::new(AtomicU64::new(0)),
             _members: members,
         })

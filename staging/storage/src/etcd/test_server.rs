@@ -165,6 +165,7 @@ impl EtcdServer {
             tls: self.tls.clone().unwrap_or_default(),
             request_timeout: Duration::from_secs(10),
             health_timeout: Duration::from_secs(2),
+            watch_progress_interval: crate::etcd::WATCH_PROGRESS_INTERVAL,
         }
     }
 

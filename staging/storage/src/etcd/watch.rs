@@ -3,12 +3,17 @@
 //! events of each response delivered in order. A watch etcd cancels because
 //! its start was compacted ends with one `Expired` item; any other end (a
 //! cancelled watch, a lost connection) ends with one internal error, and the
-//! registry ends the client's watch cleanly.
+//! registry ends the client's watch cleanly. Every watch progress interval a
+//! watch asks etcd how far it has got; etcd answers in order, after the
+//! events before it, and the answer is a [`WatchEvent::Progress`].
 
 use std::collections::VecDeque;
 
-use etcd_client::{EventType, WatchOptions as EtcdWatchOptions, WatchResponse};
-use futures_util::stream;
+use etcd_client::{
+    EventType, WatchOptions as EtcdWatchOptions, WatchRequestSender, WatchResponse,
+    WatchResponseStream,
+};
+use futures_util::{StreamExt, stream};
 
 use super::errors::EtcdError;
 use super::keys::prefix_end;
@@ -38,9 +43,15 @@ pub(super) async fn open(
         .watch(physical, Some(options))
         .await
         .map_err(|e| EtcdError::new("watching etcd", e).into_storage())?;
+    let (requests, responses) = stream.split();
+    let interval = storage.watch_progress_interval;
+    let mut progress = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+    progress.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let state = Watching {
         storage: storage.clone(),
-        stream,
+        requests,
+        responses,
+        progress,
         from,
         pending: VecDeque::new(),
         ended: false,
@@ -50,7 +61,10 @@ pub(super) async fn open(
 
 struct Watching {
     storage: EtcdStorage,
-    stream: etcd_client::WatchStream,
+    requests: WatchRequestSender,
+    responses: WatchResponseStream,
+    /// When to ask etcd for this watch's progress next.
+    progress: tokio::time::Interval,
     /// The watch's start, for the `Expired` error.
     from: Revision,
     /// Events of the last response not yet handed out.
@@ -67,7 +81,15 @@ impl Watching {
             if self.ended {
                 return None;
             }
-            let response = match self.stream.message().await {
+            let message = tokio::select! {
+                message = self.responses.next() => message,
+                _ = self.progress.tick() => {
+                    // A failed request shows as the stream's end next.
+                    let _ = self.requests.request_progress().await;
+                    continue;
+                }
+            };
+            let response = match message.transpose() {
                 Ok(Some(response)) => response,
                 Ok(None) => {
                     self.ended = true;
@@ -105,6 +127,14 @@ impl Watching {
                 reason => reason,
             };
             return Some(StorageError::internal("watching etcd", reason.to_owned()));
+        }
+        if response.events().is_empty() {
+            // A progress notification (the watch's creation says nothing).
+            if !response.created() {
+                self.pending
+                    .push_back(WatchEvent::Progress(header_revision(response.header())));
+            }
+            return None;
         }
         for event in response.events() {
             if let Some(event) = self.event(event) {

@@ -206,7 +206,11 @@ impl<S: Strategy> Watcher<S> {
                         }
                     };
                     let revision = event.revision();
-                    self.last_revision = revision;
+                    self.last_revision = self.last_revision.max(revision);
+                    if let WatchEvent::Progress(_) = event {
+                        // Only the next bookmark tells.
+                        continue;
+                    }
                     if !self.deliver(&event, revision).await {
                         return;
                     }
