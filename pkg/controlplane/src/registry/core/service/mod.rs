@@ -438,22 +438,15 @@ impl ServiceStrategy {
         let pools = Arc::clone(&self.pools);
         Some(Box::new(move |committed: bool| {
             Box::pin(async move {
-                let settled = pools
-                    .update(|allocators| {
+                pools
+                    .give_back("releasing service allocations", |allocators| {
                         if committed {
                             taken.commit(allocators);
                         } else {
                             taken.revert(allocators);
                         }
-                        Ok::<_, Infallible>(())
                     })
                     .await;
-                if let Err(err) = settled {
-                    tracing::warn!(
-                        "releasing service allocations: {}; the repair loop frees them",
-                        pools_error_message(err)
-                    );
-                }
             })
         }))
     }
@@ -605,24 +598,16 @@ impl Strategy for ServiceStrategy {
         if ips.is_empty() && node_ports.is_empty() {
             return;
         }
-        let released = self
-            .pools
-            .update(|allocators| {
+        self.pools
+            .give_back("releasing a deleted service's allocations", |allocators| {
                 for ip in &ips {
                     allocators.release_ip(*ip);
                 }
                 for port in &node_ports {
                     allocators.node_ports.release(*port);
                 }
-                Ok::<_, Infallible>(())
             })
             .await;
-        if let Err(err) = released {
-            tracing::warn!(
-                "releasing a deleted service's allocations: {}; the repair loop frees them",
-                pools_error_message(err)
-            );
-        }
     }
 }
 

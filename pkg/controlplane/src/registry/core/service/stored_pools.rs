@@ -164,7 +164,7 @@ impl Synced {
             if before[pool].1 == data {
                 continue;
             }
-            let added = added_bits(&before[pool].1, &data);
+            let added = and_not(&data, &before[pool].1);
             let failure = match write(storage, key, self.revisions[pool], range, data).await {
                 Ok(revision) => {
                     self.revisions[pool] = Some(revision);
@@ -208,35 +208,22 @@ enum StoreFailure {
     Storage(StorageError),
 }
 
-/// The bits set in `after` and not in `before` (bitmaps in the stored
-/// big-endian form, of any lengths), in the same form.
-fn added_bits(before: &[u8], after: &[u8]) -> Vec<u8> {
-    let mut added: Vec<u8> = after
+/// The bits of `bits` that `mask` does not have (`bits & !mask`), both
+/// bitmaps in the stored big-endian form of any lengths, in the same form:
+/// what a change added (`after`, masked by `before`), or a stored bitmap
+/// without what is taken out of it.
+fn and_not(bits: &[u8], mask: &[u8]) -> Vec<u8> {
+    let mut result: Vec<u8> = bits
         .iter()
         .rev()
         .enumerate()
         .map(|(index, byte)| {
-            let old = before.len().checked_sub(index + 1).map_or(0, |i| before[i]);
-            byte & !old
+            let masked = mask.len().checked_sub(index + 1).map_or(0, |i| mask[i]);
+            byte & !masked
         })
         .collect();
-    added.reverse();
-    strip_leading_zeros(added)
-}
-
-/// `data` without the bits of `bits` (both in the stored form).
-fn clear_bits(data: &[u8], bits: &[u8]) -> Vec<u8> {
-    let mut cleared: Vec<u8> = data
-        .iter()
-        .rev()
-        .enumerate()
-        .map(|(index, byte)| {
-            let clear = bits.len().checked_sub(index + 1).map_or(0, |i| bits[i]);
-            byte & !clear
-        })
-        .collect();
-    cleared.reverse();
-    strip_leading_zeros(cleared)
+    result.reverse();
+    strip_leading_zeros(result)
 }
 
 fn strip_leading_zeros(mut bytes: Vec<u8>) -> Vec<u8> {
@@ -251,7 +238,7 @@ async fn take_out(storage: &dyn Storage, key: &str, bits: &[u8]) -> Result<(), S
         let kv = storage.get(key).await?;
         let stored: RangeAllocation = serde_json::from_slice(&kv.value)
             .map_err(|err| StorageError::internal(key, err.to_string()))?;
-        let data = clear_bits(&stored.data.0, bits);
+        let data = and_not(&stored.data.0, bits);
         match write(storage, key, Some(kv.mod_revision), stored.range, data).await {
             Ok(_) => return Ok(()),
             Err(StorageError::Conflict { .. }) => continue,
@@ -335,6 +322,21 @@ impl StoredPools {
         )))
     }
 
+    /// [`StoredPools::update`] with a change that always applies (giving
+    /// values back); a failure is logged, as the repair loop frees what it
+    /// leaves taken.
+    pub(super) async fn give_back(&self, what: &str, mut change: impl FnMut(&mut Allocators)) {
+        let result = self
+            .update(|allocators| {
+                change(allocators);
+                Ok::<_, std::convert::Infallible>(())
+            })
+            .await;
+        if let Err(PoolsError::Storage(message)) = result {
+            tracing::warn!("{what}: {message}; the repair loop frees them");
+        }
+    }
+
     /// Reads the pools as stored now.
     pub(super) async fn read<T>(
         &self,
@@ -355,9 +357,10 @@ mod tests {
         // before: offsets 0 and 9; after: 0, 9, 17 and 3.
         let before = [0b10, 0b1];
         let after = [0b10, 0b10, 0b1001];
-        assert_eq!(added_bits(&before, &after), vec![0b10, 0, 0b1000]);
-        assert_eq!(clear_bits(&after, &added_bits(&before, &after)), before);
-        assert_eq!(clear_bits(&before, &before), Vec::<u8>::new());
-        assert_eq!(added_bits(&after, &before), Vec::<u8>::new());
+        let added = and_not(&after, &before);
+        assert_eq!(added, vec![0b10, 0, 0b1000]);
+        assert_eq!(and_not(&after, &added), before);
+        assert_eq!(and_not(&before, &before), Vec::<u8>::new());
+        assert_eq!(and_not(&before, &after), Vec::<u8>::new());
     }
 }
