@@ -154,6 +154,37 @@ async fn an_etcd_outage_fails_readyz_and_requests_fast_and_heals() {
     assert_eq!(names, ["after", "before"]);
 }
 
+/// `--etcd-readycheck-timeout` bounds `/readyz/etcd-readiness` by itself:
+/// a longer one than `--etcd-healthcheck-timeout` (2 s) waits out an etcd
+/// that answers after 3.5 s, while `/livez/etcd` gives up at 2 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_etcd_check_has_its_own_timeout() {
+    let etcd = EtcdServer::start().await;
+    let server = on(&etcd, &["--etcd-readycheck-timeout=6s"]).await;
+    etcd.freeze();
+    let (code, body) = server
+        .raw("GET", "/livez/etcd", None, "text/plain")
+        .await
+        .expect("livez answers");
+    assert_eq!(code, 500, "{body}");
+    let thaw = async {
+        tokio::time::sleep(Duration::from_millis(3500)).await;
+        etcd.thaw();
+    };
+    let asked = Instant::now();
+    let (ready, ()) = tokio::join!(
+        server.raw("GET", "/readyz/etcd-readiness", None, "text/plain"),
+        thaw
+    );
+    let (code, body) = ready.expect("readyz answers");
+    assert_eq!(code, 200, "after {:?}: {body}", asked.elapsed());
+    assert!(
+        asked.elapsed() >= Duration::from_secs(3),
+        "{:?}",
+        asked.elapsed()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_etcd_tls_flags_reach_an_etcd_that_requires_client_certificates() {
     let etcd = EtcdServer::start_tls().await;

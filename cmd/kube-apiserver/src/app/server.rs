@@ -278,7 +278,13 @@ async fn open_storage(o: &ServerRunOptions) -> anyhow::Result<(Arc<dyn Storage>,
                 key_file: o.etcd.etcd_keyfile.clone(),
             },
             request_timeout: o.generic.request_timeout.to_std(),
-            health_timeout: o.etcd.etcd_healthcheck_timeout.to_std(),
+            // The probe's own bound is the longer check timeout: each check
+            // (`/livez/etcd`, `/readyz/etcd-readiness`) bounds it by its own.
+            health_timeout: o
+                .etcd
+                .etcd_healthcheck_timeout
+                .to_std()
+                .max(o.etcd.etcd_readycheck_timeout.to_std()),
             watch_progress_interval: apiserver_storage::etcd::WATCH_PROGRESS_INTERVAL,
         };
         let store = EtcdStorage::connect(&config).await.with_context(|| {

@@ -67,7 +67,8 @@ pub struct EtcdConfig {
     /// Bound on every request (upstream's per-request context deadline); a
     /// request to an unreachable cluster fails after it instead of hanging.
     pub request_timeout: Duration,
-    /// Bound on the health probe (`--etcd-healthcheck-timeout`).
+    /// Bound on the health probe: the longer of `--etcd-healthcheck-timeout`
+    /// and `--etcd-readycheck-timeout` (each check bounds it by its own).
     pub health_timeout: Duration,
     /// How often a quiet watch asks etcd how far it has got
     /// ([`WatchEvent::Progress`](crate::WatchEvent::Progress), for
