@@ -267,59 +267,10 @@ impl Plugin for NamespaceLifecycle {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::AtomicUsize;
-
-    use apiserver_storage::{EmbeddedOptions, EmbeddedStorage, Result, Revision, WatchStream};
     use bytes::Bytes;
 
     use super::*;
-
-    /// Storage that counts its point reads.
-    #[derive(Debug)]
-    struct CountingGets {
-        inner: EmbeddedStorage,
-        gets: AtomicUsize,
-    }
-
-    #[async_trait::async_trait]
-    impl Storage for CountingGets {
-        async fn get(&self, key: &str) -> Result<KeyValue> {
-            self.gets.fetch_add(1, Ordering::SeqCst);
-            self.inner.get(key).await
-        }
-        async fn list(
-            &self,
-            prefix: &str,
-            opts: ListOptions,
-        ) -> Result<apiserver_storage::ListResult> {
-            self.inner.list(prefix, opts).await
-        }
-        async fn create(&self, key: &str, value: Bytes) -> Result<KeyValue> {
-            self.inner.create(key, value).await
-        }
-        async fn update(&self, key: &str, expected: Revision, value: Bytes) -> Result<KeyValue> {
-            self.inner.update(key, expected, value).await
-        }
-        async fn delete(
-            &self,
-            key: &str,
-            expected: Option<Revision>,
-        ) -> Result<(KeyValue, Revision)> {
-            self.inner.delete(key, expected).await
-        }
-        async fn watch(&self, key: &str, opts: WatchOptions) -> Result<WatchStream> {
-            self.inner.watch(key, opts).await
-        }
-        async fn check_health(&self) -> Result<()> {
-            self.inner.check_health().await
-        }
-        async fn current_revision(&self) -> Result<Revision> {
-            self.inner.current_revision().await
-        }
-        async fn compact(&self, revision: Revision) -> Result<()> {
-            self.inner.compact(revision).await
-        }
-    }
+    use crate::testing::CountingGets;
 
     fn namespace(name: &str, terminating: bool) -> Bytes {
         let mut namespace =
@@ -357,13 +308,7 @@ mod tests {
     /// lately, is read from storage; a terminating one refuses.
     #[tokio::test]
     async fn creates_ask_the_cache_and_storage_only_when_it_cannot_answer() {
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let storage = Arc::new(CountingGets {
-            inner: EmbeddedStorage::open(dir.path(), EmbeddedOptions::default())
-                .await
-                .expect("embedded store"),
-            gets: AtomicUsize::new(0),
-        });
+        let storage = Arc::new(CountingGets::open().await);
         storage
             .create("/registry/namespaces/team", namespace("team", false))
             .await
@@ -374,15 +319,11 @@ mod tests {
         })
         .await;
 
-        let before = storage.gets.load(Ordering::SeqCst);
+        let before = storage.gets();
         for _ in 0..10 {
             plugin.validate(&create_in("team")).await.expect("admitted");
         }
-        assert_eq!(
-            storage.gets.load(Ordering::SeqCst),
-            before,
-            "read from storage"
-        );
+        assert_eq!(storage.gets(), before, "read from storage");
 
         // Unknown to the cache: storage says.
         let status = plugin
@@ -390,7 +331,7 @@ mod tests {
             .await
             .expect_err("missing");
         assert_eq!(status.code, 404);
-        assert_eq!(storage.gets.load(Ordering::SeqCst), before + 1);
+        assert_eq!(storage.gets(), before + 1);
 
         // Terminating, as the watch shows it.
         let current = storage
@@ -445,16 +386,12 @@ mod tests {
             )
             .await
             .expect("terminating");
-        let reads = storage.gets.load(Ordering::SeqCst);
+        let reads = storage.gets();
         let status = plugin
             .validate(&create_in("other"))
             .await
             .expect_err("terminating");
         assert_eq!(status.code, 403);
-        assert_eq!(
-            storage.gets.load(Ordering::SeqCst),
-            reads + 1,
-            "a live lookup"
-        );
+        assert_eq!(storage.gets(), reads + 1, "a live lookup");
     }
 }

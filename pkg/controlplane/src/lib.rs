@@ -9,5 +9,7 @@ pub mod controller;
 pub mod instance;
 pub mod printers;
 pub mod registry;
+#[cfg(test)]
+mod testing;
 
 pub use instance::{Config, Instance};

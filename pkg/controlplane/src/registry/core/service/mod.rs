@@ -404,20 +404,34 @@ impl ServiceStrategy {
         dry_run: bool,
         allocate: impl Fn(&mut Transaction<'_>, &mut ServiceSpec) -> AllocResult,
     ) -> Result<(ServiceSpec, Taken), Status> {
+        // Most updates, and headless or ExternalName services, take and give
+        // back nothing: that answer does not depend on the pools, so it
+        // stands without reading storage. Anything else (a value taken, a
+        // refusal the local copy may owe to being stale) goes to storage.
+        let unpooled = self
+            .pools
+            .local(|allocators| {
+                let (result, spec, taken) =
+                    run_allocation(allocators, service_name, requested, &allocate);
+                if result.is_ok() && taken.is_empty() {
+                    return Some(spec);
+                }
+                taken.revert(allocators);
+                None
+            })
+            .await;
+        if let Some(spec) = unpooled {
+            return Ok((spec, Taken::default()));
+        }
         self.pools
             .update(|allocators| {
-                let mut txn = Transaction {
-                    allocators,
-                    taken: Taken::default(),
-                    service_name: service_name.to_string(),
-                };
-                let mut spec = requested.clone();
-                let result = allocate(&mut txn, &mut spec);
+                let (result, spec, taken) =
+                    run_allocation(allocators, service_name, requested, &allocate);
                 if result.is_err() || dry_run {
-                    txn.taken.revert(txn.allocators);
+                    taken.revert(allocators);
                     return result.map(|()| (spec, Taken::default()));
                 }
-                Ok((spec, txn.taken))
+                Ok((spec, taken))
             })
             .await
             .map_err(|err| match err {
@@ -457,6 +471,25 @@ fn pools_error_message(err: PoolsError<Infallible>) -> String {
         PoolsError::Storage(message) => message,
         PoolsError::Refused(never) => match never {},
     }
+}
+
+/// Runs `allocate` on a copy of `requested` in one transaction on
+/// `allocators`: its result, the filled spec, and what it took (still
+/// taken: the caller keeps or reverts it).
+fn run_allocation(
+    allocators: &mut Allocators,
+    service_name: &str,
+    requested: &ServiceSpec,
+    allocate: &impl Fn(&mut Transaction<'_>, &mut ServiceSpec) -> AllocResult,
+) -> (AllocResult, ServiceSpec, Taken) {
+    let mut txn = Transaction {
+        allocators,
+        taken: Taken::default(),
+        service_name: service_name.to_string(),
+    };
+    let mut spec = requested.clone();
+    let result = allocate(&mut txn, &mut spec);
+    (result, spec, txn.taken)
 }
 
 fn service_name(service: &Service) -> String {

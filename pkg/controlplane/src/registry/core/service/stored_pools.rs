@@ -337,6 +337,18 @@ impl StoredPools {
         }
     }
 
+    /// Runs `try_local` on this apiserver's copy of the pools as it is,
+    /// without reading storage. For changes whose answer does not depend on
+    /// the stored state; `try_local` leaves the copy as it found it when it
+    /// answers `None`.
+    pub(super) async fn local<T>(
+        &self,
+        try_local: impl FnOnce(&mut Allocators) -> Option<T>,
+    ) -> Option<T> {
+        let mut synced = self.synced.lock().await;
+        try_local(&mut synced.allocators)
+    }
+
     /// Reads the pools as stored now.
     pub(super) async fn read<T>(
         &self,

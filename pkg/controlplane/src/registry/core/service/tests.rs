@@ -775,3 +775,35 @@ async fn the_pools_are_stored_as_range_allocations() {
     let other = strategy.sibling(&["10.1.0.0/24"]);
     assert_eq!(used(&other).await, (0, 1));
 }
+
+/// An allocation that takes and gives back nothing (an update that keeps
+/// the allocated values, a headless service) is answered without reading
+/// storage; one that takes a value reads the stored pools.
+#[tokio::test]
+async fn only_allocations_that_take_or_give_back_read_storage() {
+    let storage = Arc::new(crate::testing::CountingGets::open().await);
+    let strategy = ServiceStrategy::new(
+        vec!["10.0.0.0/24".parse().expect("test cidr")],
+        30000..=32767,
+        storage.clone(),
+    );
+    let created = create(&strategy, service("web", None, &[80]), false, true)
+        .await
+        .expect("created");
+    let before = storage.gets();
+    assert!(before > 0, "taking a cluster IP reads the stored pools");
+
+    let mut relabelled = created.clone();
+    relabelled.metadata.labels = Some(BTreeMap::from([("tier".to_string(), "web".to_string())]));
+    update(&strategy, relabelled, &created, true)
+        .await
+        .expect("updated");
+    let mut headless = service("db", None, &[]);
+    if let Some(spec) = headless.spec.as_mut() {
+        spec.cluster_ip = Some("None".to_string());
+    }
+    create(&strategy, headless, false, true)
+        .await
+        .expect("headless");
+    assert_eq!(storage.gets(), before, "nothing taken, nothing read");
+}
