@@ -7,7 +7,8 @@
 //! The JSON form follows Kubernetes' rules rather than proto3's: meta/v1
 //! `Time` and `MicroTime` are RFC 3339 strings, `Duration` a Go duration
 //! string, `IntOrString` a number or a string, `Quantity` its string,
-//! `RawExtension` and `FieldsV1` their embedded JSON, `bytes` base64, and a
+//! `RawExtension` and `FieldsV1` their embedded JSON, the authentication and
+//! authorization `ExtraValue` a list of strings, `bytes` base64, and a
 //! value field that Go marshals even when empty is dropped when empty (Go's
 //! `omitempty`) unless it is a pointer field, whose presence is meaningful.
 //! The per-message field lists are generated (see `protobuf/mapping.rs`).
@@ -115,7 +116,10 @@ fn envelope(body: &[u8]) -> Result<k8s_pb::apimachinery::pkg::runtime::Unknown, 
 
 /// The object in `raw`, by the envelope's group-version-kind.
 fn decode_kind(api_version: &str, kind: &str, raw: &[u8]) -> Result<Value, BodyError> {
-    use k8s_pb::api::{apps::v1 as apps, autoscaling::v1 as autoscaling, core::v1 as core};
+    use k8s_pb::api::{
+        apps::v1 as apps, authentication::v1 as authentication, authorization::v1 as authorization,
+        autoscaling::v1 as autoscaling, core::v1 as core, rbac::v1 as rbac,
+    };
     match (api_version, kind) {
         ("v1", "Namespace") => object::<core::Namespace>(api_version, kind, raw),
         ("v1", "Pod") => object::<core::Pod>(api_version, kind, raw),
@@ -134,6 +138,37 @@ fn decode_kind(api_version: &str, kind: &str, raw: &[u8]) -> Result<Value, BodyE
         ("apps/v1", "StatefulSet") => object::<apps::StatefulSet>(api_version, kind, raw),
         ("apps/v1", "DaemonSet") => object::<apps::DaemonSet>(api_version, kind, raw),
         ("autoscaling/v1", "Scale") => object::<autoscaling::Scale>(api_version, kind, raw),
+        ("rbac.authorization.k8s.io/v1", "Role") => object::<rbac::Role>(api_version, kind, raw),
+        ("rbac.authorization.k8s.io/v1", "ClusterRole") => {
+            object::<rbac::ClusterRole>(api_version, kind, raw)
+        }
+        ("rbac.authorization.k8s.io/v1", "RoleBinding") => {
+            object::<rbac::RoleBinding>(api_version, kind, raw)
+        }
+        ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding") => {
+            object::<rbac::ClusterRoleBinding>(api_version, kind, raw)
+        }
+        ("authorization.k8s.io/v1", "SelfSubjectAccessReview") => {
+            object::<authorization::SelfSubjectAccessReview>(api_version, kind, raw)
+        }
+        ("authorization.k8s.io/v1", "SubjectAccessReview") => {
+            object::<authorization::SubjectAccessReview>(api_version, kind, raw)
+        }
+        ("authorization.k8s.io/v1", "LocalSubjectAccessReview") => {
+            object::<authorization::LocalSubjectAccessReview>(api_version, kind, raw)
+        }
+        ("authorization.k8s.io/v1", "SelfSubjectRulesReview") => {
+            object::<authorization::SelfSubjectRulesReview>(api_version, kind, raw)
+        }
+        ("authentication.k8s.io/v1", "SelfSubjectReview") => {
+            object::<authentication::SelfSubjectReview>(api_version, kind, raw)
+        }
+        ("authentication.k8s.io/v1", "TokenReview") => {
+            object::<authentication::TokenReview>(api_version, kind, raw)
+        }
+        ("authentication.k8s.io/v1", "TokenRequest") => {
+            object::<authentication::TokenRequest>(api_version, kind, raw)
+        }
         _ => Err(BodyError::UnsupportedKind {
             api_version: api_version.to_owned(),
             kind: kind.to_owned(),
@@ -478,10 +513,32 @@ impl KubeJson for k8s_pb::apimachinery::pkg::apis::meta::v1::FieldsV1 {
     }
 }
 
+/// Go's `type ExtraValue []string` (the values of a user's `extra` map): a
+/// list of strings, `[]` when empty (Go decodes an entry without items into an
+/// empty, not a nil, slice).
+fn extra_value(items: &[String]) -> Value {
+    Value::Array(items.iter().map(Scalar::to_value).collect())
+}
+
+impl KubeJson for k8s_pb::api::authentication::v1::ExtraValue {
+    fn kube_json(&self) -> Result<Value, BodyError> {
+        Ok(extra_value(&self.items))
+    }
+}
+
+impl KubeJson for k8s_pb::api::authorization::v1::ExtraValue {
+    fn kube_json(&self) -> Result<Value, BodyError> {
+        Ok(extra_value(&self.items))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use k8s_pb::api::{apps::v1 as apps, core::v1 as core};
+    use k8s_pb::api::{
+        apps::v1 as apps, authentication::v1 as authentication, authorization::v1 as authorization,
+        core::v1 as core, rbac::v1 as rbac,
+    };
     use k8s_pb::apimachinery::pkg::api::resource::Quantity;
     use k8s_pb::apimachinery::pkg::apis::meta::v1 as meta;
     use k8s_pb::apimachinery::pkg::runtime::{TypeMeta, Unknown};
@@ -766,6 +823,149 @@ mod tests {
     }
 
     #[test]
+    fn cluster_role_binding_subjects_and_role_ref() {
+        let binding = rbac::ClusterRoleBinding {
+            metadata: Some(go_object_meta("admins")),
+            subjects: vec![
+                rbac::Subject {
+                    kind: s("User"),
+                    api_group: s("rbac.authorization.k8s.io"),
+                    name: s("alice"),
+                    namespace: s(""),
+                },
+                rbac::Subject {
+                    kind: s("ServiceAccount"),
+                    api_group: s(""),
+                    name: s("deployer"),
+                    namespace: s("ci"),
+                },
+            ],
+            role_ref: Some(rbac::RoleRef {
+                api_group: s("rbac.authorization.k8s.io"),
+                kind: s("ClusterRole"),
+                name: s("cluster-admin"),
+            }),
+        };
+        let json = decode(&framed(
+            "rbac.authorization.k8s.io/v1",
+            "ClusterRoleBinding",
+            &binding,
+        ))
+        .unwrap();
+        assert_eq!(
+            json,
+            json!({
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "ClusterRoleBinding",
+                "metadata": {"name": "admins"},
+                "subjects": [
+                    {"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": "alice"},
+                    {"kind": "ServiceAccount", "name": "deployer", "namespace": "ci"}
+                ],
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"}
+            })
+        );
+    }
+
+    #[test]
+    fn self_subject_access_review_resource_attributes() {
+        let review = authorization::SelfSubjectAccessReview {
+            metadata: Some(go_object_meta("")),
+            spec: Some(authorization::SelfSubjectAccessReviewSpec {
+                resource_attributes: Some(authorization::ResourceAttributes {
+                    namespace: s("default"),
+                    verb: s("list"),
+                    group: s("apps"),
+                    version: s(""),
+                    resource: s("deployments"),
+                    subresource: s(""),
+                    name: s(""),
+                    field_selector: None,
+                    label_selector: Some(authorization::LabelSelectorAttributes {
+                        raw_selector: s("app=web"),
+                        requirements: vec![],
+                    }),
+                }),
+                non_resource_attributes: None,
+            }),
+            status: Some(authorization::SubjectAccessReviewStatus {
+                allowed: Some(false),
+                denied: Some(false),
+                reason: s(""),
+                evaluation_error: s(""),
+            }),
+        };
+        let json = decode(&framed(
+            "authorization.k8s.io/v1",
+            "SelfSubjectAccessReview",
+            &review,
+        ))
+        .unwrap();
+        assert_eq!(
+            json,
+            json!({
+                "apiVersion": "authorization.k8s.io/v1",
+                "kind": "SelfSubjectAccessReview",
+                "metadata": {},
+                "spec": {
+                    "resourceAttributes": {
+                        "namespace": "default",
+                        "verb": "list",
+                        "group": "apps",
+                        "resource": "deployments",
+                        "labelSelector": {"rawSelector": "app=web"}
+                    }
+                },
+                "status": {"allowed": false}
+            })
+        );
+    }
+
+    #[test]
+    fn extra_values_are_lists_of_strings() {
+        let review = authentication::TokenReview {
+            metadata: Some(go_object_meta("")),
+            spec: Some(authentication::TokenReviewSpec {
+                token: s("t0k3n"),
+                audiences: vec![],
+            }),
+            status: Some(authentication::TokenReviewStatus {
+                authenticated: Some(true),
+                user: Some(authentication::UserInfo {
+                    username: s("alice"),
+                    uid: s(""),
+                    groups: vec!["system:authenticated".to_owned()],
+                    extra: [
+                        (
+                            "scopes".to_owned(),
+                            authentication::ExtraValue {
+                                items: vec!["a".to_owned(), "b".to_owned()],
+                            },
+                        ),
+                        ("none".to_owned(), authentication::ExtraValue::default()),
+                    ]
+                    .into(),
+                }),
+                audiences: vec![],
+                error: s(""),
+            }),
+        };
+        let json = decode(&framed("authentication.k8s.io/v1", "TokenReview", &review)).unwrap();
+        assert_eq!(json["spec"], json!({"token": "t0k3n"}));
+        assert_eq!(
+            json["status"],
+            json!({
+                "authenticated": true,
+                "user": {
+                    "username": "alice",
+                    "groups": ["system:authenticated"],
+                    "extra": {"scopes": ["a", "b"], "none": []}
+                }
+            })
+        );
+    }
+
+    #[test]
     fn go_durations() {
         for (nanos, text) in [
             (0, "0s"),
@@ -840,11 +1040,7 @@ mod tests {
 
     #[test]
     fn unknown_kinds_are_unsupported_media() {
-        let body = framed(
-            "rbac.authorization.k8s.io/v1",
-            "Role",
-            &core::Namespace::default(),
-        );
+        let body = framed("example.com/v1", "Widget", &core::Namespace::default());
         let error = decode(&body).unwrap_err();
         assert!(matches!(error, BodyError::UnsupportedKind { .. }));
         assert_eq!(Status::from(error).code, 415);
