@@ -26,6 +26,10 @@ use rustls_pki_types::pem::PemObject;
 use apiserver_storage::EtcdStorage;
 use apiserver_storage::etcd::test_server::EtcdServer;
 
+mod support;
+
+use support::{call as call_as, client_config, connect, free_port, summary};
+
 const BUILT: &str = env!("CARGO_BIN_EXE_kube-apiserver");
 
 /// The server binary measured: this build's, or `KUBE_APISERVER_BENCH_BINARY`.
@@ -39,78 +43,6 @@ const GET_SECONDS: u64 = 5;
 const LISTS: usize = 5;
 const WATCHERS: usize = 100;
 const WATCH_EVENTS: usize = 50;
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
-fn client_config(ca: &Path) -> Arc<rustls::ClientConfig> {
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_pki_types::CertificateDer::pem_file_iter(ca).expect("ca") {
-        roots.add(cert.expect("pem")).expect("root");
-    }
-    Arc::new(
-        rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth(),
-    )
-}
-
-/// One keep-alive HTTP/1.1 connection over TLS.
-async fn connect(port: u16, config: Arc<rustls::ClientConfig>) -> Option<SendRequest<Full<Bytes>>> {
-    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .ok()?;
-    let tls = tokio_rustls::TlsConnector::from(config)
-        .connect(ServerName::try_from("localhost").ok()?.to_owned(), tcp)
-        .await
-        .ok()?;
-    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
-        .await
-        .ok()?;
-    tokio::spawn(conn);
-    Some(sender)
-}
-
-fn request(method: &str, path: &str, body: Option<Vec<u8>>) -> hyper::Request<Full<Bytes>> {
-    hyper::Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", "localhost")
-        .header("authorization", format!("Bearer {TOKEN}"))
-        .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(body.unwrap_or_default())))
-        .expect("request")
-}
-
-async fn call(
-    sender: &mut SendRequest<Full<Bytes>>,
-    method: &str,
-    path: &str,
-    body: Option<Vec<u8>>,
-) -> (u16, Bytes) {
-    sender.ready().await.expect("connection ready");
-    let response = sender
-        .send_request(request(method, path, body))
-        .await
-        .expect("response");
-    let code = response.status().as_u16();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    (code, body)
-}
 
 fn pod(name: &str) -> Vec<u8> {
     serde_json::to_vec(&serde_json::json!({
@@ -177,18 +109,15 @@ fn random_pods(w: usize) -> impl Iterator<Item = usize> {
     })
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index.min(sorted.len() - 1)]
-}
-
-fn summary(mut samples: Vec<f64>) -> (f64, f64, f64) {
-    samples.sort_by(f64::total_cmp);
-    (
-        percentile(&samples, 0.5),
-        percentile(&samples, 0.99),
-        samples[samples.len() - 1],
-    )
+/// Reads one watch stream and reports when each event line arrives.
+/// One request as the benchmark's user.
+async fn call(
+    sender: &mut hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+    method: &str,
+    path: &str,
+    body: Option<Vec<u8>>,
+) -> (u16, Bytes) {
+    call_as(sender, TOKEN, method, path, body).await
 }
 
 /// Reads one watch stream and reports when each event line arrives.
@@ -305,7 +234,8 @@ async fn main() {
         let mut w = connect(port, config.clone()).await.expect("connect");
         w.ready().await.expect("ready");
         let response = w
-            .send_request(request(
+            .send_request(support::request(
+                TOKEN,
                 "GET",
                 &format!("/api/v1/namespaces/default/configmaps?watch=1&resourceVersion={rv}"),
                 None,

@@ -1,0 +1,217 @@
+//! What authorization costs: pod gets/s of a user who is not in
+//! `system:masters`, at concurrency 16 over TLS, against a server with
+//! `--authorization-mode=AlwaysAllow` and then one with RBAC holding 1,000
+//! roles and 1,000 role bindings (the user named in ten of them, the rule
+//! that allows the gets in the last), in the same run. Prints a table with
+//! the ratio.
+//!
+//! Run: `cargo bench -p kube-apiserver --bench authz` (release profile).
+
+mod support;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::{call, client_config, connect, free_port, summary};
+
+const ADMIN: &str = "admin-token";
+const USER: &str = "reader-token";
+const CONCURRENCY: usize = 16;
+const PODS: usize = 1_000;
+const ROLES: usize = 1_000;
+const GET_SECONDS: u64 = 5;
+
+const BUILT: &str = env!("CARGO_BIN_EXE_kube-apiserver");
+
+struct Running {
+    child: Child,
+    port: u16,
+    config: std::sync::Arc<rustls::ClientConfig>,
+}
+
+async fn start(dir: &Path, mode: &str) -> Running {
+    std::fs::write(
+        dir.join("tokens.csv"),
+        format!("{ADMIN},admin,1,system:masters\n{USER},reader,2,readers\n"),
+    )
+    .expect("tokens");
+    let port = free_port();
+    let child = Command::new(BUILT)
+        .arg(format!("--cert-dir={}", dir.display()))
+        .arg(format!("--data-dir={}", dir.join("data").display()))
+        .arg(format!(
+            "--token-auth-file={}",
+            dir.join("tokens.csv").display()
+        ))
+        .arg("--bind-address=127.0.0.1")
+        .arg(format!("--secure-port={port}"))
+        .arg(format!("--authorization-mode={mode}"))
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn kube-apiserver");
+    loop {
+        let ca = dir.join("apiserver.crt");
+        if ca.is_file() {
+            let config = client_config(&ca);
+            if let Some(mut c) = connect(port, config.clone()).await
+                && call(&mut c, ADMIN, "GET", "/readyz", None).await.0 == 200
+            {
+                return Running {
+                    child,
+                    port,
+                    config,
+                };
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Creates `items` at `path` as the admin, 16 at a time.
+async fn create_all(server: &Running, path: &str, items: Vec<serde_json::Value>) {
+    let chunks: Vec<Vec<serde_json::Value>> = items
+        .chunks(items.len().div_ceil(CONCURRENCY).max(1))
+        .map(<[_]>::to_vec)
+        .collect();
+    let tasks: Vec<_> = chunks
+        .into_iter()
+        .map(|chunk| {
+            let (port, config, path) = (server.port, server.config.clone(), path.to_string());
+            tokio::spawn(async move {
+                let mut c = connect(port, config).await.expect("connect");
+                for item in chunk {
+                    let body = serde_json::to_vec(&item).expect("JSON");
+                    let (code, reply) = call(&mut c, ADMIN, "POST", &path, Some(body)).await;
+                    assert_eq!(code, 201, "{}", String::from_utf8_lossy(&reply));
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("creator");
+    }
+}
+
+/// 1,000 roles and bindings in 100 namespaces; the reader's group is in the
+/// ten bindings of `default`, the last of which grants the gets.
+async fn fill_rbac(server: &Running) {
+    let rbac = "/apis/rbac.authorization.k8s.io/v1";
+    let namespaces: Vec<_> = (0..ROLES / 10)
+        .map(|n| serde_json::json!({"metadata": {"name": format!("ns-{n:03}")}}))
+        .collect();
+    create_all(server, "/api/v1/namespaces", namespaces).await;
+    for n in 0..ROLES / 10 {
+        let namespace = if n == 0 {
+            "default".to_string()
+        } else {
+            format!("ns-{n:03}")
+        };
+        let roles: Vec<_> = (0..10)
+            .map(|r| {
+                let resource = if n == 0 && r == 9 { "pods" } else { "configmaps" };
+                serde_json::json!({"metadata": {"name": format!("role-{r}")},
+                    "rules": [{"verbs": ["get", "list"], "apiGroups": [""], "resources": [resource]}]})
+            })
+            .collect();
+        create_all(
+            server,
+            &format!("{rbac}/namespaces/{namespace}/roles"),
+            roles,
+        )
+        .await;
+        let bindings: Vec<_> = (0..10)
+            .map(|r| {
+                serde_json::json!({"metadata": {"name": format!("binding-{r}")},
+                    "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": format!("role-{r}")},
+                    "subjects": [{"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": "readers"},
+                                 {"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": format!("user-{n}-{r}")}]})
+            })
+            .collect();
+        create_all(
+            server,
+            &format!("{rbac}/namespaces/{namespace}/rolebindings"),
+            bindings,
+        )
+        .await;
+    }
+}
+
+/// Gets of the pods as the reader for `GET_SECONDS`: (gets/s, latencies).
+async fn gets(server: &Running) -> (f64, Vec<f64>) {
+    let deadline = Instant::now() + Duration::from_secs(GET_SECONDS);
+    let tasks: Vec<_> = (0..CONCURRENCY)
+        .map(|w| {
+            let (port, config) = (server.port, server.config.clone());
+            tokio::spawn(async move {
+                let mut c = connect(port, config).await.expect("connect");
+                let mut latencies = Vec::new();
+                let mut i = w;
+                while Instant::now() < deadline {
+                    let t = Instant::now();
+                    let path = format!("/api/v1/namespaces/default/pods/pod-{:04}", i % PODS);
+                    let (code, body) = call(&mut c, USER, "GET", &path, None).await;
+                    assert_eq!(code, 200, "{}", String::from_utf8_lossy(&body));
+                    latencies.push(t.elapsed().as_secs_f64() * 1000.0);
+                    i += 7;
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.extend(task.await.expect("getter"));
+    }
+    (latencies.len() as f64 / GET_SECONDS as f64, latencies)
+}
+
+async fn measure(mode: &str) -> (f64, Vec<f64>) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut server = start(dir.path(), mode).await;
+    if mode == "RBAC" {
+        fill_rbac(&server).await;
+    }
+    let pods: Vec<_> = (0..PODS)
+        .map(|i| {
+            serde_json::json!({"metadata": {"name": format!("pod-{i:04}")},
+            "spec": {"containers": [{"name": "c", "image": "nginx:1.27"}]}})
+        })
+        .collect();
+    create_all(&server, "/api/v1/namespaces/default/pods", pods).await;
+    // Warm up the connections and the caches, then measure.
+    let _ = gets(&server).await;
+    let result = gets(&server).await;
+    server.child.kill().ok();
+    server.child.wait().ok();
+    result
+}
+
+#[tokio::main]
+async fn main() {
+    let (allow_rate, allow) = measure("AlwaysAllow").await;
+    let (rbac_rate, rbac) = measure("RBAC").await;
+    let (a50, a99, amax) = summary(allow);
+    let (r50, r99, rmax) = summary(rbac);
+    println!(
+        "pod gets as a non-masters user over TLS, concurrency {CONCURRENCY}, {GET_SECONDS} s after a {GET_SECONDS} s warm-up ({BUILT})"
+    );
+    println!(
+        "| authorization                               |   gets/s |  p50 ms |  p99 ms |  max ms |"
+    );
+    println!(
+        "|---------------------------------------------|----------|---------|---------|---------|"
+    );
+    println!(
+        "| AlwaysAllow                                 | {allow_rate:8.0} | {a50:7.2} | {a99:7.2} | {amax:7.2} |"
+    );
+    println!(
+        "| RBAC, {ROLES} roles + {ROLES} bindings            | {rbac_rate:8.0} | {r50:7.2} | {r99:7.2} | {rmax:7.2} |"
+    );
+    println!();
+    println!(
+        "RBAC/AlwaysAllow: {:.3} (cost {:.1} %)",
+        rbac_rate / allow_rate,
+        (1.0 - rbac_rate / allow_rate) * 100.0
+    );
+}
