@@ -183,7 +183,8 @@ fn bad_flags_exit_non_zero_with_every_error() {
     ]);
     assert!(!unimplemented.status.success());
     assert!(
-        stderr(&unimplemented).contains("--authorization-mode Node is not implemented yet"),
+        stderr(&unimplemented)
+            .contains("--authorization-mode Node is not supported by this apiserver"),
         "{}",
         stderr(&unimplemented)
     );

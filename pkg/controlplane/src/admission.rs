@@ -7,12 +7,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
 use k8s_openapi::api::core::v1::Namespace;
 
 use apiserver::admission::{Attributes, Operation, Plugin};
 use apiserver::status::Status;
-use apiserver_storage::{KeyValue, ListOptions, Storage, StorageError, WatchEvent, WatchOptions};
+use apiserver_storage::{KeyValue, Revision, Storage};
+
+use crate::informer::{self, AbortOnDrop, Handler};
 
 /// Namespaces that always exist and may not be deleted.
 pub const IMMORTAL_NAMESPACES: [&str; 3] = ["default", "kube-system", "kube-public"];
@@ -25,9 +26,6 @@ const NAMESPACES_PREFIX: &str = "/registry/namespaces/";
 /// than its cache whether the namespace takes new content (upstream's
 /// `forceLiveLookupTTL`): the cache learns of the delete a moment later.
 const FORCE_LIVE_LOOKUP: Duration = Duration::from_secs(30);
-
-/// How long the cache waits before listing again after its watch ended.
-const RESYNC_BACKOFF: Duration = Duration::from_secs(1);
 
 /// What the cache knows of one namespace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,6 +101,19 @@ impl NamespaceCache {
             deleted.at.insert(name.to_string(), Instant::now());
         }
     }
+}
+
+impl Handler for NamespaceCache {
+    fn replace(&self, items: &[KeyValue], _revision: Revision) {
+        {
+            let mut phases = self.phases.write().unwrap_or_else(|e| e.into_inner());
+            phases.clear();
+        }
+        for kv in items {
+            self.apply(kv);
+        }
+        self.synced.store(true, Ordering::Release);
+    }
 
     fn apply(&self, kv: &KeyValue) {
         let Ok(namespace) = serde_json::from_slice::<Namespace>(&kv.value) else {
@@ -114,76 +125,15 @@ impl NamespaceCache {
         }
     }
 
-    fn forget(&self, kv: &KeyValue) {
-        if let Some(name) = kv.key.strip_prefix(NAMESPACES_PREFIX) {
+    fn remove(&self, previous: &KeyValue) {
+        if let Some(name) = previous.key.strip_prefix(NAMESPACES_PREFIX) {
             let mut phases = self.phases.write().unwrap_or_else(|e| e.into_inner());
             phases.remove(name);
         }
     }
 
-    /// Lists and watches the namespaces until the process ends, listing
-    /// again whenever the watch ends.
-    async fn keep(self: Arc<Self>, storage: Arc<dyn Storage>) {
-        loop {
-            if let Err(err) = self.list_and_watch(&*storage).await {
-                tracing::debug!(error = %err, "namespace cache: listing again");
-            }
-            self.synced.store(false, Ordering::Release);
-            tokio::time::sleep(RESYNC_BACKOFF).await;
-        }
-    }
-
-    async fn list_and_watch(&self, storage: &dyn Storage) -> Result<(), StorageError> {
-        let mut items = Vec::new();
-        let mut options = ListOptions::default();
-        let revision = loop {
-            let page = storage.list(NAMESPACES_PREFIX, options).await?;
-            items.extend(page.items);
-            match page.continue_token {
-                Some(token) => {
-                    options = ListOptions {
-                        continue_token: Some(token),
-                        ..ListOptions::default()
-                    }
-                }
-                None => break page.revision,
-            }
-        };
-        let mut watch = storage
-            .watch(
-                NAMESPACES_PREFIX,
-                WatchOptions {
-                    revision: Some(revision),
-                    recursive: true,
-                },
-            )
-            .await?;
-        {
-            let mut phases = self.phases.write().unwrap_or_else(|e| e.into_inner());
-            phases.clear();
-        }
-        for kv in &items {
-            self.apply(kv);
-        }
-        self.synced.store(true, Ordering::Release);
-        while let Some(event) = watch.next().await {
-            match event? {
-                WatchEvent::Deleted { previous, .. } => self.forget(&previous),
-                WatchEvent::Added(kv) | WatchEvent::Modified { current: kv, .. } => self.apply(&kv),
-                WatchEvent::Progress(_) => {}
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Ends the cache's task with the plugin.
-#[derive(Debug)]
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
+    fn stale(&self) {
+        self.synced.store(false, Ordering::Release);
     }
 }
 
@@ -199,11 +149,11 @@ impl NamespaceLifecycle {
     /// runtime (ended when the plugin is dropped).
     pub fn new(storage: Arc<dyn Storage>) -> Self {
         let cache = Arc::new(NamespaceCache::default());
-        let task = tokio::spawn(Arc::clone(&cache).keep(Arc::clone(&storage)));
+        let task = informer::spawn(Arc::clone(&storage), NAMESPACES_PREFIX, Arc::clone(&cache));
         NamespaceLifecycle {
             storage,
             cache,
-            _cache_task: AbortOnDrop(task),
+            _cache_task: task,
         }
     }
 

@@ -13,21 +13,35 @@ use axum::Router;
 use ipnet::IpNet;
 
 use apiserver::admission;
+use apiserver::authorization::Authorizer;
 use apiserver::endpoints::openapi::{self, OpenApiResource};
 use apiserver::endpoints::{Api, discovery};
+use apiserver::options::AuthorizationMode;
+use apiserver::registry::review::{Review, ReviewRest};
 use apiserver::registry::{ResourceInfo, RestStorage, Store, Strategy};
-use apiserver_storage::Storage;
+use apiserver::status::Status;
+use apiserver_storage::{Revision, Storage};
+use futures_util::future::try_join_all;
 
 use crate::admission::NamespaceLifecycle;
+use crate::authorizer::new_authorizer;
 use crate::bootstrap::{self, MasterEndpoint};
+use crate::controller::cluster_role_aggregation::ClusterRoleAggregation;
 use crate::controller::endpoint_reconciler::{EndpointReconciler, LeaseStorage, ReconcilerType};
 use crate::controller::event_ttl::EventTtl;
 use crate::controller::namespace::NamespaceController;
 use crate::controller::service_repair::{self, ServiceRepair};
+use crate::rbac::index::Kind;
+use crate::rbac::{EscalationCheck, RbacIndex, bootstrap_policy, reconcile};
 use crate::registry::apps::daemonset::DaemonSetStrategy;
 use crate::registry::apps::deployment::DeploymentStrategy;
 use crate::registry::apps::replicaset::ReplicaSetStrategy;
 use crate::registry::apps::statefulset::StatefulSetStrategy;
+use crate::registry::authentication::SelfSubjectReviews;
+use crate::registry::authorization::{
+    LocalSubjectAccessReviews, SelfSubjectAccessReviews, SelfSubjectRulesReviews,
+    SubjectAccessReviews,
+};
 use crate::registry::core::configmap::ConfigMapStrategy;
 use crate::registry::core::endpoints::EndpointsStrategy;
 use crate::registry::core::event::EventStrategy;
@@ -38,6 +52,13 @@ use crate::registry::core::replication_controller::ReplicationControllerStrategy
 use crate::registry::core::secret::SecretStrategy;
 use crate::registry::core::service::ServiceStrategy;
 use crate::registry::core::service_account::ServiceAccountStrategy;
+use crate::registry::rbac::cluster_role::ClusterRoleStrategy;
+use crate::registry::rbac::cluster_role_binding::ClusterRoleBindingStrategy;
+use crate::registry::rbac::role::RoleStrategy;
+use crate::registry::rbac::role_binding::RoleBindingStrategy;
+
+/// How long start waits for the RBAC index to see the default policy.
+const RBAC_INDEX_WAIT: Duration = Duration::from_secs(30);
 
 /// What the control plane needs from the completed options.
 #[derive(Debug, Clone)]
@@ -57,6 +78,8 @@ pub struct Config {
     /// Where the `lease` reconciler keeps its leases (etcd's, or none on the
     /// embedded store).
     pub endpoint_leases: LeaseStorage,
+    /// `--authorization-mode`, in order.
+    pub authorization_modes: Vec<AuthorizationMode>,
 }
 
 /// Every resource's store, ready to serve.
@@ -69,6 +92,15 @@ pub struct Instance {
     pub events: Arc<Store<EventStrategy>>,
     /// Keeps `default/kubernetes` endpoints on the live apiservers.
     endpoint_reconciler: Arc<EndpointReconciler>,
+    /// The roles and bindings, for the RBAC authorizer and escalation checks.
+    rbac: Arc<RbacIndex>,
+    /// The `--authorization-mode` chain.
+    authorizer: Arc<dyn Authorizer>,
+    pub cluster_roles: Arc<Store<ClusterRoleStrategy>>,
+    pub cluster_role_bindings: Arc<Store<ClusterRoleBindingStrategy>>,
+    pub roles: Arc<Store<RoleStrategy>>,
+    pub role_bindings: Arc<Store<RoleBindingStrategy>>,
+
     /// Every store, in discovery order.
     all: Vec<Arc<dyn RestStorage>>,
     /// The OpenAPI description of every resource, taken by [`Instance::router`].
@@ -89,6 +121,13 @@ impl Resources {
         self.stores.push(store.clone());
         store
     }
+
+    fn add_review<R: Review>(&mut self, review: R) {
+        self.openapi.push(OpenApiResource::create_only::<R::Object>(
+            review.info().clone(),
+        ));
+        self.stores.push(Arc::new(ReviewRest(Arc::new(review))));
+    }
 }
 
 impl Instance {
@@ -103,6 +142,8 @@ impl Instance {
             max_object_bytes: config.max_object_size_bytes,
         };
 
+        let rbac = RbacIndex::start(&storage);
+        let authorizer = new_authorizer(&config.authorization_modes, &rbac)?;
         let mut resources = Resources::default();
         // Discovery order: upstream's order within each group.
         let namespaces = resources.add(stores.of(NamespaceStrategy));
@@ -123,6 +164,17 @@ impl Instance {
         resources.add(stores.of(ReplicaSetStrategy));
         resources.add(stores.of(StatefulSetStrategy));
         resources.add(stores.of(DaemonSetStrategy));
+        resources.add_review(SelfSubjectReviews::default());
+        resources.add_review(LocalSubjectAccessReviews::new(authorizer.clone()));
+        resources.add_review(SelfSubjectAccessReviews::new(authorizer.clone()));
+        resources.add_review(SelfSubjectRulesReviews::new(authorizer.clone()));
+        resources.add_review(SubjectAccessReviews::new(authorizer.clone()));
+        let escalation = EscalationCheck::new(rbac.clone(), authorizer.clone());
+        let cluster_role_bindings =
+            resources.add(stores.of(ClusterRoleBindingStrategy::new(escalation.clone())));
+        let cluster_roles = resources.add(stores.of(ClusterRoleStrategy::new(escalation.clone())));
+        let role_bindings = resources.add(stores.of(RoleBindingStrategy::new(escalation.clone())));
+        let roles = resources.add(stores.of(RoleStrategy::new(escalation)));
 
         let (existing, _) = services
             .list_objects(None)
@@ -151,6 +203,13 @@ impl Instance {
             endpoints,
             endpoint_reconciler,
             events,
+            rbac,
+            authorizer,
+            cluster_roles,
+            cluster_role_bindings,
+            roles,
+            role_bindings,
+
             all: resources.stores,
             openapi: std::sync::Mutex::new(resources.openapi),
         })
@@ -198,7 +257,83 @@ impl Instance {
             .await
             .map_err(|status| anyhow::anyhow!(status.message))
             .context("reconciling the default/kubernetes endpoints")?;
+        self.reconcile_rbac_policy()
+            .await
+            .context("reconciling the default RBAC policy")?;
         Ok(())
+    }
+
+    /// The default roles and bindings (upstream's `rbac/bootstrap-roles`
+    /// hook), the aggregated roles filled, and the RBAC index caught up
+    /// with all of it, so the first request is authorized by the policy.
+    async fn reconcile_rbac_policy(&self) -> anyhow::Result<()> {
+        let status = |status: Status| anyhow::anyhow!(status.message);
+        let newest = |revisions: Vec<u64>| revisions.into_iter().max().unwrap_or(0);
+        let cluster_roles = newest(
+            try_join_all(
+                bootstrap_policy::cluster_roles()
+                    .into_iter()
+                    .map(|role| reconcile::reconcile_role(&self.cluster_roles, role)),
+            )
+            .await
+            .map_err(status)?,
+        );
+        let roles = newest(
+            try_join_all(
+                bootstrap_policy::namespace_roles()
+                    .into_iter()
+                    .map(|role| reconcile::reconcile_role(&self.roles, role)),
+            )
+            .await
+            .map_err(status)?,
+        );
+        let cluster_role_bindings =
+            newest(
+                try_join_all(bootstrap_policy::cluster_role_bindings().into_iter().map(
+                    |binding| reconcile::reconcile_binding(&self.cluster_role_bindings, binding),
+                ))
+                .await
+                .map_err(status)?,
+            );
+        let role_bindings = newest(
+            try_join_all(
+                bootstrap_policy::namespace_role_bindings()
+                    .into_iter()
+                    .map(|binding| reconcile::reconcile_binding(&self.role_bindings, binding)),
+            )
+            .await
+            .map_err(status)?,
+        );
+        let aggregated = self.aggregation().sync_all().await.map_err(status)?;
+        for (kind, revision) in [
+            (Kind::ClusterRoles, cluster_roles.max(aggregated)),
+            (Kind::Roles, roles),
+            (Kind::ClusterRoleBindings, cluster_role_bindings),
+            (Kind::RoleBindings, role_bindings),
+        ] {
+            if !self
+                .rbac
+                .wait_for(kind, Revision::new(revision), RBAC_INDEX_WAIT)
+                .await
+            {
+                anyhow::bail!(
+                    "the RBAC index did not see revision {revision} of {kind:?} within {RBAC_INDEX_WAIT:?}"
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn aggregation(&self) -> ClusterRoleAggregation {
+        ClusterRoleAggregation {
+            cluster_roles: self.cluster_roles.clone(),
+            index: self.rbac.clone(),
+        }
+    }
+
+    /// The `--authorization-mode` chain the server's filter asks.
+    pub fn authorizer(&self) -> Arc<dyn Authorizer> {
+        Arc::clone(&self.authorizer)
     }
 
     /// The endpoint reconciler, for its shutdown step
@@ -230,6 +365,7 @@ impl Instance {
             .run(),
         );
         tokio::spawn(Arc::clone(&self.endpoint_reconciler).run());
+        tokio::spawn(self.aggregation().run());
         tokio::spawn(
             ServiceRepair {
                 services: self.services.clone(),

@@ -4,10 +4,13 @@
 //! exist at start, and the namespace and event-TTL controllers.
 
 pub mod admission;
+pub mod authorizer;
 pub mod bootstrap;
 pub mod controller;
+pub mod informer;
 pub mod instance;
 pub mod printers;
+pub mod rbac;
 pub mod registry;
 #[cfg(test)]
 mod testing;

@@ -257,6 +257,7 @@ mod tests {
         },
         has_status: true,
         has_scale: false,
+        create_only: false,
     };
 
     /// Requests for resources the server does not serve, with methods it

@@ -10,9 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use apiserver::authentication::Authenticator;
-use apiserver::authorization::Authorizer;
+use apiserver::authorization::AlwaysAllow;
 use apiserver::filters::body_limit::{BodyLimit, read_body};
-use apiserver::options::AuthorizationMode;
 use apiserver::server::{Config, Server, self_signed, tls};
 use axum::Router;
 use axum::extract::Request;
@@ -64,7 +63,7 @@ pub fn base_config(dir: &Path) -> Config {
             anonymous: true,
             tokens: None,
         },
-        authorizer: Authorizer::new(vec![AuthorizationMode::AlwaysAllow]).unwrap(),
+        authorizer: Arc::new(AlwaysAllow),
         auditor: None,
         max_requests_in_flight: 400,
         max_mutating_requests_in_flight: 200,

@@ -9,9 +9,8 @@ use std::time::Duration;
 
 use apiserver::audit::{Auditor, LogBackend, Policy};
 use apiserver::authentication::{Authenticator, TokenFile};
-use apiserver::authorization::Authorizer;
+use apiserver::authorization::{AlwaysDeny, PrivilegedGroups, Union};
 use apiserver::healthz::NamedCheck;
-use apiserver::options::AuthorizationMode;
 use apiserver::server::tls;
 use bytes::Bytes;
 use common::{Chunks, Client, TestServer};
@@ -144,7 +143,10 @@ async fn token_and_client_certificate_authentication() {
                     .unwrap(),
             ),
         };
-        config.authorizer = Authorizer::new(vec![AuthorizationMode::AlwaysDeny]).unwrap();
+        config.authorizer = Arc::new(Union::new(vec![
+            Arc::new(PrivilegedGroups::default()),
+            Arc::new(AlwaysDeny),
+        ]));
     })
     .await;
     let client = server.client();
@@ -374,6 +376,7 @@ async fn metrics_count_requests_per_verb_and_code() {
         },
         has_status: false,
         has_scale: false,
+        create_only: false,
     };
     let installed = [
         resource("", "pods"),

@@ -18,7 +18,6 @@ use regex::Regex;
 use apiserver::audit::log::Rotation;
 use apiserver::audit::{Auditor, LogBackend, Policy};
 use apiserver::authentication::{Authenticator, TokenFile};
-use apiserver::authorization::Authorizer;
 use apiserver::healthz::{CheckResult, HealthCheck};
 use apiserver::server::{Config, PreparedServer, Server, connections, signals, tls};
 use apiserver_storage::etcd::compactor;
@@ -154,6 +153,7 @@ pub fn aggregate(errors: &[String]) -> String {
 /// validated options and binds the secure port.
 pub async fn prepare(completed: CompletedOptions) -> anyhow::Result<PreparedServer> {
     let o = &completed.options;
+    controlplane::authorizer::check_modes(&o.authorization.parsed_modes())?;
     let tls = tls::server_config(&tls::TlsSettings {
         cert_file: &completed.tls_cert_file,
         key_file: &completed.tls_private_key_file,
@@ -172,7 +172,14 @@ pub async fn prepare(completed: CompletedOptions) -> anyhow::Result<PreparedServ
         anonymous: o.authentication.anonymous_auth,
         tokens,
     };
-    let authorizer = Authorizer::new(o.authorization.parsed_modes())?;
+    // The control plane first: the authorizer chain reads its RBAC index.
+    let (storage, endpoint_leases) = open_storage(o).await?;
+    let instance = Instance::new(
+        control_plane_config(&completed, endpoint_leases)?,
+        storage.clone(),
+    )
+    .await?;
+    instance.bootstrap().await?;
     let auditor = match (&o.audit.audit_log_path, &o.audit.audit_policy_file) {
         (Some(log), Some(policy)) => Some(Auditor {
             policy: Policy::load(policy)?,
@@ -216,7 +223,7 @@ pub async fn prepare(completed: CompletedOptions) -> anyhow::Result<PreparedServ
             .ok()
             .filter(|n| *n > 0),
         authenticator,
-        authorizer,
+        authorizer: instance.authorizer(),
         auditor,
         max_requests_in_flight: usize::try_from(o.generic.max_requests_in_flight).unwrap_or(0),
         max_mutating_requests_in_flight: usize::try_from(o.generic.max_mutating_requests_in_flight)
@@ -236,7 +243,6 @@ pub async fn prepare(completed: CompletedOptions) -> anyhow::Result<PreparedServ
         idle_connection_timeout: o.secure_serving.idle_connection_timeout.to_std(),
     };
     let mut server = Server::new(config)?;
-    let (storage, endpoint_leases) = open_storage(o).await?;
     server.add_health_check(Arc::new(StorageHealth {
         name: "etcd",
         storage: storage.clone(),
@@ -247,9 +253,6 @@ pub async fn prepare(completed: CompletedOptions) -> anyhow::Result<PreparedServ
         storage: storage.clone(),
         timeout: o.etcd.etcd_readycheck_timeout.to_std(),
     }));
-    let instance =
-        Instance::new(control_plane_config(&completed, endpoint_leases)?, storage).await?;
-    instance.bootstrap().await?;
     let endpoint_reconciler = instance.endpoint_reconciler();
     server.add_pre_shutdown_hook("remove-endpoints", async move {
         if let Err(status) = endpoint_reconciler.remove_self().await {
@@ -367,6 +370,7 @@ fn control_plane_config(
             _ => ReconcilerType::Lease,
         },
         endpoint_leases,
+        authorization_modes: o.authorization.parsed_modes(),
     })
 }
 

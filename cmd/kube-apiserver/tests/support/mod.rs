@@ -36,6 +36,15 @@ pub fn server_binary() -> String {
 pub const USER_AGENT: &str = "apiserver-tests/v0.0.0 (linux/amd64) harness";
 pub const TOKEN: &str = "test-admin-token";
 
+/// Users besides the admin every test server knows (`--token-auth-file`):
+/// (token, name, uid, groups). They may do nothing until granted, under
+/// RBAC.
+pub const USERS: [(&str, &str, &str, &str); 3] = [
+    ("alice-token", "alice", "alice-uid", "dev"),
+    ("bob-token", "bob", "bob-uid", ""),
+    ("carol-token", "carol", "carol-uid", "dev,ops"),
+];
+
 /// The storage backend the tests' servers use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -88,11 +97,11 @@ impl Server {
     /// the test mounted).
     pub async fn start_with_data_dir(extra: &[&str], data_dir: Option<PathBuf>) -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
-        std::fs::write(
-            dir.path().join("tokens.csv"),
-            format!("{TOKEN},admin,admin-uid,system:masters\n"),
-        )
-        .expect("write tokens");
+        let mut tokens = format!("{TOKEN},admin,admin-uid,system:masters\n");
+        for (token, name, uid, groups) in USERS {
+            tokens.push_str(&format!("{token},{name},{uid},\"{groups}\"\n"));
+        }
+        std::fs::write(dir.path().join("tokens.csv"), tokens).expect("write tokens");
         // A test that names its own etcd keeps it.
         let own_etcd = extra.iter().any(|arg| arg.starts_with("--etcd-servers"));
         let etcd = match Backend::from_env() {
@@ -246,20 +255,39 @@ impl Server {
         body: Option<Vec<u8>>,
         content_type: &str,
     ) -> anyhow::Result<hyper::Response<Incoming>> {
+        self.send_with(method, path, body, content_type, Some(TOKEN), &[])
+            .await
+    }
+
+    /// A request with `token` (none: anonymous) and extra headers.
+    pub async fn send_with(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Vec<u8>>,
+        content_type: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> anyhow::Result<hyper::Response<Incoming>> {
         let tcp = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await?;
         let tls = tokio_rustls::TlsConnector::from(Arc::new(self.tls_config()?))
             .connect(ServerName::try_from("localhost")?.to_owned(), tcp)
             .await?;
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls)).await?;
         tokio::spawn(conn);
-        let request = hyper::Request::builder()
+        let mut request = hyper::Request::builder()
             .method(method)
             .uri(path)
             .header("host", "localhost")
-            .header("authorization", format!("Bearer {TOKEN}"))
             .header("user-agent", USER_AGENT)
-            .header("content-type", content_type)
-            .body(Full::new(Bytes::from(body.unwrap_or_default())))?;
+            .header("content-type", content_type);
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = request.body(Full::new(Bytes::from(body.unwrap_or_default())))?;
         Ok(sender.send_request(request).await?)
     }
 
@@ -309,6 +337,31 @@ impl Server {
             )
         });
         (code, json, warnings)
+    }
+
+    /// A JSON request as the user of `token` (none: anonymous), with extra
+    /// headers; the status code and the body (`Null` when not JSON).
+    pub async fn request_as(
+        &self,
+        token: Option<&str>,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> (u16, Value) {
+        let bytes = body.map(|b| serde_json::to_vec(b).expect("encode"));
+        let response = self
+            .send_with(method, path, bytes, "application/json", token, headers)
+            .await
+            .unwrap_or_else(|err| panic!("{method} {path}: {err:#}"));
+        let code = response.status().as_u16();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        (code, serde_json::from_slice(&body).unwrap_or(Value::Null))
     }
 
     pub async fn get(&self, path: &str) -> (u16, Value) {

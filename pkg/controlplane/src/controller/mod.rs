@@ -1,8 +1,9 @@
 //! Controllers that run inside the apiserver process: the namespace
 //! finalizer (deleting a namespace's contents), the event TTL sweeper, the
-//! service allocation repair loop and the `default/kubernetes` endpoint
-//! reconciler.
+//! service allocation repair loop, the `default/kubernetes` endpoint
+//! reconciler and cluster role aggregation.
 
+pub mod cluster_role_aggregation;
 pub mod endpoint_reconciler;
 pub mod event_ttl;
 pub mod namespace;

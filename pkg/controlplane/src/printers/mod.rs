@@ -15,6 +15,7 @@ use serde_json::Value;
 pub mod config;
 pub mod core;
 pub mod pod;
+pub mod rbac;
 pub mod service;
 pub mod workloads;
 

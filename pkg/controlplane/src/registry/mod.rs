@@ -1,4 +1,7 @@
 //! The strategy of every built-in kind (mirrors `pkg/registry`).
 
 pub mod apps;
+pub mod authentication;
+pub mod authorization;
 pub mod core;
+pub mod rbac;

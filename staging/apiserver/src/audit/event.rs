@@ -19,6 +19,9 @@ pub struct Event {
     pub request_uri: String,
     pub verb: String,
     pub user: EventUser,
+    /// The user the request acted as (`Impersonate-User`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub impersonated_user: Option<EventUser>,
     #[serde(rename = "sourceIPs")]
     pub source_ips: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -123,6 +126,7 @@ impl Event {
             request_uri,
             verb: info.verb.clone(),
             user: EventUser::from(user),
+            impersonated_user: None,
             source_ips,
             user_agent,
             object_ref: ObjectReference::of(info),

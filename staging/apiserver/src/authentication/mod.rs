@@ -15,6 +15,11 @@ pub const UNAUTHENTICATED_GROUP: &str = "system:unauthenticated";
 pub const AUTHENTICATED_GROUP: &str = "system:authenticated";
 pub const PRIVILEGED_GROUP: &str = "system:masters";
 
+/// The user name of a service account (upstream's `serviceaccount.MakeUsername`).
+pub fn service_account_username(namespace: &str, name: &str) -> String {
+    format!("system:serviceaccount:{namespace}:{name}")
+}
+
 /// `user.Info`: the authenticated identity of a request.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UserInfo {

@@ -1,53 +1,129 @@
-//! Authorization: may this user do this verb on this resource or path? The
-//! chain of `--authorization-mode` authorizers is asked in order; members of
-//! `system:masters` are always allowed (upstream's privileged-group rule).
+//! Authorization (mirrors `k8s.io/apiserver/pkg/authorization`): may this
+//! user do this verb on this resource or path? An [`Authorizer`] answers
+//! with a [`Decision`]; the `--authorization-mode` chain is a [`Union`]
+//! whose first Allow or Deny wins, after upstream's privileged-group rule
+//! (`system:masters` may do everything).
 
-use crate::authentication::{PRIVILEGED_GROUP, UserInfo};
-use crate::options::AuthorizationMode;
+mod union;
+
+pub use union::{AlwaysAllow, AlwaysDeny, PrivilegedGroups, Union};
+
+use crate::authentication::UserInfo;
 use crate::request_info::RequestInfo;
 use crate::status::{Status, StatusDetails};
 
-/// The decision for one request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What an authorizer answers (`authorizer.Decision`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
     Allow,
-    Deny(String),
+    Deny,
+    /// This authorizer has nothing to say: the next one is asked.
+    NoOpinion,
 }
 
-/// The configured authorizer chain. Only implemented modes may be in it.
-#[derive(Debug, Clone)]
-pub struct Authorizer {
-    modes: Vec<AuthorizationMode>,
+/// A decision and why (the reason is shown in a 403 and in reviews).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    pub decision: Decision,
+    pub reason: String,
 }
 
-impl Authorizer {
-    /// Fails on a mode this server cannot enforce yet, so that a cluster is
-    /// never silently opened up.
-    pub fn new(modes: Vec<AuthorizationMode>) -> anyhow::Result<Self> {
-        if let Some(mode) = modes.iter().find(|m| !m.is_implemented()) {
-            anyhow::bail!(
-                "--authorization-mode {mode} is not implemented yet: use AlwaysAllow or AlwaysDeny"
-            );
+impl Verdict {
+    pub fn allow(reason: impl Into<String>) -> Self {
+        Verdict {
+            decision: Decision::Allow,
+            reason: reason.into(),
         }
-        Ok(Authorizer { modes })
     }
 
-    pub fn authorize(&self, user: &UserInfo, _request: &RequestInfo) -> Decision {
-        if user.groups.iter().any(|g| g == PRIVILEGED_GROUP) {
-            return Decision::Allow;
+    pub fn deny(reason: impl Into<String>) -> Self {
+        Verdict {
+            decision: Decision::Deny,
+            reason: reason.into(),
         }
-        for mode in &self.modes {
-            match mode {
-                AuthorizationMode::AlwaysAllow => return Decision::Allow,
-                AuthorizationMode::AlwaysDeny => {
-                    return Decision::Deny("Everything is forbidden.".to_string());
-                }
-                // Refused by `new`.
-                _ => {}
-            }
-        }
-        Decision::Deny(String::new())
     }
+
+    pub fn no_opinion(reason: impl Into<String>) -> Self {
+        Verdict {
+            decision: Decision::NoOpinion,
+            reason: reason.into(),
+        }
+    }
+
+    pub fn allowed(&self) -> bool {
+        self.decision == Decision::Allow
+    }
+}
+
+/// What is asked (`authorizer.Attributes`): a user and either a resource
+/// request (verb, group, resource, subresource, namespace, name) or a
+/// non-resource one (verb, path).
+#[derive(Debug, Clone, Copy)]
+pub struct Attributes<'a> {
+    pub user: &'a UserInfo,
+    pub verb: &'a str,
+    pub resource_request: bool,
+    pub api_group: &'a str,
+    pub api_version: &'a str,
+    pub resource: &'a str,
+    pub subresource: &'a str,
+    pub namespace: &'a str,
+    pub name: &'a str,
+    pub path: &'a str,
+}
+
+impl<'a> Attributes<'a> {
+    /// The attributes of an HTTP request (`GetAuthorizerAttributes`).
+    pub fn of_request(user: &'a UserInfo, info: &'a RequestInfo) -> Self {
+        Attributes {
+            user,
+            verb: &info.verb,
+            resource_request: info.is_resource_request,
+            api_group: &info.api_group,
+            api_version: &info.api_version,
+            resource: &info.resource,
+            subresource: &info.subresource,
+            namespace: &info.namespace,
+            name: &info.name,
+            path: &info.path,
+        }
+    }
+}
+
+/// A rule as the rules review reports it (`authorizer.ResourceRuleInfo`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResourceRule {
+    pub verbs: Vec<String>,
+    pub api_groups: Vec<String>,
+    pub resources: Vec<String>,
+    pub resource_names: Vec<String>,
+}
+
+/// A non-resource rule (`authorizer.NonResourceRuleInfo`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NonResourceRule {
+    pub verbs: Vec<String>,
+    pub non_resource_urls: Vec<String>,
+}
+
+/// What a user may do in a namespace, as far as the authorizers can list it
+/// (`authorizer.RuleResolver`'s answer).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rules {
+    pub resource_rules: Vec<ResourceRule>,
+    pub non_resource_rules: Vec<NonResourceRule>,
+    /// Some authorizer could not list all it allows.
+    pub incomplete: bool,
+    /// Errors met while listing (missing roles, ...).
+    pub errors: Vec<String>,
+}
+
+/// One authorizer (`authorizer.Authorizer` with `authorizer.RuleResolver`).
+pub trait Authorizer: Send + Sync {
+    fn authorize(&self, attributes: &Attributes<'_>) -> Verdict;
+
+    /// The rules `user` has in `namespace` (for SelfSubjectRulesReview).
+    fn rules_for(&self, user: &UserInfo, namespace: &str) -> Rules;
 }
 
 /// The 403 `Status` upstream's `responsewriters.Forbidden` writes.
@@ -88,11 +164,12 @@ pub fn forbidden(user: &UserInfo, request: &RequestInfo, reason: &str) -> Status
     } else {
         format!("{}.{}", request.resource, request.api_group)
     };
-    Status::forbidden(format!(
-        "{qualified} {:?} is forbidden: {message}",
-        request.name
-    ))
-    .with_details(StatusDetails {
+    let subject = if request.name.is_empty() {
+        qualified
+    } else {
+        format!("{qualified} {:?}", request.name)
+    };
+    Status::forbidden(format!("{subject} is forbidden: {message}")).with_details(StatusDetails {
         name: Some(request.name.clone()),
         group: Some(request.api_group.clone()),
         kind: Some(request.resource.clone()),
@@ -106,37 +183,18 @@ mod tests {
     use http::Method;
 
     #[test]
-    fn deny_all_but_masters() {
-        let authz = Authorizer::new(vec![AuthorizationMode::AlwaysDeny]).unwrap();
+    fn path_message() {
         let request = RequestInfo::new(&Method::GET, "/version", None);
         let alice = UserInfo {
             name: "alice".into(),
             ..UserInfo::default()
         };
-        assert_eq!(
-            authz.authorize(&alice, &request),
-            Decision::Deny("Everything is forbidden.".into())
-        );
-        let root = UserInfo {
-            name: "root".into(),
-            groups: vec![PRIVILEGED_GROUP.into()],
-            ..UserInfo::default()
-        };
-        assert_eq!(authz.authorize(&root, &request), Decision::Allow);
         let status = forbidden(&alice, &request, "Everything is forbidden.");
         assert_eq!(
             status.message,
             "forbidden: User \"alice\" cannot get path \"/version\": Everything is forbidden."
         );
     }
-
-    #[test]
-    fn unimplemented_modes_are_refused() {
-        let err =
-            Authorizer::new(vec![AuthorizationMode::Node, AuthorizationMode::Rbac]).unwrap_err();
-        assert!(err.to_string().contains("Node is not implemented"), "{err}");
-    }
-
     #[test]
     fn resource_message() {
         let request = RequestInfo::new(

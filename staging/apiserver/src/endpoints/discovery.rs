@@ -35,6 +35,18 @@ const RESOURCE_VERBS: &[&str] = &[
     "watch",
 ];
 
+/// The verbs of a review, which is created and never stored.
+const CREATE_ONLY_VERBS: &[&str] = &["create"];
+
+/// The verbs `info` serves.
+fn resource_verbs(info: &ResourceInfo) -> &'static [&'static str] {
+    if info.create_only {
+        CREATE_ONLY_VERBS
+    } else {
+        RESOURCE_VERBS
+    }
+}
+
 /// The verbs of the `status` and `scale` subresources.
 const SUBRESOURCE_VERBS: &[&str] = &["get", "patch", "update"];
 
@@ -434,10 +446,11 @@ fn legacy_resources(info: &ResourceInfo) -> Vec<ApiResource> {
         group: None,
         version: None,
         kind: info.kind,
-        verbs: RESOURCE_VERBS,
+        verbs: resource_verbs(info),
         short_names: info.short_names,
         categories: info.categories,
-        storage_version_hash: Some(storage_version_hash(info.group, info.version, info.kind)),
+        storage_version_hash: (!info.create_only)
+            .then(|| storage_version_hash(info.group, info.version, info.kind)),
     }];
     if info.has_status {
         entries.push(ApiResource {
@@ -538,7 +551,7 @@ fn aggregated_resource(info: &ResourceInfo) -> ApiResourceDiscovery<'_> {
             "Cluster"
         },
         singular_resource: info.singular,
-        verbs: RESOURCE_VERBS,
+        verbs: resource_verbs(info),
         short_names: info.short_names,
         categories: info.categories,
         subresources,
@@ -733,6 +746,7 @@ mod tests {
             },
             has_status: true,
             has_scale: false,
+            create_only: false,
         }
     }
 
@@ -750,6 +764,7 @@ mod tests {
             },
             has_status: true,
             has_scale: false,
+            create_only: false,
         }
     }
 
@@ -767,6 +782,7 @@ mod tests {
             },
             has_status: true,
             has_scale: true,
+            create_only: false,
         }
     }
 
@@ -784,6 +800,7 @@ mod tests {
             },
             has_status: false,
             has_scale: false,
+            create_only: false,
         }
     }
 

@@ -20,6 +20,8 @@ use crate::registry::rest::Subresource;
 use crate::status::Status;
 
 use super::handlers::{self, Query};
+use super::request;
+use crate::authentication::UserInfo;
 
 /// Every installed resource, by group, version and plural name.
 pub struct Api {
@@ -297,10 +299,19 @@ async fn serve(State(api): State<Arc<Api>>, request: Request) -> Response {
         Ok(body) => body,
         Err(status) => return status.into_response(),
     };
+    let user = Arc::new(
+        parts
+            .extensions
+            .get::<UserInfo>()
+            .cloned()
+            .unwrap_or_default(),
+    );
     if parts.method == Method::GET {
-        return match api
-            .handle(&parts.method, &parts.uri, &parts.headers, body)
-            .await
+        return match request::with_user(
+            user,
+            api.handle(&parts.method, &parts.uri, &parts.headers, body),
+        )
+        .await
         {
             Ok(response) => response,
             Err(status) => status.into_response(),
@@ -311,8 +322,11 @@ async fn serve(State(api): State<Arc<Api>>, request: Request) -> Response {
     // what follows it (allocations committed or released, finalizers), as
     // upstream's handler goroutine also runs on after a timeout.
     let write = tokio::spawn(async move {
-        api.handle(&parts.method, &parts.uri, &parts.headers, body)
-            .await
+        request::with_user(
+            user,
+            api.handle(&parts.method, &parts.uri, &parts.headers, body),
+        )
+        .await
     });
     match write.await {
         Ok(Ok(response)) => response,

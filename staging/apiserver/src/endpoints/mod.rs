@@ -6,5 +6,6 @@ pub mod handlers;
 pub mod installer;
 pub mod openapi;
 pub mod protobuf;
+pub mod request;
 
 pub use installer::Api;

@@ -51,6 +51,18 @@ impl OpenApiResource {
             register_kind: register::<T>,
         }
     }
+
+    /// A review (`info.create_only`): one POST, no list.
+    pub fn create_only<T>(info: ResourceInfo) -> Self
+    where
+        T: k8s_openapi::Resource + JsonSchema,
+    {
+        OpenApiResource {
+            info,
+            list_kind: "",
+            register_kind: register::<T>,
+        }
+    }
 }
 
 /// Adds `T` to the generator's definitions; returns its definition name.
@@ -516,10 +528,12 @@ fn group_version_document(
             );
             drop_required_metadata(schema);
         }
-        schemas.insert(
-            list_schema.clone(),
-            list_schema_for(info, member.list_kind, kind_schema),
-        );
+        if !info.create_only {
+            schemas.insert(
+                list_schema.clone(),
+                list_schema_for(info, member.list_kind, kind_schema),
+            );
+        }
     }
 
     let context = PathContext {
@@ -893,7 +907,32 @@ impl PathContext<'_> {
             Value::Array(parameters)
         };
 
+        let create = self.operation(
+            info,
+            ns,
+            Operation {
+                action: "post",
+                verb: "create",
+                description: format!("create a {kind}"),
+                suffix: "",
+                parameters: CREATE_PARAMETERS,
+                request: Some((JSON_MEDIA, kind_schema)),
+                responses: vec![
+                    ("200", "OK", kind_schema, JSON_MEDIA),
+                    ("201", "Created", kind_schema, JSON_MEDIA),
+                    ("202", "Accepted", kind_schema, JSON_MEDIA),
+                ],
+                kind: own_kind.clone(),
+            },
+        );
         let mut collection_path = Map::new();
+        if info.create_only {
+            // A review: created, never read back.
+            collection_path.insert("post".into(), create);
+            collection_path.insert("parameters".into(), with_pretty(scope_parameters));
+            paths.insert(collection, Value::Object(collection_path));
+            return;
+        }
         collection_path.insert(
             "get".into(),
             self.operation(
@@ -911,27 +950,7 @@ impl PathContext<'_> {
                 },
             ),
         );
-        collection_path.insert(
-            "post".into(),
-            self.operation(
-                info,
-                ns,
-                Operation {
-                    action: "post",
-                    verb: "create",
-                    description: format!("create a {kind}"),
-                    suffix: "",
-                    parameters: CREATE_PARAMETERS,
-                    request: Some((JSON_MEDIA, kind_schema)),
-                    responses: vec![
-                        ("200", "OK", kind_schema, JSON_MEDIA),
-                        ("201", "Created", kind_schema, JSON_MEDIA),
-                        ("202", "Accepted", kind_schema, JSON_MEDIA),
-                    ],
-                    kind: own_kind.clone(),
-                },
-            ),
-        );
+        collection_path.insert("post".into(), create);
         collection_path.insert(
             "delete".into(),
             self.operation(
@@ -1178,6 +1197,7 @@ mod tests {
             },
             has_status: true,
             has_scale: false,
+            create_only: false,
         })
     }
 
@@ -1195,6 +1215,7 @@ mod tests {
             },
             has_status: true,
             has_scale: false,
+            create_only: false,
         })
     }
 
@@ -1212,6 +1233,7 @@ mod tests {
             },
             has_status: true,
             has_scale: true,
+            create_only: false,
         })
     }
 

@@ -16,8 +16,10 @@ use http::{HeaderValue, Method};
 
 use super::Chain;
 use super::body_limit::{BodyLimit, read_body};
+use super::impersonation::ImpersonatedUser;
 use crate::audit::Event;
 use crate::audit::Level;
+use crate::audit::event::EventUser;
 use crate::authentication::UserInfo;
 use crate::request_info::RequestInfo;
 
@@ -66,6 +68,10 @@ pub async fn filter(State(chain): State<Arc<Chain>>, request: Request, next: Nex
         response_object = captured.as_deref().and_then(json_object);
         response = Response::from_parts(parts, body);
     }
+    event.impersonated_user = response
+        .extensions()
+        .get::<ImpersonatedUser>()
+        .map(|impersonated| EventUser::from(&impersonated.0));
     if let Ok(value) = HeaderValue::from_str(&event.audit_id) {
         response.headers_mut().insert("audit-id", value);
     }

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::Chain;
 use crate::authentication::UserInfo;
-use crate::authorization::{Decision, forbidden};
+use crate::authorization::{Attributes, forbidden};
 use crate::request_info::RequestInfo;
 use crate::status::Status;
 
@@ -21,8 +21,12 @@ pub async fn filter(State(chain): State<Arc<Chain>>, request: Request, next: Nex
         return Status::internal_error("no user or request info in the request context")
             .into_response();
     };
-    match chain.authorizer.authorize(user, info) {
-        Decision::Allow => next.run(request).await,
-        Decision::Deny(reason) => forbidden(user, info, &reason).into_response(),
+    let verdict = chain
+        .authorizer
+        .authorize(&Attributes::of_request(user, info));
+    if verdict.allowed() {
+        next.run(request).await
+    } else {
+        forbidden(user, info, &verdict.reason).into_response()
     }
 }

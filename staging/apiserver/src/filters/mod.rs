@@ -1,7 +1,7 @@
 //! The request filter chain, as tower layers in Kubernetes' order (outermost
 //! first): panic recovery → request info (+ metrics) → max-in-flight →
-//! timeout → body limit → CORS → authentication → audit → authorization →
-//! handlers, with HSTS just inside panic recovery. Every rejection is a
+//! timeout → body limit → CORS → authentication → audit → impersonation →
+//! authorization → handlers, with HSTS just inside panic recovery. Every rejection is a
 //! `Status`.
 
 pub mod audit;
@@ -10,6 +10,7 @@ pub mod authorization;
 pub mod body_limit;
 pub mod cors;
 pub mod hsts;
+pub mod impersonation;
 pub mod max_inflight;
 pub mod panic_recovery;
 pub mod request_info;
@@ -38,7 +39,7 @@ pub struct Chain {
     pub cors_allowed_origins: Vec<Regex>,
     pub authenticator: Authenticator,
     pub auditor: Option<Auditor>,
-    pub authorizer: Authorizer,
+    pub authorizer: Arc<dyn Authorizer>,
     /// The `Strict-Transport-Security` value, when directives are configured.
     pub hsts: Option<http::HeaderValue>,
 }
@@ -52,6 +53,7 @@ pub fn wrap(handlers: Router, chain: Arc<Chain>) -> Router {
     // `Router::layer` wraps what is there already: add the innermost first.
     let mut router = handlers
         .layer(from_fn_with_state(chain.clone(), authorization::filter))
+        .layer(from_fn_with_state(chain.clone(), impersonation::filter))
         .layer(from_fn_with_state(chain.clone(), audit::filter))
         .layer(from_fn_with_state(chain.clone(), authentication::filter));
     if !chain.cors_allowed_origins.is_empty() {

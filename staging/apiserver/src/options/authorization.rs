@@ -1,6 +1,6 @@
 //! Authorization options (`kubeoptions.BuiltInAuthorizationOptions`): the
-//! ordered authorizer chain. AlwaysAllow and AlwaysDeny are served; ABAC,
-//! Webhook, RBAC and Node are parsed and validated, and refused at start.
+//! ordered authorizer chain. RBAC, AlwaysAllow and AlwaysDeny are served;
+//! ABAC, Webhook and Node are parsed and validated, and refused at start.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -41,11 +41,6 @@ impl AuthorizationMode {
             Self::Node => "Node",
         }
     }
-
-    /// Whether this server can enforce the mode yet.
-    pub fn is_implemented(self) -> bool {
-        matches!(self, Self::AlwaysAllow | Self::AlwaysDeny)
-    }
 }
 
 impl fmt::Display for AuthorizationMode {
@@ -68,7 +63,7 @@ impl FromStr for AuthorizationMode {
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Authorization flags")]
 pub struct AuthorizationOptions {
-    /// Ordered list of plug-ins to do authorization on secure port. Defaults to AlwaysAllow if --authorization-config is not used. Comma-delimited list of: AlwaysAllow,AlwaysDeny,ABAC,Webhook,RBAC,Node. [AlwaysAllow and AlwaysDeny are implemented; the others are validated and refused at start]
+    /// Ordered list of plug-ins to do authorization on secure port. Defaults to AlwaysAllow if --authorization-config is not used. Comma-delimited list of: AlwaysAllow,AlwaysDeny,ABAC,Webhook,RBAC,Node. [RBAC, AlwaysAllow and AlwaysDeny are implemented; the others are validated and refused at start]
     #[arg(
         long = "authorization-mode",
         value_name = "strings",

@@ -5,6 +5,7 @@
 pub mod decode;
 mod managed_fields;
 pub mod rest;
+pub mod review;
 pub mod scale;
 pub mod store;
 pub mod strategy;

@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 
 use apimachinery::validation::field::ErrorList;
 
+use crate::authentication::UserInfo;
 use crate::status::Status;
 
 use futures_util::future::BoxFuture;
@@ -83,6 +84,9 @@ pub struct ResourceInfo {
     pub has_status: bool,
     /// Has a `/scale` subresource.
     pub has_scale: bool,
+    /// Serves `create` only, and stores nothing: a review
+    /// (`SubjectAccessReview`, `TokenReview`, ...).
+    pub create_only: bool,
 }
 
 impl ResourceInfo {
@@ -92,6 +96,7 @@ impl ResourceInfo {
             names: strategy.names().clone(),
             has_status: strategy.status().is_some(),
             has_scale: strategy.scale().is_some(),
+            create_only: false,
         }
     }
 }
@@ -246,6 +251,19 @@ pub trait Strategy: Send + Sync + 'static {
         _dry_run: bool,
     ) -> impl Future<Output = Result<Option<FinishFunc>, Status>> + Send {
         std::future::ready(Ok(None))
+    }
+
+    /// Refuses a write the requesting `user` may not make although it may
+    /// use the verb: RBAC's escalation prevention (upstream's
+    /// `policybased` storages). Runs after validation, on every attempt of
+    /// an update; `user` is `None` for the server's own writes.
+    fn authorize_write(
+        &self,
+        _user: Option<&UserInfo>,
+        _new: &Self::Object,
+        _old: Option<&Self::Object>,
+    ) -> Result<(), Status> {
+        Ok(())
     }
 
     /// Whether a delete must keep the object (marked with

@@ -38,7 +38,7 @@ pub struct Config {
     /// HTTP/2 `SETTINGS_MAX_CONCURRENT_STREAMS`; `None`: hyper's default.
     pub http2_max_streams: Option<u32>,
     pub authenticator: Authenticator,
-    pub authorizer: Authorizer,
+    pub authorizer: Arc<dyn Authorizer>,
     pub auditor: Option<Auditor>,
     /// 0: unlimited.
     pub max_requests_in_flight: usize,

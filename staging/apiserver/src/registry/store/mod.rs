@@ -33,6 +33,7 @@ use apimachinery::fieldmanager::FieldManager;
 use apimachinery::patch::{self, PatchError, PatchSchema};
 use apimachinery::validation::field::ErrorList;
 
+use crate::authentication::UserInfo;
 use crate::cpu_work;
 
 use crate::admission::{self, Attributes, Operation};

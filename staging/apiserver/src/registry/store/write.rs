@@ -168,6 +168,16 @@ impl<S: Strategy> Store<S> {
             finish_with(finish, false).await;
             return Err(self.invalid(&name, &errors));
         }
+        if validate
+            && let Err(status) = self.strategy.authorize_write(
+                crate::endpoints::request::user().as_deref(),
+                &obj,
+                None,
+            )
+        {
+            finish_with(finish, false).await;
+            return Err(status);
+        }
         if dry_run {
             finish_with(finish, true).await;
             return Ok(obj);
@@ -214,6 +224,7 @@ impl<S: Strategy> Store<S> {
             dry_run,
             allocation: None,
             decided: None,
+            user: crate::endpoints::request::user(),
         };
         let outcome = guaranteed_update_with(&*self.storage, &key, false, &mut attempt)
             .await
@@ -321,6 +332,8 @@ struct UpdateAttempt<'a, S: Strategy, F> {
     dry_run: bool,
     allocation: Option<FinishFunc>,
     decided: Option<S::Object>,
+    /// The requesting user (none for the server's own writes).
+    user: Option<Arc<UserInfo>>,
 }
 
 impl<S, F> TryUpdate for UpdateAttempt<'_, S, F>
@@ -349,6 +362,9 @@ where
         let errors = self.path.validate(&new, &old);
         if !errors.is_empty() {
             return Err(store.invalid(self.name, &errors));
+        }
+        if let UpdatePath::Main(strategy) = &self.path {
+            strategy.authorize_write(self.user.as_deref(), &new, Some(&old))?;
         }
         let decision = if new == old || self.dry_run {
             Decision::Keep
