@@ -348,7 +348,8 @@ impl Instance {
         let contents = self
             .all
             .iter()
-            .filter(|store| store.info().namespaced)
+            // Reviews store nothing: nothing of theirs is in a namespace.
+            .filter(|store| store.info().namespaced && !store.info().create_only)
             .cloned()
             .collect();
         let controller = Arc::new(NamespaceController {

@@ -7,8 +7,8 @@ use k8s_openapi::api::authentication::v1::{
 };
 
 use apiserver::authentication::UserInfo;
+use apiserver::registry::ResourceInfo;
 use apiserver::registry::review::Review;
-use apiserver::registry::{ResourceInfo, ResourceNames};
 use apiserver::status::Status;
 
 /// `selfsubjectreviews`.
@@ -19,21 +19,7 @@ pub struct SelfSubjectReviews {
 impl Default for SelfSubjectReviews {
     fn default() -> Self {
         SelfSubjectReviews {
-            info: ResourceInfo {
-                names: ResourceNames {
-                    group: "authentication.k8s.io",
-                    version: "v1",
-                    kind: "SelfSubjectReview",
-                    plural: "selfsubjectreviews",
-                    singular: "selfsubjectreview",
-                    namespaced: false,
-                    short_names: &[],
-                    categories: &[],
-                },
-                has_status: false,
-                has_scale: false,
-                create_only: true,
-            },
+            info: ResourceInfo::review::<SelfSubjectReview>(),
         }
     }
 }

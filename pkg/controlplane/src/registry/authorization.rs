@@ -4,6 +4,7 @@
 //! `SelfSubjectRulesReview` (`can-i --list`) ask about the caller,
 //! `SubjectAccessReview` and `LocalSubjectAccessReview` about anyone.
 
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 use k8s_openapi::api::authorization::v1::{
@@ -15,32 +16,30 @@ use k8s_openapi::api::authorization::v1::{
 use apimachinery::validation::field::{Error, ErrorList, Path};
 use apiserver::authentication::UserInfo;
 use apiserver::authorization::{Attributes, Authorizer, Decision};
+use apiserver::registry::ResourceInfo;
 use apiserver::registry::review::Review;
-use apiserver::registry::{ResourceInfo, ResourceNames};
 use apiserver::status::Status;
 
 const GROUP: &str = "authorization.k8s.io";
 
-fn review_info(
-    kind: &'static str,
-    plural: &'static str,
-    singular: &'static str,
-    namespaced: bool,
-) -> ResourceInfo {
-    ResourceInfo {
-        names: ResourceNames {
-            group: GROUP,
-            version: "v1",
-            kind,
-            plural,
-            singular,
-            namespaced,
-            short_names: &[],
-            categories: &[],
-        },
-        has_status: false,
-        has_scale: false,
-        create_only: true,
+/// One access review kind, asked of the authorizer chain.
+pub struct AccessReviews<T> {
+    authorizer: Arc<dyn Authorizer>,
+    info: ResourceInfo,
+    _kind: PhantomData<fn() -> T>,
+}
+
+impl<T> AccessReviews<T>
+where
+    T: k8s_openapi::Resource,
+    T::Scope: 'static,
+{
+    pub fn new(authorizer: Arc<dyn Authorizer>) -> Self {
+        AccessReviews {
+            authorizer,
+            info: ResourceInfo::review::<T>(),
+            _kind: PhantomData,
+        }
     }
 }
 
@@ -167,27 +166,10 @@ fn validate_spec<'a>(
 }
 
 /// `selfsubjectaccessreviews`: may I?
-pub struct SelfSubjectAccessReviews {
-    authorizer: Arc<dyn Authorizer>,
-    info: ResourceInfo,
-}
-
-impl SelfSubjectAccessReviews {
-    pub fn new(authorizer: Arc<dyn Authorizer>) -> Self {
-        SelfSubjectAccessReviews {
-            authorizer,
-            info: review_info(
-                "SelfSubjectAccessReview",
-                "selfsubjectaccessreviews",
-                "selfsubjectaccessreview",
-                false,
-            ),
-        }
-    }
-}
+pub type SelfSubjectAccessReviews = AccessReviews<SelfSubjectAccessReview>;
 
 #[async_trait::async_trait]
-impl Review for SelfSubjectAccessReviews {
+impl Review for AccessReviews<SelfSubjectAccessReview> {
     type Object = SelfSubjectAccessReview;
 
     fn info(&self) -> &ResourceInfo {
@@ -220,27 +202,10 @@ impl Review for SelfSubjectAccessReviews {
 }
 
 /// `subjectaccessreviews`: may this user?
-pub struct SubjectAccessReviews {
-    authorizer: Arc<dyn Authorizer>,
-    info: ResourceInfo,
-}
-
-impl SubjectAccessReviews {
-    pub fn new(authorizer: Arc<dyn Authorizer>) -> Self {
-        SubjectAccessReviews {
-            authorizer,
-            info: review_info(
-                "SubjectAccessReview",
-                "subjectaccessreviews",
-                "subjectaccessreview",
-                false,
-            ),
-        }
-    }
-}
+pub type SubjectAccessReviews = AccessReviews<SubjectAccessReview>;
 
 #[async_trait::async_trait]
-impl Review for SubjectAccessReviews {
+impl Review for AccessReviews<SubjectAccessReview> {
     type Object = SubjectAccessReview;
 
     fn info(&self) -> &ResourceInfo {
@@ -264,27 +229,10 @@ impl Review for SubjectAccessReviews {
 }
 
 /// `localsubjectaccessreviews`: may this user, in this namespace?
-pub struct LocalSubjectAccessReviews {
-    authorizer: Arc<dyn Authorizer>,
-    info: ResourceInfo,
-}
-
-impl LocalSubjectAccessReviews {
-    pub fn new(authorizer: Arc<dyn Authorizer>) -> Self {
-        LocalSubjectAccessReviews {
-            authorizer,
-            info: review_info(
-                "LocalSubjectAccessReview",
-                "localsubjectaccessreviews",
-                "localsubjectaccessreview",
-                true,
-            ),
-        }
-    }
-}
+pub type LocalSubjectAccessReviews = AccessReviews<LocalSubjectAccessReview>;
 
 #[async_trait::async_trait]
-impl Review for LocalSubjectAccessReviews {
+impl Review for AccessReviews<LocalSubjectAccessReview> {
     type Object = LocalSubjectAccessReview;
 
     fn info(&self) -> &ResourceInfo {
@@ -341,27 +289,10 @@ impl Review for LocalSubjectAccessReviews {
 }
 
 /// `selfsubjectrulesreviews`: what may I do in a namespace?
-pub struct SelfSubjectRulesReviews {
-    authorizer: Arc<dyn Authorizer>,
-    info: ResourceInfo,
-}
-
-impl SelfSubjectRulesReviews {
-    pub fn new(authorizer: Arc<dyn Authorizer>) -> Self {
-        SelfSubjectRulesReviews {
-            authorizer,
-            info: review_info(
-                "SelfSubjectRulesReview",
-                "selfsubjectrulesreviews",
-                "selfsubjectrulesreview",
-                false,
-            ),
-        }
-    }
-}
+pub type SelfSubjectRulesReviews = AccessReviews<SelfSubjectRulesReview>;
 
 #[async_trait::async_trait]
-impl Review for SelfSubjectRulesReviews {
+impl Review for AccessReviews<SelfSubjectRulesReview> {
     type Object = SelfSubjectRulesReview;
 
     fn info(&self) -> &ResourceInfo {

@@ -126,3 +126,88 @@ impl<R: Review> RestStorage for ReviewRest<R> {
         Err(self.unsupported("deletecollection"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::authentication::v1::SelfSubjectReview;
+    use k8s_openapi::api::authorization::v1::LocalSubjectAccessReview;
+
+    /// Answers with the caller's name in `status.userInfo.username`.
+    struct WhoAmI(ResourceInfo);
+
+    #[async_trait::async_trait]
+    impl Review for WhoAmI {
+        type Object = SelfSubjectReview;
+
+        fn info(&self) -> &ResourceInfo {
+            &self.0
+        }
+
+        async fn review(
+            &self,
+            _: Option<&str>,
+            user: &UserInfo,
+            mut object: SelfSubjectReview,
+        ) -> Result<SelfSubjectReview, Status> {
+            object.status = Some(
+                k8s_openapi::api::authentication::v1::SelfSubjectReviewStatus {
+                    user_info: Some(k8s_openapi::api::authentication::v1::UserInfo {
+                        username: Some(user.name.clone()),
+                        ..Default::default()
+                    }),
+                },
+            );
+            Ok(object)
+        }
+    }
+
+    #[test]
+    fn review_names_and_scope_come_from_the_type() {
+        let local = ResourceInfo::review::<LocalSubjectAccessReview>();
+        assert_eq!(
+            (local.group, local.plural, local.singular, local.namespaced),
+            (
+                "authorization.k8s.io",
+                "localsubjectaccessreviews",
+                "localsubjectaccessreview",
+                true
+            )
+        );
+        assert!(local.create_only);
+        assert!(!ResourceInfo::review::<SelfSubjectReview>().namespaced);
+    }
+
+    #[tokio::test]
+    async fn only_create_is_served_and_it_answers_as_the_caller() {
+        let rest = ReviewRest(Arc::new(
+            WhoAmI(ResourceInfo::review::<SelfSubjectReview>()),
+        ));
+        let body = Body {
+            format: super::super::rest::BodyFormat::Json,
+            bytes: Bytes::from_static(
+                br#"{"apiVersion":"authentication.k8s.io/v1","kind":"SelfSubjectReview"}"#,
+            ),
+        };
+        let alice = Arc::new(UserInfo {
+            name: "alice".into(),
+            ..UserInfo::default()
+        });
+        let reply = request::with_user(alice, rest.create(None, body, &WriteOptions::default()))
+            .await
+            .expect("created");
+        assert_eq!(reply.code, StatusCode::CREATED);
+        let answer: serde_json::Value = serde_json::from_slice(&reply.body).expect("JSON");
+        assert_eq!(answer["status"]["userInfo"]["username"], "alice");
+        assert_eq!(answer["kind"], "SelfSubjectReview");
+        let refused = rest
+            .list(None, &ListOptions::default())
+            .await
+            .expect_err("no list");
+        assert_eq!(refused.code, 405);
+        assert_eq!(
+            refused.message,
+            "list is not supported on resources of kind \"selfsubjectreviews.authentication.k8s.io\""
+        );
+    }
+}

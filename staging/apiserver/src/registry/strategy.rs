@@ -101,6 +101,36 @@ impl ResourceInfo {
     }
 }
 
+impl ResourceInfo {
+    /// A review (`info.create_only`) of k8s-openapi kind `T`: its names and
+    /// scope from the type.
+    pub fn review<T>() -> Self
+    where
+        T: k8s_openapi::Resource,
+        T::Scope: 'static,
+    {
+        let namespaced = std::any::TypeId::of::<T::Scope>()
+            == std::any::TypeId::of::<k8s_openapi::NamespaceResourceScope>();
+        ResourceInfo {
+            names: ResourceNames {
+                group: T::GROUP,
+                version: T::VERSION,
+                kind: T::KIND,
+                plural: T::URL_PATH_SEGMENT,
+                singular: T::URL_PATH_SEGMENT
+                    .strip_suffix('s')
+                    .unwrap_or(T::URL_PATH_SEGMENT),
+                namespaced,
+                short_names: &[],
+                categories: &[],
+            },
+            has_status: false,
+            has_scale: false,
+            create_only: true,
+        }
+    }
+}
+
 impl std::ops::Deref for ResourceInfo {
     type Target = ResourceNames;
 
