@@ -27,7 +27,8 @@ const BUILT: &str = env!("CARGO_BIN_EXE_kube-apiserver");
 struct Running {
     child: Child,
     port: u16,
-    config: std::sync::Arc<rustls::ClientConfig>,
+    /// Set once `/readyz` answers.
+    config: Option<std::sync::Arc<rustls::ClientConfig>>,
 }
 
 async fn start(dir: &Path, mode: &str) -> Running {
@@ -50,21 +51,38 @@ async fn start(dir: &Path, mode: &str) -> Running {
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn kube-apiserver");
-    loop {
-        let ca = dir.join("apiserver.crt");
+    let mut running = Running {
+        child,
+        port,
+        config: None,
+    };
+    let ca = dir.join("apiserver.crt");
+    while running.config.is_none() {
         if ca.is_file() {
             let config = client_config(&ca);
             if let Some(mut c) = connect(port, config.clone()).await
                 && call(&mut c, ADMIN, "GET", "/readyz", None).await.0 == 200
             {
-                return Running {
-                    child,
-                    port,
-                    config,
-                };
+                running.config = Some(config);
+                break;
             }
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    running
+}
+
+impl Running {
+    fn config(&self) -> std::sync::Arc<rustls::ClientConfig> {
+        self.config.clone().expect("a ready server")
+    }
+}
+
+/// The server goes with its handle.
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
     }
 }
 
@@ -77,7 +95,7 @@ async fn create_all(server: &Running, path: &str, items: Vec<serde_json::Value>)
     let tasks: Vec<_> = chunks
         .into_iter()
         .map(|chunk| {
-            let (port, config, path) = (server.port, server.config.clone(), path.to_string());
+            let (port, config, path) = (server.port, server.config(), path.to_string());
             tokio::spawn(async move {
                 let mut c = connect(port, config).await.expect("connect");
                 for item in chunk {
@@ -142,7 +160,7 @@ async fn gets(server: &Running) -> (f64, Vec<f64>) {
     let deadline = Instant::now() + Duration::from_secs(GET_SECONDS);
     let tasks: Vec<_> = (0..CONCURRENCY)
         .map(|w| {
-            let (port, config) = (server.port, server.config.clone());
+            let (port, config) = (server.port, server.config());
             tokio::spawn(async move {
                 let mut c = connect(port, config).await.expect("connect");
                 let mut latencies = Vec::new();
@@ -168,7 +186,7 @@ async fn gets(server: &Running) -> (f64, Vec<f64>) {
 
 async fn measure(mode: &str) -> (f64, Vec<f64>) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut server = start(dir.path(), mode).await;
+    let server = start(dir.path(), mode).await;
     if mode == "RBAC" {
         fill_rbac(&server).await;
     }
@@ -181,10 +199,7 @@ async fn measure(mode: &str) -> (f64, Vec<f64>) {
     create_all(&server, "/api/v1/namespaces/default/pods", pods).await;
     // Warm up the connections and the caches, then measure.
     let _ = gets(&server).await;
-    let result = gets(&server).await;
-    server.child.kill().ok();
-    server.child.wait().ok();
-    result
+    gets(&server).await
 }
 
 #[tokio::main]

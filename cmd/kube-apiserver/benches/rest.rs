@@ -10,18 +10,12 @@
 //!
 //! Run: `cargo bench -p kube-apiserver --bench rest` (release profile).
 
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
-use hyper::client::conn::http1::SendRequest;
-use hyper_util::rt::TokioIo;
-use rustls_pki_types::ServerName;
-use rustls_pki_types::pem::PemObject;
 
 use apiserver_storage::EtcdStorage;
 use apiserver_storage::etcd::test_server::EtcdServer;

@@ -964,3 +964,83 @@ async fn kubectl_creates_roles_and_bindings() {
     );
     assert!(!bad.status.success());
 }
+
+#[tokio::test]
+async fn kubeadm_node_and_rbac_modes_keep_a_node_to_its_own_pods() {
+    const NODE: &str = "node-a-token";
+    let server = Server::start_with(&["--authorization-mode=Node,RBAC"]).await;
+    for name in ["tls", "other"] {
+        admin_create(
+            &server,
+            "/api/v1/namespaces/default/secrets",
+            json!({"metadata": {"name": name}, "stringData": {"k": "v"}}),
+        )
+        .await;
+    }
+    for (name, node, secret) in [("on-a", "node-a", "tls"), ("on-b", "node-b", "other")] {
+        admin_create(
+            &server,
+            "/api/v1/namespaces/default/pods",
+            json!({"metadata": {"name": name}, "spec": {"nodeName": node,
+                "containers": [{"name": "c", "image": "nginx:1.27"}],
+                "volumes": [{"name": "s", "secret": {"secretName": secret}}]}}),
+        )
+        .await;
+    }
+    for name in ["node-a", "node-b"] {
+        admin_create(
+            &server,
+            "/api/v1/nodes",
+            json!({"metadata": {"name": name}}),
+        )
+        .await;
+    }
+    // The graph follows the pods by watch: the first answer may lag.
+    let mut code = 0;
+    for _ in 0..100 {
+        (code, _) = server
+            .request_as(
+                Some(NODE),
+                "GET",
+                "/api/v1/namespaces/default/secrets/tls",
+                None,
+                &[],
+            )
+            .await;
+        if code == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(code, 200, "node-a reads the secret its pod mounts");
+    let cases: &[(&str, &str, u16)] = &[
+        ("GET", "/api/v1/namespaces/default/secrets/other", 403),
+        ("GET", "/api/v1/namespaces/default/secrets", 403),
+        ("DELETE", "/api/v1/namespaces/default/secrets/tls", 403),
+        ("GET", "/api/v1/namespaces/default/pods/on-a", 200),
+        ("GET", "/api/v1/namespaces/default/pods/on-b", 403),
+        ("GET", "/api/v1/nodes/node-a", 200),
+        ("GET", "/api/v1/nodes/node-b", 403),
+        ("GET", "/apis/apps/v1/namespaces/default/deployments", 403),
+        ("GET", "/api/v1/namespaces/default/configmaps", 403),
+    ];
+    for (method, path, expected) in cases {
+        let (code, body) = server.request_as(Some(NODE), method, path, None, &[]).await;
+        assert_eq!(code, *expected, "{method} {path}: {body}");
+    }
+    // RBAC still answers for everyone else in the same chain.
+    let (code, _) = server
+        .request_as(
+            Some(ALICE),
+            "GET",
+            "/api/v1/namespaces/default/secrets/tls",
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(code, 403);
+    let (code, _) = server
+        .request_as(Some(ALICE), "GET", "/api", None, &[])
+        .await;
+    assert_eq!(code, 200, "system:discovery through RBAC");
+}

@@ -179,12 +179,13 @@ fn bad_flags_exit_non_zero_with_every_error() {
         &cert_dir,
         "--bind-address=127.0.0.1",
         "--secure-port=1",
-        "--authorization-mode=Node,RBAC",
+        "--authorization-mode=Webhook,RBAC",
+        "--authorization-webhook-config-file=/dev/null",
     ]);
     assert!(!unimplemented.status.success());
     assert!(
         stderr(&unimplemented)
-            .contains("--authorization-mode Node is not supported by this apiserver"),
+            .contains("--authorization-mode Webhook is not supported by this apiserver"),
         "{}",
         stderr(&unimplemented)
     );

@@ -143,7 +143,7 @@ impl Instance {
         };
 
         let rbac = RbacIndex::start(&storage);
-        let authorizer = new_authorizer(&config.authorization_modes, &rbac)?;
+        let authorizer = new_authorizer(&config.authorization_modes, &rbac, &storage)?;
         let mut resources = Resources::default();
         // Discovery order: upstream's order within each group.
         let namespaces = resources.add(stores.of(NamespaceStrategy));

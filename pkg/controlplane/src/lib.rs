@@ -9,6 +9,7 @@ pub mod bootstrap;
 pub mod controller;
 pub mod informer;
 pub mod instance;
+pub mod node;
 pub mod printers;
 pub mod rbac;
 pub mod registry;

@@ -39,10 +39,11 @@ pub const TOKEN: &str = "test-admin-token";
 /// Users besides the admin every test server knows (`--token-auth-file`):
 /// (token, name, uid, groups). They may do nothing until granted, under
 /// RBAC.
-pub const USERS: [(&str, &str, &str, &str); 3] = [
+pub const USERS: [(&str, &str, &str, &str); 4] = [
     ("alice-token", "alice", "alice-uid", "dev"),
     ("bob-token", "bob", "bob-uid", ""),
     ("carol-token", "carol", "carol-uid", "dev,ops"),
+    ("node-a-token", "system:node:node-a", "", "system:nodes"),
 ];
 
 /// The storage backend the tests' servers use.

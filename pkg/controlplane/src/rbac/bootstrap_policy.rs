@@ -528,8 +528,9 @@ fn policy_cluster_roles() -> Vec<ClusterRole> {
 }
 
 /// Upstream's `NodeRules()` with the v1.32 defaults (no dynamic resource allocation, no
-/// cluster trust bundles).
-fn node_rules() -> Vec<PolicyRule> {
+/// cluster trust bundles): the rules of `system:node`, which the Node authorizer also
+/// applies to what its graph does not decide.
+pub fn node_rules() -> Vec<PolicyRule> {
     vec![
         // API access checks; these creates do not mutate.
         rule("create", &[AUTHN], "tokenreviews"),

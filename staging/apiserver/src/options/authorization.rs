@@ -1,6 +1,6 @@
 //! Authorization options (`kubeoptions.BuiltInAuthorizationOptions`): the
-//! ordered authorizer chain. RBAC, AlwaysAllow and AlwaysDeny are served;
-//! ABAC, Webhook and Node are parsed and validated, and refused at start.
+//! ordered authorizer chain. Node, RBAC, AlwaysAllow and AlwaysDeny are
+//! served; ABAC and Webhook are parsed and validated, and refused at start.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -63,7 +63,7 @@ impl FromStr for AuthorizationMode {
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Authorization flags")]
 pub struct AuthorizationOptions {
-    /// Ordered list of plug-ins to do authorization on secure port. Defaults to AlwaysAllow if --authorization-config is not used. Comma-delimited list of: AlwaysAllow,AlwaysDeny,ABAC,Webhook,RBAC,Node. [RBAC, AlwaysAllow and AlwaysDeny are implemented; the others are validated and refused at start]
+    /// Ordered list of plug-ins to do authorization on secure port. Defaults to AlwaysAllow if --authorization-config is not used. Comma-delimited list of: AlwaysAllow,AlwaysDeny,ABAC,Webhook,RBAC,Node. [Node, RBAC, AlwaysAllow and AlwaysDeny are implemented; ABAC and Webhook are validated and refused at start]
     #[arg(
         long = "authorization-mode",
         value_name = "strings",
