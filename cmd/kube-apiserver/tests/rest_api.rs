@@ -813,3 +813,47 @@ async fn endpoint_reconciler_types_none_and_master_count() {
     assert_eq!(got["subsets"][0]["addresses"], json!([{"ip": "127.0.0.7"}]));
     assert_eq!(got["subsets"][0]["ports"][0]["port"], counted.port);
 }
+
+/// Polls `path` until it answers `code`, for what in-process controllers
+/// do a moment after a write.
+async fn eventually(server: &Server, path: &str, code: u16) -> Value {
+    let mut last = (0, Value::Null);
+    for _ in 0..250 {
+        last = server.get(path).await;
+        if last.0 == code {
+            return last.1;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("GET {path}: {} {}, not {code}", last.0, last.1);
+}
+
+#[tokio::test]
+async fn every_namespace_gets_a_default_service_account_back() {
+    let server = Server::start().await;
+    eventually(
+        &server,
+        "/api/v1/namespaces/kube-system/serviceaccounts/default",
+        200,
+    )
+    .await;
+    let (code, _) = server
+        .post(
+            "/api/v1/namespaces",
+            &json!({"metadata": {"name": "fresh"}}),
+        )
+        .await;
+    assert_eq!(code, 201);
+    let path = "/api/v1/namespaces/fresh/serviceaccounts/default";
+    let first = eventually(&server, path, 200).await;
+    // Deleted, it comes back (a new object).
+    let (code, _) = server.delete(path).await;
+    assert_eq!(code, 200);
+    let again = eventually(&server, path, 200).await;
+    assert_ne!(first["metadata"]["uid"], again["metadata"]["uid"]);
+    // A namespace being deleted does not get one back.
+    let (code, _) = server.delete("/api/v1/namespaces/fresh").await;
+    assert_eq!(code, 200);
+    eventually(&server, "/api/v1/namespaces/fresh", 404).await;
+    eventually(&server, path, 404).await;
+}

@@ -30,6 +30,7 @@ use crate::controller::cluster_role_aggregation::ClusterRoleAggregation;
 use crate::controller::endpoint_reconciler::{EndpointReconciler, LeaseStorage, ReconcilerType};
 use crate::controller::event_ttl::EventTtl;
 use crate::controller::namespace::NamespaceController;
+use crate::controller::service_account::ServiceAccountController;
 use crate::controller::service_repair::{self, ServiceRepair};
 use crate::rbac::index::Kind;
 use crate::rbac::{EscalationCheck, RbacIndex, bootstrap_policy, reconcile};
@@ -90,6 +91,7 @@ pub struct Instance {
     pub services: Arc<Store<ServiceStrategy>>,
     pub endpoints: Arc<Store<EndpointsStrategy>>,
     pub events: Arc<Store<EventStrategy>>,
+    pub service_accounts: Arc<Store<ServiceAccountStrategy>>,
     /// Keeps `default/kubernetes` endpoints on the live apiservers.
     endpoint_reconciler: Arc<EndpointReconciler>,
     /// The roles and bindings, for the RBAC authorizer and escalation checks.
@@ -158,7 +160,7 @@ impl Instance {
         resources.add(stores.of(ConfigMapStrategy));
         resources.add(stores.of(SecretStrategy));
         let events = resources.add(stores.of(EventStrategy));
-        resources.add(stores.of(ServiceAccountStrategy));
+        let service_accounts = resources.add(stores.of(ServiceAccountStrategy));
         resources.add(stores.of(NodeStrategy));
         resources.add(stores.of(DeploymentStrategy));
         resources.add(stores.of(ReplicaSetStrategy));
@@ -203,6 +205,7 @@ impl Instance {
             endpoints,
             endpoint_reconciler,
             events,
+            service_accounts,
             rbac,
             authorizer,
             cluster_roles,
@@ -367,6 +370,14 @@ impl Instance {
         );
         tokio::spawn(Arc::clone(&self.endpoint_reconciler).run());
         tokio::spawn(self.aggregation().run());
+        tokio::spawn(
+            ServiceAccountController {
+                storage: self.storage.clone(),
+                namespaces: self.namespaces.clone(),
+                accounts: self.service_accounts.clone(),
+            }
+            .run(),
+        );
         tokio::spawn(
             ServiceRepair {
                 services: self.services.clone(),

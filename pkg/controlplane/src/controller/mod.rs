@@ -1,10 +1,12 @@
 //! Controllers that run inside the apiserver process: the namespace
 //! finalizer (deleting a namespace's contents), the event TTL sweeper, the
 //! service allocation repair loop, the `default/kubernetes` endpoint
-//! reconciler and cluster role aggregation.
+//! reconciler, cluster role aggregation and the `default` service account
+//! of every namespace.
 
 pub mod cluster_role_aggregation;
 pub mod endpoint_reconciler;
 pub mod event_ttl;
 pub mod namespace;
+pub mod service_account;
 pub mod service_repair;
