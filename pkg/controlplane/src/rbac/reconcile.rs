@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 
+use k8s_openapi::Metadata;
 use k8s_openapi::api::rbac::v1::{
     ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef, Subject,
 };
@@ -165,6 +166,29 @@ fn revision_of(meta: &ObjectMeta) -> u64 {
 /// How often a create lost to another apiserver's is retried as an update.
 const ATTEMPTS: usize = 3;
 
+/// Creates `object`; `None` when another apiserver created it first.
+async fn create<S: Strategy>(
+    store: &Store<S>,
+    namespace: Option<&str>,
+    object: S::Object,
+) -> Result<Option<u64>, Status> {
+    match store.create_object(namespace, object, false).await {
+        Ok(created) => Ok(Some(revision_of(created.metadata()))),
+        Err(status) if status.reason == "AlreadyExists" => Ok(None),
+        Err(status) => Err(status),
+    }
+}
+
+/// The error after [`ATTEMPTS`] rounds without an answer.
+fn gave_up(lost_a_race: bool, name: &str) -> Status {
+    let why = if lost_a_race {
+        "it was created and deleted by other writers while it was reconciled"
+    } else {
+        "no round of reconciliation finished"
+    };
+    Status::internal_error(format!("reconciling {name}: {why} ({ATTEMPTS} rounds)"))
+}
+
 /// Reconciles one role; returns the revision it is stored at.
 pub async fn reconcile_role<S>(store: &Store<S>, expected: S::Object) -> Result<u64, Status>
 where
@@ -173,17 +197,13 @@ where
 {
     let namespace = expected.meta().namespace.clone();
     let name = expected.meta().name.clone().unwrap_or_default();
-    let mut last = None;
+    let mut lost = false;
     for _ in 0..ATTEMPTS {
         match store.get_object(namespace.as_deref(), &name).await {
             Err(status) if status.code == 404 => {
-                match store
-                    .create_object(namespace.as_deref(), expected.clone(), false)
-                    .await
-                {
-                    Ok(created) => return Ok(revision_of(created.meta())),
-                    Err(status) if status.reason == "AlreadyExists" => last = Some(status),
-                    Err(status) => return Err(status),
+                match create(store, namespace.as_deref(), expected.clone()).await? {
+                    Some(revision) => return Ok(revision),
+                    None => lost = true,
                 }
             }
             Err(status) => return Err(status),
@@ -204,7 +224,7 @@ where
             }
         }
     }
-    Err(last.unwrap_or_else(|| Status::internal_error("reconciling a role")))
+    Err(gave_up(lost, &name))
 }
 
 /// Reconciles one binding; returns the revision it is stored at.
@@ -215,17 +235,13 @@ where
 {
     let namespace = expected.meta().namespace.clone();
     let name = expected.meta().name.clone().unwrap_or_default();
-    let mut last = None;
+    let mut lost = false;
     for _ in 0..ATTEMPTS {
         match store.get_object(namespace.as_deref(), &name).await {
             Err(status) if status.code == 404 => {
-                match store
-                    .create_object(namespace.as_deref(), expected.clone(), false)
-                    .await
-                {
-                    Ok(created) => return Ok(revision_of(created.meta())),
-                    Err(status) if status.reason == "AlreadyExists" => last = Some(status),
-                    Err(status) => return Err(status),
+                match create(store, namespace.as_deref(), expected.clone()).await? {
+                    Some(revision) => return Ok(revision),
+                    None => lost = true,
                 }
             }
             Err(status) => return Err(status),
@@ -248,13 +264,9 @@ where
                     Err(status) if status.code == 404 => {}
                     Err(status) => return Err(status),
                 }
-                match store
-                    .create_object(namespace.as_deref(), wanted, false)
-                    .await
-                {
-                    Ok(created) => return Ok(revision_of(created.meta())),
-                    Err(status) if status.reason == "AlreadyExists" => last = Some(status),
-                    Err(status) => return Err(status),
+                match create(store, namespace.as_deref(), wanted).await? {
+                    Some(revision) => return Ok(revision),
+                    None => lost = true,
                 }
             }
             Ok(existing) => {
@@ -274,7 +286,7 @@ where
             }
         }
     }
-    Err(last.unwrap_or_else(|| Status::internal_error("reconciling a binding")))
+    Err(gave_up(lost, &name))
 }
 
 #[cfg(test)]
