@@ -176,13 +176,40 @@ fn explain_bytes(first: &[u8], second: &[u8]) -> String {
         Some(section) => {
             format!("ELF section {section}, first difference at offset {offset:#x} ({sizes})")
         }
-        None if first.starts_with(b"\x7fELF") => {
-            format!(
+        None if first.starts_with(b"\x7fELF") => match first_differing_section(first, second) {
+            // A section that grew moved the rest: the first byte to differ
+            // is in the headers; the sections say where to look.
+            Some(section) => format!(
+                "ELF section {section} is the first section to differ; the layout moved (first difference at offset {offset:#x}, outside any section; {sizes})"
+            ),
+            None => format!(
                 "ELF file, first difference at offset {offset:#x}, outside any section ({sizes})"
-            )
-        }
+            ),
+        },
         None => format!("first difference at offset {offset:#x} ({sizes})"),
     }
+}
+
+/// The first section of `first` (in file order) whose contents differ
+/// from the section of the same name in `second`, or that `second` lacks.
+fn first_differing_section(first: &[u8], second: &[u8]) -> Option<String> {
+    let (a, b) = (
+        object::File::parse(first).ok()?,
+        object::File::parse(second).ok()?,
+    );
+    let mut sections: Vec<_> = a
+        .sections()
+        .filter_map(|section| Some((section.file_range()?.0, section)))
+        .collect();
+    sections.sort_by_key(|(start, _)| *start);
+    sections.into_iter().find_map(|(_, section)| {
+        let name = section.name().ok()?;
+        let same = b
+            .section_by_name(name)
+            .and_then(|other| Some(other.data().ok()? == section.data().ok()?))
+            .unwrap_or(false);
+        (!same).then(|| name.to_owned())
+    })
 }
 
 /// The name of the ELF section holding file offset `offset`.
@@ -272,6 +299,36 @@ mod tests {
                 "ELF section .rodata, first difference at offset {at:#x}"
             )),
             "{said}"
+        );
+    }
+
+    #[test]
+    fn a_moved_layout_names_the_first_section_to_differ() {
+        // The entry point (ELF header) and one byte of .rodata changed: the
+        // first byte to differ is in no section, the cause is .rodata.
+        let exe = std::fs::read(std::env::current_exe().unwrap()).unwrap();
+        let file = object::File::parse(exe.as_slice()).unwrap();
+        let (start, size) = file
+            .section_by_name(".rodata")
+            .unwrap()
+            .file_range()
+            .unwrap();
+        let mut changed = exe.clone();
+        changed[0x18] ^= 0x10;
+        changed[(start + size / 2) as usize] ^= 0xff;
+        let said = explain("kube-apiserver", &exe, &changed);
+        assert!(
+            said.starts_with(
+                "ELF section .rodata is the first section to differ; the layout moved (first difference at offset 0x18, outside any section"
+            ),
+            "{said}"
+        );
+        // Only the header changed: no section to name.
+        let mut header_only = exe.clone();
+        header_only[0x18] ^= 0x10;
+        assert!(
+            explain("kube-apiserver", &exe, &header_only)
+                .starts_with("ELF file, first difference at offset 0x18, outside any section"),
         );
     }
 
