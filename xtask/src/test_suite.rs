@@ -36,9 +36,10 @@ pub fn run(ws: &Workspace, extra: &[String]) -> Result<()> {
 /// real etcd (its own per server) instead of the embedded store: the API,
 /// kubectl and restart behaviour. Left out: `hardening` (its full-disk case
 /// is the embedded store's own), `abuse` and `command` (no storage in play).
-const ON_ETCD: [&str; 9] = [
+const ON_ETCD: [&str; 10] = [
     "rest_api",
     "authorization",
+    "service_accounts",
     "kubectl",
     "kubectl_fidelity",
     "server_side_apply",

@@ -13,11 +13,15 @@ use axum::Router;
 use ipnet::IpNet;
 
 use apiserver::admission;
+use apiserver::authentication::Authenticator;
 use apiserver::authorization::Authorizer;
 use apiserver::endpoints::openapi::{self, OpenApiResource};
 use apiserver::endpoints::{Api, discovery};
 use apiserver::options::AuthorizationMode;
 use apiserver::registry::review::{Review, ReviewRest};
+use apiserver::registry::subresource::{
+    NamedCreate, NamedCreateRest, SubresourceRest, attach_create_subresources,
+};
 use apiserver::registry::{ResourceInfo, RestStorage, Store, Strategy};
 use apiserver::status::Status;
 use apiserver_storage::{Revision, Storage};
@@ -38,7 +42,7 @@ use crate::registry::apps::daemonset::DaemonSetStrategy;
 use crate::registry::apps::deployment::DeploymentStrategy;
 use crate::registry::apps::replicaset::ReplicaSetStrategy;
 use crate::registry::apps::statefulset::StatefulSetStrategy;
-use crate::registry::authentication::SelfSubjectReviews;
+use crate::registry::authentication::{SelfSubjectReviews, TokenReviews};
 use crate::registry::authorization::{
     LocalSubjectAccessReviews, SelfSubjectAccessReviews, SelfSubjectRulesReviews,
     SubjectAccessReviews,
@@ -53,10 +57,32 @@ use crate::registry::core::replication_controller::ReplicationControllerStrategy
 use crate::registry::core::secret::SecretStrategy;
 use crate::registry::core::service::ServiceStrategy;
 use crate::registry::core::service_account::ServiceAccountStrategy;
+use crate::registry::core::service_account::token::TokenRest;
 use crate::registry::rbac::cluster_role::ClusterRoleStrategy;
 use crate::registry::rbac::cluster_role_binding::ClusterRoleBindingStrategy;
 use crate::registry::rbac::role::RoleStrategy;
 use crate::registry::rbac::role_binding::RoleBindingStrategy;
+use crate::serviceaccount::lookup::BoundObjects;
+use crate::serviceaccount::openid::OpenIdMetadata;
+use crate::serviceaccount::{self, ServiceAccountTokenAuthenticator};
+
+/// Issuer discovery's documents, or `None` (logged) when the issuer or the
+/// keys do not allow them, as upstream serves the server without them.
+fn open_id_metadata(accounts: &serviceaccount::Config) -> Option<OpenIdMetadata> {
+    let issuer = accounts.issuers.first()?;
+    match OpenIdMetadata::new(
+        issuer,
+        accounts.jwks_uri.as_deref(),
+        &accounts.external_address,
+        &accounts.public_keys,
+    ) {
+        Ok(metadata) => Some(metadata),
+        Err(err) => {
+            tracing::error!(error = %format!("{err:#}"), "Could not construct pre-rendered responses for ServiceAccountIssuerDiscovery endpoints. Endpoints will not be enabled.");
+            None
+        }
+    }
+}
 
 /// How long start waits for the RBAC index to see the default policy.
 const RBAC_INDEX_WAIT: Duration = Duration::from_secs(30);
@@ -81,6 +107,11 @@ pub struct Config {
     pub endpoint_leases: LeaseStorage,
     /// `--authorization-mode`, in order.
     pub authorization_modes: Vec<AuthorizationMode>,
+    /// The authenticators the options configure (client certificates, the
+    /// token file, anonymous); service-account tokens are added here.
+    pub authenticator: Authenticator,
+    /// Service-account tokens: issued, accepted and discoverable.
+    pub service_accounts: serviceaccount::Config,
 }
 
 /// Every resource's store, ready to serve.
@@ -98,6 +129,10 @@ pub struct Instance {
     rbac: Arc<RbacIndex>,
     /// The `--authorization-mode` chain.
     authorizer: Arc<dyn Authorizer>,
+    /// The request authenticators, service-account tokens included.
+    authenticator: Arc<Authenticator>,
+    /// Issuer discovery, when the issuer is an `https` URL.
+    openid: Option<OpenIdMetadata>,
     pub cluster_roles: Arc<Store<ClusterRoleStrategy>>,
     pub cluster_role_bindings: Arc<Store<ClusterRoleBindingStrategy>>,
     pub roles: Arc<Store<RoleStrategy>>,
@@ -105,6 +140,8 @@ pub struct Instance {
 
     /// Every store, in discovery order.
     all: Vec<Arc<dyn RestStorage>>,
+    /// The subresources with handlers of their own (`serviceaccounts/token`).
+    subresources: Vec<Arc<dyn SubresourceRest>>,
     /// The OpenAPI description of every resource, taken by [`Instance::router`].
     openapi: std::sync::Mutex<Vec<OpenApiResource>>,
 }
@@ -113,6 +150,7 @@ pub struct Instance {
 #[derive(Default)]
 struct Resources {
     stores: Vec<Arc<dyn RestStorage>>,
+    subresources: Vec<Arc<dyn SubresourceRest>>,
     openapi: Vec<OpenApiResource>,
 }
 
@@ -130,6 +168,16 @@ impl Resources {
         ));
         self.stores.push(Arc::new(ReviewRest(Arc::new(review))));
     }
+
+    fn add_subresource<R: NamedCreate>(&mut self, handler: R) {
+        self.openapi
+            .push(OpenApiResource::named_create::<R::Object>(
+                handler.parent().clone(),
+                handler.kind(),
+            ));
+        self.subresources
+            .push(Arc::new(NamedCreateRest(Arc::new(handler))));
+    }
 }
 
 impl Instance {
@@ -146,10 +194,24 @@ impl Instance {
 
         let rbac = RbacIndex::start(&storage);
         let authorizer = new_authorizer(&config.authorization_modes, &rbac, &storage)?;
+        let accounts = &config.service_accounts;
+        let mut authenticator = config.authenticator.clone();
+        if !accounts.public_keys.is_empty() {
+            authenticator
+                .tokens
+                .push(Arc::new(ServiceAccountTokenAuthenticator::new(
+                    accounts.issuers.clone(),
+                    accounts.public_keys.clone(),
+                    authenticator.api_audiences.clone(),
+                    BoundObjects::start(&storage),
+                )));
+        }
+        let authenticator = Arc::new(authenticator);
+        let openid = open_id_metadata(accounts);
         let mut resources = Resources::default();
         // Discovery order: upstream's order within each group.
         let namespaces = resources.add(stores.of(NamespaceStrategy));
-        resources.add(stores.of(PodStrategy));
+        let pods = resources.add(stores.of(PodStrategy));
         let services = resources.add(stores.of(ServiceStrategy::new(
             config.service_cluster_ip_ranges.clone(),
             config.service_node_port_range.clone(),
@@ -158,14 +220,27 @@ impl Instance {
         let endpoints = resources.add(stores.of(EndpointsStrategy));
         resources.add(stores.of(ReplicationControllerStrategy));
         resources.add(stores.of(ConfigMapStrategy));
-        resources.add(stores.of(SecretStrategy));
+        let secrets = resources.add(stores.of(SecretStrategy));
         let events = resources.add(stores.of(EventStrategy));
         let service_accounts = resources.add(stores.of(ServiceAccountStrategy));
-        resources.add(stores.of(NodeStrategy));
+        let nodes = resources.add(stores.of(NodeStrategy));
         resources.add(stores.of(DeploymentStrategy));
         resources.add(stores.of(ReplicaSetStrategy));
         resources.add(stores.of(StatefulSetStrategy));
         resources.add(stores.of(DaemonSetStrategy));
+        if let Some(issuer) = &accounts.token_issuer {
+            resources.add_subresource(TokenRest {
+                service_accounts: service_accounts.clone(),
+                pods,
+                secrets,
+                nodes,
+                issuer: issuer.clone(),
+                api_audiences: authenticator.api_audiences.clone(),
+                max_expiration_seconds: accounts.max_expiration_seconds,
+                extend_expiration: accounts.extend_expiration,
+            });
+        }
+        resources.add_review(TokenReviews::new(authenticator.clone()));
         resources.add_review(SelfSubjectReviews::default());
         resources.add_review(LocalSubjectAccessReviews::new(authorizer.clone()));
         resources.add_review(SelfSubjectAccessReviews::new(authorizer.clone()));
@@ -208,29 +283,50 @@ impl Instance {
             service_accounts,
             rbac,
             authorizer,
+            authenticator,
+            openid,
             cluster_roles,
             cluster_role_bindings,
             roles,
             role_bindings,
 
             all: resources.stores,
+            subresources: resources.subresources,
             openapi: std::sync::Mutex::new(resources.openapi),
         })
     }
 
-    /// What every served resource is (for discovery and metrics labels).
+    /// What every served resource is (for discovery and metrics labels),
+    /// with the subresources served by handlers of their own.
     pub fn resource_infos(&self) -> Vec<ResourceInfo> {
-        self.all.iter().map(|store| store.info().clone()).collect()
+        let mut infos: Vec<ResourceInfo> =
+            self.all.iter().map(|store| store.info().clone()).collect();
+        attach_create_subresources(&mut infos, &self.subresources);
+        infos
+    }
+
+    /// The request authenticators: those of the options, then
+    /// service-account tokens.
+    pub fn authenticator(&self) -> Authenticator {
+        (*self.authenticator).clone()
     }
 
     /// The REST routes of every resource, with discovery.
     pub fn router(&self) -> Router {
         let infos = self.resource_infos();
         let openapi = std::mem::take(&mut *self.openapi.lock().unwrap_or_else(|e| e.into_inner()));
-        Api::new(self.all.clone(), self.config.min_request_timeout)
-            .router()
-            .merge(discovery::router(infos))
-            .merge(openapi::router(openapi))
+        let router = Api::new(
+            self.all.clone(),
+            self.subresources.clone(),
+            self.config.min_request_timeout,
+        )
+        .router()
+        .merge(discovery::router(infos))
+        .merge(openapi::router(openapi));
+        match &self.openid {
+            Some(openid) => router.merge(openid.router()),
+            None => router,
+        }
     }
 
     /// Creates the system namespaces and the `kubernetes` service, and

@@ -13,6 +13,7 @@ pub mod node;
 pub mod printers;
 pub mod rbac;
 pub mod registry;
+pub mod serviceaccount;
 #[cfg(test)]
 mod testing;
 

@@ -116,7 +116,8 @@ impl Metrics {
     }
 
     /// The resources whose requests are labelled with their group, version,
-    /// resource and subresource (those of `status` and `scale` included).
+    /// resource and subresource (`status`, `scale` and those with handlers
+    /// of their own, such as `serviceaccounts/token`, included).
     pub fn install_resources<'a>(&self, resources: impl IntoIterator<Item = &'a ResourceInfo>) {
         let mut installed = self
             .installed
@@ -137,6 +138,9 @@ impl Metrics {
             }
             if info.has_scale {
                 installed.insert(labels("scale"));
+            }
+            for subresource in &info.create_subresources {
+                installed.insert(labels(subresource.name));
             }
         }
     }
@@ -258,6 +262,7 @@ mod tests {
         has_status: true,
         has_scale: false,
         create_only: false,
+        create_subresources: Vec::new(),
     };
 
     /// Requests for resources the server does not serve, with methods it

@@ -61,7 +61,7 @@ pub fn base_config(dir: &Path) -> Config {
         http2_max_streams: None,
         authenticator: Authenticator {
             anonymous: true,
-            tokens: None,
+            ..Authenticator::default()
         },
         authorizer: Arc::new(AlwaysAllow),
         auditor: None,

@@ -138,10 +138,11 @@ async fn token_and_client_certificate_authentication() {
         .unwrap();
         config.authenticator = Authenticator {
             anonymous: false,
-            tokens: Some(
+            tokens: vec![Arc::new(
                 TokenFile::parse("alice-token,alice,1\nroot-token,root,0,\"system:masters\"\n")
                     .unwrap(),
-            ),
+            )],
+            api_audiences: Vec::new(),
         };
         config.authorizer = Arc::new(Union::new(vec![
             Arc::new(PrivilegedGroups::default()),
@@ -377,6 +378,7 @@ async fn metrics_count_requests_per_verb_and_code() {
         has_status: false,
         has_scale: false,
         create_only: false,
+        create_subresources: Vec::new(),
     };
     let installed = [
         resource("", "pods"),
@@ -551,7 +553,8 @@ rules:
     let backend = LogBackend::open(&log).unwrap();
     let server = TestServer::start(move |config, _| {
         config.auditor = Some(Auditor { policy, backend });
-        config.authenticator.tokens = Some(TokenFile::parse("t,alice,42,\"dev\"").unwrap());
+        config.authenticator.tokens =
+            vec![Arc::new(TokenFile::parse("t,alice,42,\"dev\"").unwrap())];
     })
     .await;
     let client = server.client();

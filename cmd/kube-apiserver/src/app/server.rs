@@ -17,7 +17,7 @@ use regex::Regex;
 
 use apiserver::audit::log::Rotation;
 use apiserver::audit::{Auditor, LogBackend, Policy};
-use apiserver::authentication::{Authenticator, TokenFile};
+use apiserver::authentication::{Authenticator, TokenAuthenticator, TokenFile};
 use apiserver::healthz::{CheckResult, HealthCheck};
 use apiserver::server::{Config, PreparedServer, Server, connections, signals, tls};
 use apiserver_storage::etcd::compactor;
@@ -26,6 +26,7 @@ use apiserver_storage::{
 };
 use controlplane::Instance;
 use controlplane::controller::endpoint_reconciler::{LeaseStorage, ReconcilerType};
+use controlplane::serviceaccount::{self, SigningKey, TokenIssuer, load_public_keys};
 
 use super::options::{CompletedOptions, ServerRunOptions};
 
@@ -170,12 +171,17 @@ pub async fn prepare(completed: CompletedOptions) -> anyhow::Result<PreparedServ
         .transpose()?;
     let authenticator = Authenticator {
         anonymous: o.authentication.anonymous_auth,
-        tokens,
+        tokens: tokens
+            .into_iter()
+            .map(|file| Arc::new(file) as Arc<dyn TokenAuthenticator>)
+            .collect(),
+        api_audiences: o.authentication.api_audiences.clone(),
     };
-    // The control plane first: the authorizer chain reads its RBAC index.
+    // The control plane first: the authorizer chain reads its RBAC index,
+    // and service-account tokens are checked against its objects.
     let (storage, endpoint_leases) = open_storage(o).await?;
     let instance = Instance::new(
-        control_plane_config(&completed, endpoint_leases)?,
+        control_plane_config(&completed, endpoint_leases, authenticator)?,
         storage.clone(),
     )
     .await?;
@@ -222,7 +228,7 @@ pub async fn prepare(completed: CompletedOptions) -> anyhow::Result<PreparedServ
         http2_max_streams: u32::try_from(o.secure_serving.http2_max_streams_per_connection)
             .ok()
             .filter(|n| *n > 0),
-        authenticator,
+        authenticator: instance.authenticator(),
         authorizer: instance.authorizer(),
         auditor,
         max_requests_in_flight: usize::try_from(o.generic.max_requests_in_flight).unwrap_or(0),
@@ -341,6 +347,7 @@ async fn wait_for_etcd(store: &EtcdStorage, o: &ServerRunOptions) -> anyhow::Res
 fn control_plane_config(
     completed: &CompletedOptions,
     endpoint_leases: LeaseStorage,
+    authenticator: Authenticator,
 ) -> anyhow::Result<controlplane::Config> {
     let o = &completed.options;
     let ranges: Vec<IpNet> = completed
@@ -371,7 +378,57 @@ fn control_plane_config(
         },
         endpoint_leases,
         authorization_modes: o.authorization.parsed_modes(),
+        authenticator,
+        service_accounts: service_account_config(completed)?,
     })
+}
+
+/// Service-account tokens: issued under the first `--service-account-issuer`
+/// with `--service-account-signing-key-file`, accepted from every issuer
+/// when signed by a key of `--service-account-key-file`.
+fn service_account_config(completed: &CompletedOptions) -> anyhow::Result<serviceaccount::Config> {
+    let o = &completed.options;
+    let auth = &o.authentication;
+    let token_issuer = match (
+        &o.extra.service_account_signing_key_file,
+        auth.service_account_issuer.first(),
+    ) {
+        (Some(path), Some(issuer)) => Some(Arc::new(TokenIssuer::new(
+            issuer.clone(),
+            SigningKey::load(path).context("failed to parse service-account-issuer-key-file")?,
+        ))),
+        _ => None,
+    };
+    let mut public_keys = Vec::new();
+    for path in &auth.service_account_key_file {
+        public_keys.extend(load_public_keys(path).context("--service-account-key-file")?);
+    }
+    let port = u16::try_from(o.secure_serving.secure_port).context("--secure-port")?;
+    Ok(serviceaccount::Config {
+        issuers: auth.service_account_issuer.clone(),
+        token_issuer,
+        public_keys,
+        max_expiration_seconds: i64::try_from(
+            auth.service_account_max_token_expiration.to_std().as_secs(),
+        )
+        .unwrap_or(i64::MAX),
+        extend_expiration: auth.service_account_extend_token_expiration,
+        jwks_uri: auth.service_account_jwks_uri.clone(),
+        external_address: external_address(&o.generic.external_host, port),
+    })
+}
+
+/// `ExternalAddress`: `--external-hostname` (the advertise address when
+/// unset) with the secure port unless it names one.
+fn external_address(host: &str, port: u16) -> String {
+    if host.parse::<SocketAddr>().is_ok() {
+        return host.to_string();
+    }
+    match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => SocketAddr::new(ip, port).to_string(),
+        Err(_) if host.contains(':') => host.to_string(),
+        Err(_) => format!("{host}:{port}"),
+    }
 }
 
 /// `/healthz/etcd`, `/livez/etcd`, `/readyz/etcd` (`--etcd-healthcheck-timeout`)

@@ -220,8 +220,8 @@ mod tests {
     fn node(name: &str) -> UserInfo {
         UserInfo {
             name: format!("{NODE_USER_PREFIX}{name}"),
-            uid: String::new(),
             groups: vec![NODES_GROUP.into(), "system:authenticated".into()],
+            ..UserInfo::default()
         }
     }
 

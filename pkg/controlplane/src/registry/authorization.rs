@@ -140,6 +140,7 @@ fn spec_user(spec: &SubjectAccessReviewSpec) -> UserInfo {
         name: spec.user.clone().unwrap_or_default(),
         uid: spec.uid.clone().unwrap_or_default(),
         groups: spec.groups.clone().unwrap_or_default(),
+        extra: spec.extra.clone().unwrap_or_default().into_iter().collect(),
     }
 }
 

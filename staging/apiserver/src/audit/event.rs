@@ -1,5 +1,7 @@
 //! The `audit.k8s.io/v1` `Event` written for each audited request.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 use super::Level;
@@ -45,6 +47,8 @@ pub struct EventUser {
     pub uid: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub groups: Vec<String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub extra: BTreeMap<String, Vec<String>>,
 }
 
 impl From<&UserInfo> for EventUser {
@@ -53,6 +57,7 @@ impl From<&UserInfo> for EventUser {
             username: user.name.clone(),
             uid: user.uid.clone(),
             groups: user.groups.clone(),
+            extra: user.extra.clone(),
         }
     }
 }

@@ -65,6 +65,7 @@ impl TokenFile {
                     name: record[1].to_string(),
                     uid: record[2].to_string(),
                     groups,
+                    ..UserInfo::default()
                 },
             );
         }

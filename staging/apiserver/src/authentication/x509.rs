@@ -26,7 +26,7 @@ pub fn user_from_certificate(der: &[u8]) -> Result<UserInfo, String> {
         .collect();
     Ok(UserInfo {
         name,
-        uid: String::new(),
         groups,
+        ..UserInfo::default()
     })
 }

@@ -35,7 +35,8 @@ const RESOURCE_VERBS: &[&str] = &[
     "watch",
 ];
 
-/// The verbs of a review, which is created and never stored.
+/// The verbs of a review, which is created and never stored, and of a
+/// subresource served by its own handler (`serviceaccounts/token`).
 const CREATE_ONLY_VERBS: &[&str] = &["create"];
 
 /// The verbs `info` serves.
@@ -56,7 +57,8 @@ const DISCOVERY_GROUP: &str = "apidiscovery.k8s.io";
 const DISCOVERY_KIND: &str = "APIGroupDiscoveryList";
 
 /// The routes serving discovery for `resources` (main resources; their
-/// `status` and `scale` subresources follow from the flags). Groups and
+/// `status` and `scale` subresources follow from the flags, the ones served
+/// by their own handler from `create_subresources`). Groups and
 /// versions are listed in the order they first appear in `resources`; the
 /// first version of a group is its preferred version.
 pub fn router(resources: Vec<ResourceInfo>) -> Router {
@@ -481,6 +483,24 @@ fn legacy_resources(info: &ResourceInfo) -> Vec<ApiResource> {
             storage_version_hash: None,
         });
     }
+    for subresource in &info.create_subresources {
+        // The kind's group and version are named when they are not the
+        // parent's (`authentication.k8s.io/v1` TokenRequest under core v1),
+        // and the legacy core group never, as upstream's omitempty.
+        let foreign = (subresource.group, subresource.version) != (info.group, info.version);
+        entries.push(ApiResource {
+            name: format!("{}/{}", info.plural, subresource.name),
+            singular_name: "",
+            namespaced: info.namespaced,
+            group: (foreign && !subresource.group.is_empty()).then_some(subresource.group),
+            version: foreign.then_some(subresource.version),
+            kind: subresource.kind,
+            verbs: CREATE_ONLY_VERBS,
+            short_names: &[],
+            categories: &[],
+            storage_version_hash: None,
+        });
+    }
     entries
 }
 
@@ -540,6 +560,17 @@ fn aggregated_resource(info: &ResourceInfo) -> ApiResourceDiscovery<'_> {
             subresource: "scale",
             response_kind: scale_kind(),
             verbs: SUBRESOURCE_VERBS,
+        });
+    }
+    for subresource in &info.create_subresources {
+        subresources.push(ApiSubresourceDiscovery {
+            subresource: subresource.name,
+            response_kind: GroupVersionKind {
+                group: subresource.group,
+                version: subresource.version,
+                kind: subresource.kind,
+            },
+            verbs: CREATE_ONLY_VERBS,
         });
     }
     ApiResourceDiscovery {
@@ -747,6 +778,7 @@ mod tests {
             has_status: true,
             has_scale: false,
             create_only: false,
+            create_subresources: Vec::new(),
         }
     }
 
@@ -765,6 +797,7 @@ mod tests {
             has_status: true,
             has_scale: false,
             create_only: false,
+            create_subresources: Vec::new(),
         }
     }
 
@@ -783,6 +816,7 @@ mod tests {
             has_status: true,
             has_scale: true,
             create_only: false,
+            create_subresources: Vec::new(),
         }
     }
 
@@ -801,11 +835,23 @@ mod tests {
             has_status: false,
             has_scale: false,
             create_only: false,
+            create_subresources: Vec::new(),
         }
     }
 
     fn app() -> Router {
         router(vec![pods(), namespaces(), deployments(), leases()])
+    }
+
+    /// `serviceaccounts` with its `token` subresource.
+    fn service_accounts_with_token() -> ResourceInfo {
+        let mut infos = [crate::registry::subresource::testing::service_accounts()];
+        crate::registry::subresource::attach_create_subresources(
+            &mut infos,
+            &[crate::registry::subresource::testing::EchoToken::rest()],
+        );
+        let [info] = infos;
+        info
     }
 
     async fn send(
@@ -951,6 +997,80 @@ mod tests {
                 "version": "v1",
                 "kind": "Scale",
                 "verbs": ["get", "patch", "update"]
+            })
+        );
+    }
+
+    #[tokio::test]
+    async fn create_only_subresource_is_listed_with_its_kind_and_create() {
+        let app = router(vec![pods(), service_accounts_with_token()]);
+        let (status, _, body) = send(app.clone(), "/api/v1", &[]).await;
+        assert_eq!(status, StatusCode::OK);
+        let list = json_of(&body);
+        let names: Vec<&str> = list["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|resource| resource["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "pods",
+                "pods/status",
+                "serviceaccounts",
+                "serviceaccounts/token"
+            ]
+        );
+        // As a v1.31 kube-apiserver lists it.
+        assert_eq!(
+            list["resources"][3],
+            json!({
+                "name": "serviceaccounts/token",
+                "singularName": "",
+                "namespaced": true,
+                "group": "authentication.k8s.io",
+                "version": "v1",
+                "kind": "TokenRequest",
+                "verbs": ["create"]
+            })
+        );
+
+        let (status, _, body) = send(app, "/api", &[("accept", AGGREGATED_V2)]).await;
+        assert_eq!(status, StatusCode::OK);
+        let list = json_of(&body);
+        let service_accounts = &list["items"][0]["versions"][0]["resources"][1];
+        assert_eq!(service_accounts["resource"], "serviceaccounts");
+        assert_eq!(
+            service_accounts["subresources"],
+            json!([{
+                "subresource": "token",
+                "responseKind": {"group": "authentication.k8s.io", "version": "v1", "kind": "TokenRequest"},
+                "verbs": ["create"]
+            }])
+        );
+    }
+
+    #[test]
+    fn subresource_kind_of_the_parents_group_version_is_not_named() {
+        let mut pods = pods();
+        pods.create_subresources
+            .push(crate::registry::SubresourceKind {
+                name: "binding",
+                group: "",
+                version: "v1",
+                kind: "Binding",
+            });
+        let entries = legacy_resources(&pods);
+        let binding = serde_json::to_value(&entries[2]).unwrap();
+        assert_eq!(
+            binding,
+            json!({
+                "name": "pods/binding",
+                "singularName": "",
+                "namespaced": true,
+                "kind": "Binding",
+                "verbs": ["create"]
             })
         );
     }

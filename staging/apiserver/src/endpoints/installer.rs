@@ -1,7 +1,8 @@
 //! Installs resources under `/api/v1` and `/apis/<group>/<version>`
 //! (`endpoints.APIInstaller`): parses a resource path into namespace,
 //! resource, name and subresource, picks the verb from the method and query,
-//! and calls the resource's store.
+//! and calls the resource's store, or the handler of a subresource served
+//! by its own (`serviceaccounts/token`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,15 +18,24 @@ use http::{HeaderMap, Method, Uri};
 use crate::filters::body_limit::{BodyLimit, read_body};
 use crate::registry::RestStorage;
 use crate::registry::rest::Subresource;
-use crate::status::Status;
+use crate::registry::subresource::SubresourceRest;
+use crate::status::{Status, StatusDetails};
 
 use super::handlers::{self, Query};
 use super::request;
 use crate::authentication::UserInfo;
 
+/// Group, version and plural name of an installed resource.
+type ResourceKey = (String, String, String);
+
+/// Group, version, the parent's plural name and the subresource's name.
+type SubresourceKey = (String, String, String, String);
+
 /// Every installed resource, by group, version and plural name.
 pub struct Api {
-    resources: HashMap<(String, String, String), Arc<dyn RestStorage>>,
+    resources: HashMap<ResourceKey, Arc<dyn RestStorage>>,
+    /// The subresources served by their own handler (create only).
+    subresources: HashMap<SubresourceKey, Arc<dyn SubresourceRest>>,
     /// `--min-request-timeout`: a watch without `timeoutSeconds` ends after
     /// a random time in [this, 2×this], as upstream spreads reconnects.
     min_request_timeout: Duration,
@@ -100,8 +110,43 @@ fn parse_target(path: &str) -> Option<Target<'_>> {
     .filter(|t| !t.resource.is_empty() && t.name.is_none_or(|n| !n.is_empty()))
 }
 
+/// The answer to a method a path does not serve, as upstream's router gives
+/// it (`NewGenericServerResponse` of a 405).
+fn method_not_allowed() -> Status {
+    Status::failure(
+        http::StatusCode::METHOD_NOT_ALLOWED,
+        "MethodNotAllowed",
+        "the server does not allow this method on the requested resource",
+    )
+    .with_details(StatusDetails::default())
+}
+
 impl Api {
-    pub fn new(resources: Vec<Arc<dyn RestStorage>>, min_request_timeout: Duration) -> Self {
+    /// Routes for `resources` and for the `subresources` served by their
+    /// own handler (`serviceaccounts/token`). Upstream installs a
+    /// subresource only beside its parent, so each handler's parent belongs
+    /// among `resources`; the handler is looked up by the parent's path
+    /// alone, before any store.
+    pub fn new(
+        resources: Vec<Arc<dyn RestStorage>>,
+        subresources: Vec<Arc<dyn SubresourceRest>>,
+        min_request_timeout: Duration,
+    ) -> Self {
+        let subresources = subresources
+            .into_iter()
+            .map(|handler| {
+                let parent = handler.parent();
+                (
+                    (
+                        parent.group.to_string(),
+                        parent.version.to_string(),
+                        parent.plural.to_string(),
+                        handler.kind().name.to_string(),
+                    ),
+                    handler,
+                )
+            })
+            .collect();
         let resources = resources
             .into_iter()
             .map(|store| {
@@ -118,8 +163,57 @@ impl Api {
             .collect();
         Api {
             resources,
+            subresources,
             min_request_timeout,
         }
+    }
+
+    /// The handler of the subresource `target` addresses, if one serves it.
+    fn subresource_handler(&self, target: &Target<'_>) -> Option<&Arc<dyn SubresourceRest>> {
+        let subresource = target.subresource?;
+        self.subresources.get(&(
+            target.group.to_string(),
+            target.version.to_string(),
+            target.resource.to_string(),
+            subresource.to_string(),
+        ))
+    }
+
+    /// A request for a subresource served by its own handler: `POST` with
+    /// the parent's name creates, any other method is 405. The parent's
+    /// scope decides the path as for the parent itself; the deprecated
+    /// `/watch/` paths have no subresources.
+    async fn handle_subresource(
+        &self,
+        handler: &dyn SubresourceRest,
+        target: &Target<'_>,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: Bytes,
+    ) -> Result<Response, Status> {
+        let parent = handler.parent();
+        let Some(name) = target.name else {
+            return Err(Status::not_found_path());
+        };
+        if target.watch || parent.namespaced != target.namespace.is_some() {
+            return Err(Status::not_found_path());
+        }
+        if method != Method::POST {
+            return Err(method_not_allowed());
+        }
+        let query = Query::parse(uri.query());
+        handlers::negotiate_output(headers, &query)?;
+        let opts = handlers::write_options(headers, &query, "CreateOptions")?;
+        let reply = handler
+            .create(
+                target.namespace,
+                name,
+                handlers::request_body(headers, body).await?,
+                &opts,
+            )
+            .await?;
+        Ok(handlers::reply(reply))
     }
 
     /// The routes of every resource path (discovery is served beside them).
@@ -145,6 +239,11 @@ impl Api {
         body: Bytes,
     ) -> Result<Response, Status> {
         let target = parse_target(uri.path()).ok_or_else(Status::not_found_path)?;
+        if let Some(handler) = self.subresource_handler(&target) {
+            return self
+                .handle_subresource(handler.as_ref(), &target, method, uri, headers, body)
+                .await;
+        }
         let store = self
             .resources
             .get(&(
@@ -341,6 +440,9 @@ async fn serve(State(api): State<Arc<Api>>, request: Request) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::registry::subresource::testing::{Call, EchoToken};
+    use crate::registry::subresource::{NamedCreateRest, SubresourceRest};
+    use axum::body::to_bytes;
 
     /// (namespace, resource, name, subresource, watch)
     type Parts<'a> = (
@@ -391,5 +493,139 @@ mod tests {
         );
         assert_eq!(target("/api/v1/namespaces/a/pods/x/y/z"), None);
         assert_eq!(target("/apis/apps"), None);
+    }
+
+    const TOKEN_PATH: &str = "/api/v1/namespaces/default/serviceaccounts/builder/token";
+    const TOKEN_REQUEST: &str = r#"{"apiVersion":"authentication.k8s.io/v1","kind":"TokenRequest","spec":{"audiences":["api"]}}"#;
+
+    /// An `Api` serving only `serviceaccounts/token`, and its handler.
+    fn token_api() -> (Api, Arc<EchoToken>) {
+        let echo = Arc::new(EchoToken::new());
+        let rest: Arc<dyn SubresourceRest> = Arc::new(NamedCreateRest(Arc::clone(&echo)));
+        (
+            Api::new(Vec::new(), vec![rest], Duration::from_secs(1800)),
+            echo,
+        )
+    }
+
+    /// `method` on `uri` as alice: the HTTP code and the JSON body.
+    async fn call(api: &Api, method: Method, uri: &str, body: &str) -> (u16, serde_json::Value) {
+        let uri: Uri = uri.parse().expect("URI");
+        let alice = Arc::new(UserInfo {
+            name: "alice".into(),
+            ..UserInfo::default()
+        });
+        let answer = request::with_user(
+            alice,
+            api.handle(
+                &method,
+                &uri,
+                &HeaderMap::new(),
+                Bytes::from(body.to_string()),
+            ),
+        )
+        .await;
+        let response = match answer {
+            Ok(response) => response,
+            Err(status) => status.into_response(),
+        };
+        let code = response.status().as_u16();
+        let bytes = to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        (code, serde_json::from_slice(&bytes).expect("JSON"))
+    }
+
+    #[test]
+    fn subresource_handlers_are_found_by_parent_and_name() {
+        let (api, _) = token_api();
+        let found = |path: &str| {
+            let target = parse_target(path).expect("a resource path");
+            api.subresource_handler(&target)
+                .map(|handler| handler.kind().kind)
+        };
+        assert_eq!(found(TOKEN_PATH), Some("TokenRequest"));
+        assert_eq!(
+            found("/api/v1/serviceaccounts/builder/token"),
+            Some("TokenRequest")
+        );
+        assert_eq!(
+            found("/api/v1/namespaces/default/serviceaccounts/builder"),
+            None
+        );
+        assert_eq!(
+            found("/api/v1/namespaces/default/serviceaccounts/builder/status"),
+            None
+        );
+        assert_eq!(
+            found("/api/v1/namespaces/default/secrets/builder/token"),
+            None
+        );
+        assert_eq!(
+            found("/apis/apps/v1/namespaces/default/serviceaccounts/builder/token"),
+            None
+        );
+    }
+
+    #[tokio::test]
+    async fn post_to_a_named_create_subresource_creates() {
+        let (api, echo) = token_api();
+        let (code, body) = call(&api, Method::POST, TOKEN_PATH, TOKEN_REQUEST).await;
+        assert_eq!(code, 201, "{body}");
+        assert_eq!(body["kind"], "TokenRequest");
+        assert_eq!(body["status"]["token"], "builder");
+        let (code, _) = call(
+            &api,
+            Method::POST,
+            &format!("{TOKEN_PATH}?dryRun=All"),
+            TOKEN_REQUEST,
+        )
+        .await;
+        assert_eq!(code, 201);
+        let calls = echo.calls.lock().expect("calls").clone();
+        let call_as = |dry_run| Call {
+            namespace: Some("default".into()),
+            name: "builder".into(),
+            user: "alice".into(),
+            dry_run,
+        };
+        assert_eq!(calls, [call_as(false), call_as(true)]);
+    }
+
+    #[tokio::test]
+    async fn other_methods_are_405_and_other_paths_404() {
+        let (api, echo) = token_api();
+        for method in [Method::GET, Method::PUT, Method::PATCH, Method::DELETE] {
+            let (code, body) = call(&api, method.clone(), TOKEN_PATH, "").await;
+            assert_eq!(code, 405, "{method}");
+            // As upstream's router answers a method a path does not serve.
+            assert_eq!(
+                body,
+                serde_json::json!({
+                    "kind": "Status",
+                    "apiVersion": "v1",
+                    "metadata": {},
+                    "status": "Failure",
+                    "message": "the server does not allow this method on the requested resource",
+                    "reason": "MethodNotAllowed",
+                    "details": {},
+                    "code": 405
+                })
+            );
+        }
+        for path in [
+            // A namespaced parent is only addressed through its namespace.
+            "/api/v1/serviceaccounts/builder/token",
+            "/api/v1/watch/namespaces/default/serviceaccounts/builder/token",
+            "/api/v1/namespaces/default/serviceaccounts/builder/nope",
+        ] {
+            let (code, body) = call(&api, Method::POST, path, TOKEN_REQUEST).await;
+            assert_eq!(code, 404, "{path}");
+            assert_eq!(body["reason"], "NotFound");
+        }
+        let (code, body) = call(&api, Method::POST, TOKEN_PATH, "{").await;
+        assert_eq!(code, 400);
+        assert_eq!(body["reason"], "BadRequest");
+        assert_eq!(echo.calls.lock().expect("calls").len(), 0);
     }
 }

@@ -3,8 +3,10 @@
 //! one OpenAPI 3.0 document per path (`api/v1`, `apis/apps/v1`, `apis/apps`,
 //! `api`, `apis`, `version`), with the operations of every served resource
 //! (the `x-kubernetes-action` / `x-kubernetes-group-version-kind` extensions
-//! and query parameters kubectl looks for) and the JSON schemas of every
-//! definition they reach, from k8s-openapi's `schemars` implementations.
+//! and query parameters kubectl looks for), the POST of every subresource
+//! served by its own handler (`serviceaccounts/{name}/token`), and the JSON
+//! schemas of every definition they reach, from k8s-openapi's `schemars`
+//! implementations.
 //!
 //! The documents are generated once, when the router is built, and served
 //! as bytes with their SHA-512 as ETag and as the index's `?hash=`.
@@ -26,17 +28,24 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha512};
 
 use crate::registry::strategy::ResourceInfo;
+use crate::registry::subresource::SubresourceKind;
 use crate::status::Status;
 
 /// One served resource with what its OpenAPI needs: the schema of its kind
 /// (and, through it, every definition it references) and its list kind.
+/// Or a subresource served by its own handler, with the schema of the kind
+/// it takes and answers, described under its parent's group-version.
 pub struct OpenApiResource {
+    /// The resource; the parent, for a subresource.
     pub info: ResourceInfo,
     /// `PodList`.
     list_kind: &'static str,
     /// Adds the kind's schema and its references to a generator; returns
     /// the kind's definition name (`io.k8s.api.core.v1.Pod`).
     register_kind: fn(&mut SchemaGenerator) -> String,
+    /// Set for a subresource served by its own handler (`token`, taking
+    /// and answering `authentication.k8s.io/v1` TokenRequest).
+    subresource: Option<SubresourceKind>,
 }
 
 impl OpenApiResource {
@@ -49,6 +58,7 @@ impl OpenApiResource {
             info,
             list_kind: T::LIST_KIND,
             register_kind: register::<T>,
+            subresource: None,
         }
     }
 
@@ -61,6 +71,39 @@ impl OpenApiResource {
             info,
             list_kind: "",
             register_kind: register::<T>,
+            subresource: None,
+        }
+    }
+
+    /// A subresource of `parent` served by its own handler and only
+    /// created (upstream's `rest.NamedCreater`): one POST on the parent's
+    /// item path (`.../serviceaccounts/{name}/token`) taking and answering
+    /// `T`, whose kind `subresource` names (as [`NamedCreate::kind`] gives
+    /// it).
+    ///
+    /// [`NamedCreate::kind`]: crate::registry::subresource::NamedCreate::kind
+    pub fn named_create<T>(parent: ResourceInfo, subresource: SubresourceKind) -> Self
+    where
+        T: k8s_openapi::Resource + JsonSchema,
+    {
+        debug_assert_eq!(
+            (subresource.group, subresource.version, subresource.kind),
+            (T::GROUP, T::VERSION, T::KIND),
+            "the subresource's kind is the schema's"
+        );
+        OpenApiResource {
+            info: parent,
+            list_kind: "",
+            register_kind: register::<T>,
+            subresource: Some(subresource),
+        }
+    }
+
+    /// The group, version and kind of the schema `register_kind` adds.
+    fn schema_kind(&self) -> (&str, &str, &str) {
+        match &self.subresource {
+            Some(subresource) => (subresource.group, subresource.version, subresource.kind),
+            None => (self.info.group, self.info.version, self.info.kind),
         }
     }
 }
@@ -522,13 +565,14 @@ fn group_version_document(
     for (member, (kind_schema, list_schema)) in members.iter().zip(&kinds) {
         let info = &member.info;
         if let Some(Value::Object(schema)) = schemas.get_mut(kind_schema) {
+            let (group, version, kind) = member.schema_kind();
             schema.insert(
                 "x-kubernetes-group-version-kind".into(),
-                json!([gvk(info.group, info.version, info.kind)]),
+                json!([gvk(group, version, kind)]),
             );
             drop_required_metadata(schema);
         }
-        if !info.create_only {
+        if !info.create_only && member.subresource.is_none() {
             schemas.insert(
                 list_schema.clone(),
                 list_schema_for(info, member.list_kind, kind_schema),
@@ -563,13 +607,18 @@ fn group_version_document(
         }),
     );
     for (member, (kind_schema, list_schema)) in members.iter().zip(&kinds) {
-        context.add_resource_paths(
-            &mut paths,
-            &member.info,
-            kind_schema,
-            list_schema,
-            scale.as_deref(),
-        );
+        match member.subresource {
+            Some(subresource) => {
+                context.add_named_create_path(&mut paths, &member.info, subresource, kind_schema)
+            }
+            None => context.add_resource_paths(
+                &mut paths,
+                &member.info,
+                kind_schema,
+                list_schema,
+                scale.as_deref(),
+            ),
+        }
     }
     openapi_document(paths, schemas)
 }
@@ -832,7 +881,7 @@ struct Operation<'a> {
     verb: &'static str,
     description: String,
     /// Appended to the kind in the operation id (`Status`, `ForAllNamespaces`).
-    suffix: &'static str,
+    suffix: &'a str,
     parameters: &'static [&'static str],
     request: Option<(&'static [&'static str], &'a str)>,
     responses: Vec<(&'static str, &'static str, &'a str, &'static [&'static str])>,
@@ -875,6 +924,65 @@ impl PathContext<'_> {
             value["requestBody"] = body;
         }
         value
+    }
+
+    /// The path of a subresource served by its own handler and only
+    /// created (`/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token`):
+    /// one POST taking and answering the subresource's kind, with the
+    /// create options as parameters of the path, as upstream's document
+    /// has them.
+    fn add_named_create_path(
+        &self,
+        paths: &mut Map<String, Value>,
+        parent: &ResourceInfo,
+        subresource: SubresourceKind,
+        kind_schema: &str,
+    ) {
+        let mut parameters: Vec<Value> = CREATE_PARAMETERS
+            .iter()
+            .chain(["pretty"].iter())
+            .map(|name| query_parameter(name))
+            .collect();
+        parameters.push(path_parameter(
+            "name",
+            &format!("name of the {}", subresource.kind),
+        ));
+        let item = if parent.namespaced {
+            parameters.push(path_parameter(
+                "namespace",
+                "object name and auth scope, such as for teams and projects",
+            ));
+            format!(
+                "{}/namespaces/{{namespace}}/{}/{{name}}",
+                self.prefix, parent.plural
+            )
+        } else {
+            format!("{}/{}/{{name}}", self.prefix, parent.plural)
+        };
+        parameters.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+        let suffix = upper_first(subresource.name);
+        let post = self.operation(
+            parent,
+            parent.namespaced,
+            Operation {
+                action: "post",
+                verb: "create",
+                description: format!("create {} of a {}", subresource.name, parent.kind),
+                suffix: &suffix,
+                parameters: &[],
+                request: Some((JSON_MEDIA, kind_schema)),
+                responses: vec![
+                    ("200", "OK", kind_schema, JSON_MEDIA),
+                    ("201", "Created", kind_schema, JSON_MEDIA),
+                    ("202", "Accepted", kind_schema, JSON_MEDIA),
+                ],
+                kind: gvk(subresource.group, subresource.version, subresource.kind),
+            },
+        );
+        paths.insert(
+            format!("{item}/{}", subresource.name),
+            json!({ "parameters": parameters, "post": post }),
+        );
     }
 
     fn add_resource_paths(
@@ -1198,6 +1306,7 @@ mod tests {
             has_status: true,
             has_scale: false,
             create_only: false,
+            create_subresources: Vec::new(),
         })
     }
 
@@ -1216,6 +1325,7 @@ mod tests {
             has_status: true,
             has_scale: false,
             create_only: false,
+            create_subresources: Vec::new(),
         })
     }
 
@@ -1234,11 +1344,25 @@ mod tests {
             has_status: true,
             has_scale: true,
             create_only: false,
+            create_subresources: Vec::new(),
         })
     }
 
     fn app() -> Router {
         router(vec![pods(), namespaces(), deployments()])
+    }
+
+    /// `serviceaccounts` and its `token` subresource, as the server
+    /// describes them.
+    fn service_accounts_with_token() -> Vec<OpenApiResource> {
+        use crate::registry::subresource::testing::{EchoToken, service_accounts};
+        use k8s_openapi::api::authentication::v1::TokenRequest;
+        use k8s_openapi::api::core::v1::ServiceAccount;
+        let token = EchoToken::rest();
+        vec![
+            OpenApiResource::of::<ServiceAccount>(service_accounts()),
+            OpenApiResource::named_create::<TokenRequest>(token.parent().clone(), token.kind()),
+        ]
     }
 
     async fn get_with(
@@ -1503,6 +1627,96 @@ mod tests {
             document["components"]["schemas"]["io.k8s.api.apps.v1.Deployment"]["x-kubernetes-group-version-kind"],
             json!([gvk("apps", "v1", "Deployment")])
         );
+    }
+
+    #[tokio::test]
+    async fn named_create_subresource_is_one_post_of_its_kind() {
+        let mut resources = vec![pods()];
+        resources.extend(service_accounts_with_token());
+        let document = core_v1(&router(resources)).await;
+        let path =
+            &document["paths"]["/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token"];
+        let methods: Vec<&str> = path
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(methods, ["parameters", "post"]);
+        let post = &path["post"];
+        assert_eq!(
+            post["operationId"],
+            "createCoreV1NamespacedServiceAccountToken"
+        );
+        assert_eq!(post["description"], "create token of a ServiceAccount");
+        assert_eq!(post["x-kubernetes-action"], "post");
+        assert_eq!(
+            post["x-kubernetes-group-version-kind"],
+            gvk("authentication.k8s.io", "v1", "TokenRequest")
+        );
+        assert_eq!(post["tags"], json!(["core_v1"]));
+        let token_request = "#/components/schemas/io.k8s.api.authentication.v1.TokenRequest";
+        assert_eq!(
+            post["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+            token_request
+        );
+        assert_eq!(post["requestBody"]["required"], true);
+        for code in ["200", "201", "202"] {
+            assert_eq!(
+                post["responses"][code]["content"]["application/json"]["schema"]["$ref"],
+                token_request,
+                "{code}"
+            );
+        }
+        let parameters: Vec<(&str, &str)> = path["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|parameter| {
+                (
+                    parameter["name"].as_str().unwrap(),
+                    parameter["in"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            parameters,
+            [
+                ("dryRun", "query"),
+                ("fieldManager", "query"),
+                ("fieldValidation", "query"),
+                ("name", "path"),
+                ("namespace", "path"),
+                ("pretty", "query"),
+            ]
+        );
+        assert_eq!(
+            path["parameters"][3]["description"],
+            "name of the TokenRequest"
+        );
+
+        let schemas = document["components"]["schemas"].as_object().unwrap();
+        let schema = &schemas["io.k8s.api.authentication.v1.TokenRequest"];
+        assert_eq!(
+            schema["x-kubernetes-group-version-kind"],
+            json!([gvk("authentication.k8s.io", "v1", "TokenRequest")])
+        );
+        assert_eq!(schema["required"], json!(["spec"]));
+        assert!(schemas.contains_key("io.k8s.api.authentication.v1.TokenRequestSpec"));
+        assert!(!schemas.contains_key("io.k8s.api.authentication.v1.TokenRequestList"));
+        // The parent keeps its own paths and list.
+        assert_eq!(
+            document["paths"]["/api/v1/namespaces/{namespace}/serviceaccounts/{name}"]["get"]["operationId"],
+            "readCoreV1NamespacedServiceAccount"
+        );
+        assert!(schemas.contains_key("io.k8s.api.core.v1.ServiceAccountList"));
+        // Every reference resolves.
+        let text = serde_json::to_string(&document).unwrap();
+        for reference in text.split("\"$ref\":\"").skip(1) {
+            let target = reference.split('"').next().unwrap();
+            let name = target.trim_start_matches("#/components/schemas/");
+            assert!(schemas.contains_key(name), "dangling reference {target}");
+        }
     }
 
     #[tokio::test]

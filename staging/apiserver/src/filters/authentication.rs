@@ -19,7 +19,11 @@ use crate::status::Status;
 
 pub async fn filter(State(chain): State<Arc<Chain>>, mut request: Request, next: Next) -> Response {
     let cert = request.extensions().get::<ClientCertIdentity>();
-    match chain.authenticator.authenticate(cert, request.headers()) {
+    match chain
+        .authenticator
+        .authenticate(cert, request.headers())
+        .await
+    {
         Ok(user) => {
             request.headers_mut().remove(AUTHORIZATION);
             request.extensions_mut().insert(user);

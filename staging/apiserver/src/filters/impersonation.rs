@@ -5,6 +5,7 @@
 //! A caller without the right gets 403, never a silent ignore. The user the
 //! request acts as is recorded for audit (`impersonatedUser`).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
@@ -86,7 +87,15 @@ fn requested(headers: &HeaderMap) -> Result<Option<(Vec<Target>, UserInfo)>, Str
         name: username.clone(),
         uid: uid.clone().unwrap_or_default(),
         groups: groups.clone(),
+        extra: BTreeMap::new(),
     };
+    for (key, value) in &extras {
+        impersonated
+            .extra
+            .entry(key.clone())
+            .or_default()
+            .push(value.clone());
+    }
     match parse_service_account(&username) {
         Some((namespace, name)) => {
             if groups.is_empty() {

@@ -117,7 +117,7 @@ pub struct AuthenticationOptions {
     #[arg(long, value_name = "stringArray")]
     pub service_account_issuer: Vec<String>,
 
-    /// Overrides the URI for the JSON Web Key Set in the discovery doc served at /.well-known/openid-configuration. [parsed only]
+    /// Overrides the URI for the JSON Web Key Set in the discovery doc served at /.well-known/openid-configuration. Defaults to https://<external host>:<secure port>/openid/v1/jwks.
     #[arg(long, value_name = "string")]
     pub service_account_jwks_uri: Option<String>,
 
@@ -125,7 +125,7 @@ pub struct AuthenticationOptions {
     #[arg(long, value_name = "stringArray")]
     pub service_account_key_file: Vec<PathBuf>,
 
-    /// If true, validate ServiceAccount tokens exist in etcd as part of authentication.
+    /// If true, validate ServiceAccount tokens exist in etcd as part of authentication. [parsed only: it governs legacy secret-based tokens, which are not accepted; bound tokens are always checked]
     #[arg(long, value_name = "true|false", action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value = "true", default_missing_value = "true", value_parser = parse_bool)]
     pub service_account_lookup: bool,
 
@@ -168,11 +168,26 @@ impl AuthenticationOptions {
         }
         if !self.service_account_max_token_expiration.is_negative()
             && self.service_account_max_token_expiration != Duration::ZERO
-            && self.service_account_max_token_expiration < Duration::from_secs(3600)
+            && (self.service_account_max_token_expiration < Duration::from_secs(3600)
+                || self.service_account_max_token_expiration > Duration::from_secs(1 << 32))
         {
             errors.push(
-                "service-account-max-token-expiration must be >= 1h, or 0 for no limit".to_string(),
+                "the service-account-max-token-expiration must be between 1 hour and 2^32 seconds"
+                    .to_string(),
             );
+        }
+        if let Some(uri) = &self.service_account_jwks_uri
+            && !uri.is_empty()
+        {
+            match http::Uri::try_from(uri.as_str()) {
+                Err(err) => errors.push(format!(
+                    "service-account-jwks-uri must be a valid URL: {err}"
+                )),
+                Ok(parsed) if parsed.scheme_str() != Some("https") => errors.push(format!(
+                    "service-account-jwks-uri requires https scheme, parsed as: {parsed}"
+                )),
+                Ok(_) => {}
+            }
         }
         if self.service_account_max_token_expiration.is_negative() {
             errors.push("service-account-max-token-expiration can not be negative".to_string());

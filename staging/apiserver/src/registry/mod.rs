@@ -9,6 +9,7 @@ pub mod review;
 pub mod scale;
 pub mod store;
 pub mod strategy;
+pub mod subresource;
 pub mod table;
 
 pub use rest::RestStorage;
@@ -16,3 +17,4 @@ pub use store::Store;
 pub use strategy::{
     FinishFunc, Object, ResourceInfo, ResourceNames, ScaleStrategy, StatusStrategy, Strategy,
 };
+pub use subresource::{Created, NamedCreate, NamedCreateRest, SubresourceKind, SubresourceRest};

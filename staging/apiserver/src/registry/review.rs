@@ -6,18 +6,16 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::StatusCode;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::ResourceInfo;
-use super::decode::decode_body;
 use super::rest::{
     Body, DeleteOptions, GetOptions, ListOptions, PatchType, Reply, RestStorage, Subresource,
     WatchLines, WriteOptions,
 };
+use super::subresource::{Created, answer_created};
 use crate::authentication::UserInfo;
-use crate::endpoints::request;
 use crate::status::Status;
 
 /// One review kind.
@@ -77,17 +75,14 @@ impl<R: Review> RestStorage for ReviewRest<R> {
         body: Body,
         opts: &WriteOptions,
     ) -> Result<Reply, Status> {
-        let info = self.0.info();
-        let (object, warnings) = decode_body::<R::Object>(&body, opts.field_validation, info.kind)?;
-        let user = request::user().unwrap_or_default();
-        let answer = self.0.review(namespace, &user, object).await?;
-        let body = serde_json::to_vec(&answer)
-            .map_err(|err| Status::internal_error(format!("encoding: {err}")))?;
-        Ok(Reply {
-            code: StatusCode::CREATED,
-            body: Bytes::from(body),
-            warnings,
+        let kind = self.0.info().kind;
+        answer_created(&body, opts, kind, |object: R::Object, user| async move {
+            self.0
+                .review(namespace, &user, object)
+                .await
+                .map(Created::from)
         })
+        .await
     }
 
     async fn update(
@@ -130,6 +125,8 @@ impl<R: Review> RestStorage for ReviewRest<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::endpoints::request;
+    use http::StatusCode;
     use k8s_openapi::api::authentication::v1::SelfSubjectReview;
     use k8s_openapi::api::authorization::v1::LocalSubjectAccessReview;
 

@@ -19,6 +19,7 @@ use futures_util::future::BoxFuture;
 use super::table::{self, ColumnDefinition, RowCondition};
 
 use super::scale::ScaleView;
+use super::subresource::SubresourceKind;
 
 /// Called once a write that allocated something (a cluster IP, a node port)
 /// has succeeded (`true`) or failed (`false`), so a failed write releases
@@ -87,6 +88,10 @@ pub struct ResourceInfo {
     /// Serves `create` only, and stores nothing: a review
     /// (`SubjectAccessReview`, `TokenReview`, ...).
     pub create_only: bool,
+    /// Subresources served by their own handler, create only
+    /// (`serviceaccounts/token`); filled from the registered handlers
+    /// ([`attach_create_subresources`](super::subresource::attach_create_subresources)).
+    pub create_subresources: Vec<SubresourceKind>,
 }
 
 impl ResourceInfo {
@@ -97,6 +102,7 @@ impl ResourceInfo {
             has_status: strategy.status().is_some(),
             has_scale: strategy.scale().is_some(),
             create_only: false,
+            create_subresources: Vec::new(),
         }
     }
 }
@@ -127,6 +133,7 @@ impl ResourceInfo {
             has_status: false,
             has_scale: false,
             create_only: true,
+            create_subresources: Vec::new(),
         }
     }
 }

@@ -46,7 +46,6 @@ pub const PARSE_ONLY_FLAGS: &[&str] = &[
     "debug-socket-path",
     "profiling",
     // Authentication
-    "api-audiences",
     "authentication-config",
     "authentication-token-webhook-cache-ttl",
     "authentication-token-webhook-config-file",
@@ -67,12 +66,7 @@ pub const PARSE_ONLY_FLAGS: &[&str] = &[
     "requestheader-group-headers",
     "requestheader-uid-headers",
     "requestheader-username-headers",
-    "service-account-extend-token-expiration",
-    "service-account-issuer",
-    "service-account-jwks-uri",
-    "service-account-key-file",
     "service-account-lookup",
-    "service-account-max-token-expiration",
     // Authorization
     "authorization-config",
     "authorization-policy-file",
@@ -117,7 +111,6 @@ pub const PARSE_ONLY_FLAGS: &[&str] = &[
     "peer-ca-file",
     "proxy-client-cert-file",
     "proxy-client-key-file",
-    "service-account-signing-key-file",
 ];
 
 /// Appends the marker to a parse-only flag's help unless its text already

@@ -464,7 +464,15 @@ fn every_validation_rule_has_a_failing_case() {
         ),
         (
             vec!["--service-account-max-token-expiration=10m"],
-            "service-account-max-token-expiration must be >= 1h",
+            "the service-account-max-token-expiration must be between 1 hour and 2^32 seconds",
+        ),
+        (
+            vec!["--service-account-max-token-expiration=2000000h"],
+            "the service-account-max-token-expiration must be between 1 hour and 2^32 seconds",
+        ),
+        (
+            vec!["--service-account-jwks-uri=http://keys.example/jwks"],
+            "service-account-jwks-uri requires https scheme, parsed as: http://keys.example/jwks",
         ),
         (
             vec!["--oidc-issuer-url=https://x"],

@@ -3,8 +3,6 @@
 
 use ipnet::IpNet;
 
-use apiserver::server::tls;
-
 use super::CompletedOptions;
 use super::extra::ENDPOINT_RECONCILER_TYPES;
 
@@ -126,7 +124,7 @@ impl CompletedOptions {
             errors.push("--kubelet-timeout can not be negative value".to_string());
         }
         if let Some(path) = &extra.service_account_signing_key_file
-            && let Err(err) = tls::load_private_key(path)
+            && let Err(err) = controlplane::serviceaccount::SigningKey::load(path)
         {
             errors.push(format!(
                 "failed to parse service-account-issuer-key-file: {err:#}"

@@ -1,5 +1,8 @@
 //! Service accounts (`pkg/registry/core/serviceaccount`): DNS-subdomain
-//! names, and secret references trimmed to their names on create.
+//! names, and secret references trimmed to their names on create; and
+//! their `token` subresource ([`token`]).
+
+pub mod token;
 
 use k8s_openapi::api::core::v1::{ObjectReference, ServiceAccount};
 
