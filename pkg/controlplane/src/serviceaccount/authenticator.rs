@@ -7,9 +7,10 @@
 //! other authenticators.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 
 use apiserver::authentication::{TokenAuthenticator, TokenVerdict};
 
@@ -34,7 +35,17 @@ pub struct ServiceAccountTokenAuthenticator {
     /// `--api-audiences`: what a token without `aud` is taken to be for.
     implicit_audiences: Vec<String>,
     objects: Arc<BoundObjects>,
+    /// Tokens whose signature was verified, by the SHA-256 of the token,
+    /// with their claims: a token is verified once, and each use checks
+    /// only its time, audience and bound objects.
+    verified: RwLock<HashMap<[u8; 32], Arc<Claims>>>,
+    /// How many it holds at most ([`VERIFIED_TOKENS`]).
+    verified_capacity: usize,
 }
+
+/// The most verified tokens remembered; past it the memory starts anew (a
+/// flood of fresh tokens costs their verification, nothing more).
+pub const VERIFIED_TOKENS: usize = 4096;
 
 /// What is read of a token before its signature is checked.
 #[derive(Deserialize)]
@@ -63,23 +74,30 @@ impl ServiceAccountTokenAuthenticator {
             keys_by_id,
             implicit_audiences,
             objects,
+            verified: RwLock::default(),
+            verified_capacity: VERIFIED_TOKENS,
         }
     }
 
-    /// The verdict at `now` (seconds since the epoch).
-    pub async fn authenticate_at(
-        &self,
-        token: &str,
-        audiences: &[String],
-        now: i64,
-    ) -> TokenVerdict {
+    /// The claims of a token whose signature is ours, from memory or
+    /// verified now; `Err` with the verdict otherwise.
+    fn verified_claims(&self, token: &str) -> Result<Arc<Claims>, TokenVerdict> {
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        if let Some(claims) = self
+            .verified
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&digest)
+        {
+            return Ok(Arc::clone(claims));
+        }
         let Ok(unverified) = jwt::parse(token) else {
-            return TokenVerdict::NotMine;
+            return Err(TokenVerdict::NotMine);
         };
         // `hasCorrectIssuer`: tokens of other issuers are someone else's.
         match unverified.claims::<IssuerOnly>() {
             Ok(claimed) if self.issuers.contains(&claimed.iss) => {}
-            _ => return TokenVerdict::NotMine,
+            _ => return Err(TokenVerdict::NotMine),
         }
         // A token naming its key is checked against that key alone.
         let keys = match unverified
@@ -92,14 +110,37 @@ impl ServiceAccountTokenAuthenticator {
             None => &self.keys[..],
         };
         if keys.is_empty() {
-            return rejected("invalid signature, no keys found");
+            return Err(rejected("invalid signature, no keys found"));
         }
         if !unverified.verify(keys) {
-            return rejected("invalid signature: no service-account key verifies it");
+            return Err(rejected(
+                "invalid signature: no service-account key verifies it",
+            ));
         }
-        let claims: Claims = match unverified.claims() {
+        let claims: Arc<Claims> = match unverified.claims() {
+            Ok(claims) => Arc::new(claims),
+            Err(err) => {
+                return Err(rejected(format!("the token's claims do not parse: {err}")));
+            }
+        };
+        let mut verified = self.verified.write().unwrap_or_else(|e| e.into_inner());
+        if verified.len() >= self.verified_capacity {
+            verified.clear();
+        }
+        verified.insert(digest, Arc::clone(&claims));
+        Ok(claims)
+    }
+
+    /// The verdict at `now` (seconds since the epoch).
+    pub async fn authenticate_at(
+        &self,
+        token: &str,
+        audiences: &[String],
+        now: i64,
+    ) -> TokenVerdict {
+        let claims = match self.verified_claims(token) {
             Ok(claims) => claims,
-            Err(err) => return rejected(format!("the token's claims do not parse: {err}")),
+            Err(verdict) => return verdict,
         };
         if let Err(reason) = check_time(&claims, now) {
             return rejected(reason);
@@ -406,6 +447,42 @@ mod tests {
             reason(f.authenticator.authenticate_at(&forged, &[], NOW).await)
                 .starts_with("invalid signature")
         );
+    }
+
+    #[tokio::test]
+    async fn verified_tokens_are_remembered_within_a_bound() {
+        let mut f = fixture().await;
+        f.authenticator.verified_capacity = 2;
+        let remembered = |f: &Fixture| f.authenticator.verified.read().unwrap().len();
+        let first = token(&f.key, &claims(binding()));
+        for _ in 0..3 {
+            assert!(matches!(
+                f.authenticator.authenticate_at(&first, &[], NOW).await,
+                TokenVerdict::Authenticated { .. }
+            ));
+        }
+        assert_eq!(remembered(&f), 1, "one token, verified once");
+        // Remembered, yet still judged by its time on every use.
+        assert_eq!(
+            reason(
+                f.authenticator
+                    .authenticate_at(&first, &[], NOW + 3600 + 61)
+                    .await
+            ),
+            "service account token has expired"
+        );
+        for _ in 0..3 {
+            let fresh = token(&f.key, &claims(binding()));
+            f.authenticator.authenticate_at(&fresh, &[], NOW).await;
+            assert!(remembered(&f) <= 2);
+        }
+        // A rejected token is never remembered.
+        f.authenticator.verified.write().unwrap().clear();
+        let stranger = SigningKey::from_pem(RSA2_PKCS8.as_bytes()).unwrap();
+        f.authenticator
+            .authenticate_at(&token(&stranger, &claims(binding())), &[], NOW)
+            .await;
+        assert_eq!(remembered(&f), 0);
     }
 
     #[tokio::test]
