@@ -242,13 +242,6 @@ impl RbacIndex {
         }
     }
 
-    /// Whether every kind has been listed once.
-    pub fn synced(&self) -> bool {
-        self.revisions
-            .iter()
-            .all(|revision| revision.load(Ordering::Acquire) > 0)
-    }
-
     fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
         self.state.read().unwrap_or_else(|e| e.into_inner())
     }

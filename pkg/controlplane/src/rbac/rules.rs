@@ -13,7 +13,8 @@ use apiserver::authorization::Attributes;
 /// `*`: every verb, group, resource or URL.
 const ALL: &str = "*";
 
-fn list(field: &Option<Vec<String>>) -> &[String] {
+/// An optional list of a rule or subject, empty when unset.
+pub(crate) fn list(field: &Option<Vec<String>>) -> &[String] {
     field.as_deref().unwrap_or_default()
 }
 

@@ -10,6 +10,7 @@ use apimachinery::api::{name_is_dns_subdomain, name_is_path_segment};
 use apimachinery::validation::field::{Error, ErrorList, Path};
 use apimachinery::validation::go_string::quote;
 
+use crate::rbac::rules::list;
 use crate::registry::core::pod::validation::invalid_shown;
 use crate::registry::core::service::validation::go_string_slice;
 
@@ -27,10 +28,6 @@ pub const GROUP_KIND: &str = "Group";
 /// `generateName` of `.` is refused like a name.
 pub fn validate_rbac_name(name: &str, _prefix: bool) -> Vec<String> {
     name_is_path_segment(name, false)
-}
-
-fn list(value: &Option<Vec<String>>) -> &[String] {
-    value.as_deref().unwrap_or_default()
 }
 
 /// `ValidatePolicyRule`: verbs are required; a rule either names
