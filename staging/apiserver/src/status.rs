@@ -131,14 +131,6 @@ impl Status {
         )
     }
 
-    pub fn service_unavailable(message: impl Into<String>) -> Self {
-        Self::failure(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "ServiceUnavailable",
-            message,
-        )
-    }
-
     /// A success `Status` (what a delete returns for kinds that do not
     /// return the deleted object).
     pub fn success(details: StatusDetails) -> Self {

@@ -12,7 +12,7 @@ use std::time::Duration;
 use apiserver::authentication::Authenticator;
 use apiserver::authorization::AlwaysAllow;
 use apiserver::filters::body_limit::{BodyLimit, read_body};
-use apiserver::server::{Config, Server, self_signed, tls};
+use apiserver::server::{Config, Server, pem, self_signed, tls};
 use axum::Router;
 use axum::extract::Request;
 use axum::response::IntoResponse;
@@ -198,7 +198,7 @@ impl Reply {
 
 pub fn roots(ca: &Path) -> RootCertStore {
     let mut roots = RootCertStore::empty();
-    for cert in tls::load_certificates(ca).unwrap() {
+    for cert in pem::load_certificates(ca).unwrap() {
         roots.add(cert).unwrap();
     }
     roots

@@ -104,10 +104,6 @@ impl StorageError {
         matches!(self, StorageError::NotFound { .. })
     }
 
-    pub fn is_conflict(&self) -> bool {
-        matches!(self, StorageError::Conflict { .. })
-    }
-
     pub fn is_expired(&self) -> bool {
         matches!(self, StorageError::Expired { .. })
     }

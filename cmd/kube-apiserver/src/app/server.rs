@@ -30,7 +30,7 @@ use controlplane::serviceaccount::{self, SigningKey, TokenIssuer, load_public_ke
 
 use super::options::{CompletedOptions, ServerRunOptions};
 
-/// The seed's long description.
+/// Upstream's long description (`kube-apiserver --help`).
 pub const LONG_DESCRIPTION: &str = "The Kubernetes API server validates and configures data
 for the api objects which include pods, services, replicationcontrollers, and
 others. The API Server services REST operations and provides the frontend to the

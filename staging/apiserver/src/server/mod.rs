@@ -3,6 +3,7 @@
 //! chain, and the serving lifecycle with graceful shutdown.
 
 pub mod connections;
+pub mod pem;
 pub mod self_signed;
 pub mod serve;
 pub mod signals;

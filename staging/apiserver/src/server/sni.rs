@@ -14,7 +14,7 @@ use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
 
-use super::tls::{load_certificates, load_private_key};
+use super::pem::{load_certificates, load_private_key};
 
 /// One `--tls-sni-cert-key` value.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,14 +6,13 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::{Context, anyhow};
 use rustls::crypto::ring;
 use rustls::server::WebPkiClientVerifier;
 use rustls::sign::CertifiedKey;
 use rustls::{RootCertStore, ServerConfig, SupportedCipherSuite};
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
+use super::pem::{load_certificates, load_private_key};
 use super::sni::{NamedCertKey, SniResolver};
 
 /// The ring provider's cipher suite with this Go name (`TLS_AES_128_GCM_SHA256`,
@@ -23,22 +22,6 @@ pub fn cipher_suite(go_name: &str) -> Option<SupportedCipherSuite> {
         let name = format!("{:?}", suite.suite());
         name.replacen("TLS13_", "TLS_", 1) == go_name
     })
-}
-
-pub fn load_certificates(path: &Path) -> anyhow::Result<Vec<CertificateDer<'static>>> {
-    let certs = CertificateDer::pem_file_iter(path)
-        .with_context(|| format!("reading certificates from {}", path.display()))?
-        .collect::<Result<Vec<_>, _>>()
-        .with_context(|| format!("parsing certificates in {}", path.display()))?;
-    if certs.is_empty() {
-        bail!("no PEM certificate found in {}", path.display());
-    }
-    Ok(certs)
-}
-
-pub fn load_private_key(path: &Path) -> anyhow::Result<PrivateKeyDer<'static>> {
-    PrivateKeyDer::from_pem_file(path)
-        .with_context(|| format!("reading a PEM private key from {}", path.display()))
 }
 
 /// What the secure port serves.

@@ -1,5 +1,5 @@
 //! The component's `ServerRunOptions`: the generic groups plus kube-apiserver's
-//! own fields (`Extra`, the "Misc flags"), with the seed's flag sections,
+//! own fields (`Extra`, the "Misc flags"), with upstream's flag sections,
 //! defaults (`new_server_run_options`), `complete` and `validate`.
 
 pub mod completion;
@@ -63,7 +63,7 @@ pub struct ServerRunOptions {
     pub extra: Extra,
     #[command(flatten)]
     pub global: GlobalFlags,
-    /// Positional arguments, rejected with the seed's message.
+    /// Positional arguments, rejected with upstream's message.
     #[arg(hide = true, num_args = 0.., allow_hyphen_values = false)]
     pub args: Vec<String>,
 }

@@ -146,14 +146,6 @@ pub fn validate_dns1123_label(value: &str, path: &Path) -> ErrorList {
         .collect()
 }
 
-/// `ValidateDNS1123Subdomain`.
-pub fn validate_dns1123_subdomain(value: &str, path: &Path) -> ErrorList {
-    is_dns1123_subdomain(value)
-        .into_iter()
-        .map(|msg| Error::invalid(path, value, msg))
-        .collect()
-}
-
 /// `ValidateImmutableField` for any value printed as JSON.
 pub fn validate_immutable<T: PartialEq + serde::Serialize>(
     new: &T,
