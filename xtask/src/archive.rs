@@ -1,4 +1,4 @@
-//! Deterministic `.tar.gz` archives (reproducibility.md): entries in GNU
+//! Deterministic `.tar.gz` archives (ARCHITECTURE.md, invariant 1): entries in GNU
 //! `tar --sort=name` order with explicit directory entries, mtime =
 //! SOURCE_DATE_EPOCH, uid/gid 0 with empty owner names, modes 0755/0644,
 //! gzip without name or time, one pinned deflate backend (flate2 on zlib-rs).

@@ -1,3 +1,6 @@
+//! The pod strategy's tests: defaults, validation on create and update, status,
+//! graceful deletion and selectable fields.
+
 use super::*;
 use std::collections::BTreeMap;
 

@@ -1,3 +1,5 @@
+//! Pod validation's tests, case by case against upstream's messages.
+
 use super::*;
 use k8s_openapi::api::core::v1::{
     ConfigMapKeySelector, EnvVarSource, HTTPGetAction, PodTemplateSpec, ResourceRequirements,
