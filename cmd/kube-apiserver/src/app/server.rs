@@ -462,3 +462,20 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     prepared.run(shutdown).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::external_address;
+
+    #[test]
+    fn the_external_address_gets_the_secure_port_unless_it_names_one() {
+        assert_eq!(external_address("10.0.0.1", 6443), "10.0.0.1:6443");
+        assert_eq!(external_address("fd00::1", 6443), "[fd00::1]:6443");
+        assert_eq!(external_address("api.internal", 6443), "api.internal:6443");
+        assert_eq!(
+            external_address("api.internal:443", 6443),
+            "api.internal:443"
+        );
+        assert_eq!(external_address("10.0.0.1:443", 6443), "10.0.0.1:443");
+    }
+}

@@ -3,7 +3,7 @@
 //! secrets, config maps, persistent volume claims and service accounts
 //! those pods name, counted so that a reference goes with its last pod.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::RwLock;
 
 use k8s_openapi::api::core::v1::{Pod, PodSpec};
@@ -28,7 +28,7 @@ pub enum Referenced {
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct PodEdges {
     node: String,
-    references: Vec<(Referenced, String)>,
+    references: HashSet<(Referenced, String)>,
 }
 
 #[derive(Debug, Default)]
@@ -117,12 +117,10 @@ impl NodeGraph {
 /// not bound.
 fn edges_of(spec: &PodSpec) -> Option<PodEdges> {
     let node = spec.node_name.clone().filter(|node| !node.is_empty())?;
-    let mut references = Vec::new();
+    let mut references = HashSet::new();
     let mut add = |kind: Referenced, name: Option<&String>| {
-        if let Some(name) = name.filter(|name| !name.is_empty())
-            && !references.contains(&(kind, name.clone()))
-        {
-            references.push((kind, name.clone()));
+        if let Some(name) = name.filter(|name| !name.is_empty()) {
+            references.insert((kind, name.clone()));
         }
     };
     add(
@@ -168,13 +166,21 @@ fn edges_of(spec: &PodSpec) -> Option<PodEdges> {
                 .map(|r| &r.name),
         );
     }
-    let containers = spec
+    // Every container's environment, ephemeral ones included.
+    let environments = spec
         .init_containers
         .iter()
         .flatten()
-        .chain(&spec.containers);
-    for container in containers {
-        for from in container.env_from.iter().flatten() {
+        .chain(spec.containers.iter())
+        .map(|c| (&c.env_from, &c.env))
+        .chain(
+            spec.ephemeral_containers
+                .iter()
+                .flatten()
+                .map(|c| (&c.env_from, &c.env)),
+        );
+    for (env_from, env) in environments {
+        for from in env_from.iter().flatten() {
             add(
                 Referenced::Secret,
                 from.secret_ref.as_ref().map(|s| &s.name),
@@ -184,7 +190,7 @@ fn edges_of(spec: &PodSpec) -> Option<PodEdges> {
                 from.config_map_ref.as_ref().map(|c| &c.name),
             );
         }
-        for variable in container.env.iter().flatten() {
+        for variable in env.iter().flatten() {
             let source = variable.value_from.as_ref();
             add(
                 Referenced::Secret,
@@ -197,18 +203,6 @@ fn edges_of(spec: &PodSpec) -> Option<PodEdges> {
                 source
                     .and_then(|s| s.config_map_key_ref.as_ref())
                     .map(|c| &c.name),
-            );
-        }
-    }
-    for container in spec.ephemeral_containers.iter().flatten() {
-        for from in container.env_from.iter().flatten() {
-            add(
-                Referenced::Secret,
-                from.secret_ref.as_ref().map(|s| &s.name),
-            );
-            add(
-                Referenced::ConfigMap,
-                from.config_map_ref.as_ref().map(|c| &c.name),
             );
         }
     }
@@ -268,7 +262,9 @@ mod tests {
                         {"name": "q", "projected": {"sources": [{"configMap": {"name": "projected"}}]}}],
             "containers": [{"name": "c", "image": "x",
                 "env": [{"name": "E", "valueFrom": {"configMapKeyRef": {"name": "settings", "key": "k"}}}],
-                "envFrom": [{"secretRef": {"name": "env-secret"}}]}]}})
+                "envFrom": [{"secretRef": {"name": "env-secret"}}]}],
+            "ephemeralContainers": [{"name": "debug", "image": "x",
+                "env": [{"name": "D", "valueFrom": {"secretKeyRef": {"name": "debug-secret", "key": "k"}}}]}]}})
     }
 
     #[test]
@@ -283,6 +279,7 @@ mod tests {
         for (kind, name) in [
             (Referenced::Secret, "tls"),
             (Referenced::Secret, "env-secret"),
+            (Referenced::Secret, "debug-secret"),
             (Referenced::ConfigMap, "settings"),
             (Referenced::ConfigMap, "projected"),
             (Referenced::PersistentVolumeClaim, "data"),
