@@ -2,6 +2,7 @@
 //! one path per check, with upstream's output. Later components (storage)
 //! plug in their own checks through [`HealthCheck`].
 
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use http::{HeaderValue, StatusCode, header};
 
+use crate::query::Query;
 use crate::status::Status;
 
 /// The result of one check: `Err` carries the reason (logged, withheld from
@@ -99,24 +101,17 @@ impl Endpoint {
 
     /// Runs the checks; returns the status and the body upstream writes.
     pub async fn evaluate(&self, query: Option<&str>) -> (StatusCode, String) {
-        let pairs: Vec<(&str, &str)> = query
-            .unwrap_or_default()
-            .split('&')
-            .filter(|p| !p.is_empty())
-            .map(|p| p.split_once('=').unwrap_or((p, "")))
-            .collect();
-        let verbose = pairs.iter().any(|(k, _)| *k == "verbose");
-        let mut excluded: Vec<String> = pairs
-            .iter()
-            .filter(|(k, _)| *k == "exclude")
-            .map(|(_, v)| v.replace("%2F", "/").replace("%2f", "/"))
-            .collect();
+        let query = Query::parse(query);
+        // Upstream: `verbose` counts if sent at all; `exclude` is every
+        // value, as a set (duplicates collapse; what matches no check is
+        // listed sorted).
+        let verbose = query.contains("verbose");
+        let mut excluded: BTreeSet<&str> = query.get_all("exclude").collect();
         let mut output = String::new();
         let mut failed = Vec::new();
         for check in self.checks.iter() {
             let name = check.name();
-            if let Some(i) = excluded.iter().position(|e| e == name) {
-                excluded.remove(i);
+            if excluded.remove(name) {
                 output.push_str(&format!("[+]{name} excluded: ok\n"));
                 continue;
             }
@@ -219,5 +214,35 @@ mod tests {
             body,
             "[+]ping ok\n[+]log ok\n[+]shutdown excluded: ok\nwarn: some health checks cannot be excluded: no matches for \"nope\"\nreadyz check passed\n"
         );
+    }
+
+    #[tokio::test]
+    async fn exclude_is_every_decoded_value_as_a_set() {
+        // Any escape decodes now (the hand-written parser knew only `%2F`):
+        // `%2D` is `-`, `%73` is `s`, `+` a space.
+        let flag = Arc::new(AtomicBool::new(true));
+        let checks = vec![
+            Arc::new(NamedCheck::new(
+                "etcd-readiness",
+                || Err("down".to_string()),
+            )) as Arc<dyn HealthCheck>,
+            shutdown(flag),
+        ];
+        let endpoint = Endpoint::new("readyz", checks);
+        let (code, body) = endpoint
+            .evaluate(Some("verbose=&exclude=etcd%2Dreadiness&exclude=%73hutdown&exclude=no+pe&exclude=a%2Fb&exclude=no+pe&exclude=%zz"))
+            .await;
+        assert_eq!(code, StatusCode::OK);
+        assert_eq!(
+            body,
+            "[+]etcd-readiness excluded: ok\n[+]shutdown excluded: ok\nwarn: some health checks cannot be excluded: no matches for \"a/b\",\"no pe\"\nreadyz check passed\n"
+        );
+        // A name given twice is excluded once and not reported unmatched.
+        let (code, body) = endpoint
+            .evaluate(Some(
+                "exclude=shutdown&exclude=shutdown&exclude=etcd-readiness",
+            ))
+            .await;
+        assert_eq!((code, body.as_str()), (StatusCode::OK, "ok"));
     }
 }

@@ -14,6 +14,7 @@ pub mod healthz;
 pub mod logs;
 pub mod metrics;
 pub mod options;
+pub mod query;
 pub mod registry;
 pub mod request_info;
 pub mod server;

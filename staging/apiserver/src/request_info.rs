@@ -5,6 +5,8 @@
 
 use http::Method;
 
+use crate::query::Query;
+
 /// The parsed target of one request.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RequestInfo {
@@ -94,9 +96,10 @@ impl RequestInfo {
         }
 
         if info.name.is_empty() && info.verb == "get" {
-            let watch = query_param(query, "watch").is_some_and(|v| v == "true" || v == "1");
+            let query = Query::parse(query);
+            let watch = matches!(query.get("watch"), Some("true" | "1"));
             info.verb = if watch { "watch" } else { "list" }.to_string();
-            if let Some(selector) = query_param(query, "fieldSelector")
+            if let Some(selector) = query.get("fieldSelector")
                 && let Some(name) = selector.strip_prefix("metadata.name=")
                 && !name.contains(',')
                 && !name.is_empty()
@@ -144,38 +147,6 @@ impl RequestInfo {
             "cluster"
         }
     }
-}
-
-/// The first value of `key` in a URL query, percent-decoded.
-pub fn query_param(query: Option<&str>, key: &str) -> Option<String> {
-    query?.split('&').find_map(|pair| {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        (percent_decode(k) == key).then(|| percent_decode(v))
-    })
-}
-
-fn percent_decode(input: &str) -> String {
-    let bytes = input.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                let hex = |b: u8| (b as char).to_digit(16);
-                match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                    (Some(high), Some(low)) => {
-                        out.push((high * 16 + low) as u8);
-                        i += 2;
-                    }
-                    _ => out.push(b'%'),
-                }
-            }
-            byte => out.push(byte),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
@@ -395,6 +366,24 @@ mod tests {
             assert_eq!(got.verb, "get");
         }
         assert_eq!(info(Method::POST, "/foo").verb, "post");
+    }
+
+    #[test]
+    fn the_query_is_read_as_upstreams_url_values() {
+        // A pair Go cannot unescape is dropped, so the next `watch` counts
+        // (the hand-written parser read "%zz" as the first value: a list).
+        assert_eq!(
+            info(Method::GET, "/api/v1/pods?watch=%zz&watch=1").verb,
+            "watch"
+        );
+        // Keys decode too, and the first of repeated values wins.
+        let got = info(
+            Method::GET,
+            "/api/v1/namespaces/a/pods?field%53elector=metadata.name%3Dweb&fieldSelector=metadata.name%3Dother",
+        );
+        assert_eq!((got.verb.as_str(), got.name.as_str()), ("list", "web"));
+        // `;` separates nothing: the pair holding it is dropped.
+        assert_eq!(info(Method::GET, "/api/v1/pods?watch=1;x=1").verb, "list");
     }
 
     #[test]

@@ -10,9 +10,11 @@
 //! (`+structType=atomic`); fields the schema does not know are "deduced":
 //! objects are granular maps, everything else is atomic.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use serde_json::{Map, Value};
 
-use crate::patch::{PatchSchema, SchemaCursor, field_patch_meta};
+use crate::patch::{ListType, PatchSchema, SchemaCursor, field_patch_meta};
 
 use super::fieldpath::{FieldSet, Path, PathElement};
 
@@ -96,15 +98,15 @@ impl<'s> Shape<'s> {
             .definition()
             .and_then(|definition| field_patch_meta(definition, key));
         let kind = meta.and_then(|meta| match meta.list_type {
-            Some("map") if !meta.list_map_keys.is_empty() => {
+            Some(ListType::Map) if !meta.list_map_keys.is_empty() => {
                 Some(ListKind::Map(meta.list_map_keys))
             }
-            Some("map") => meta
+            Some(ListType::Map) => meta
                 .patch_merge_key
                 .map(|key| ListKind::Map(key_slice(key))),
-            Some("set") => Some(ListKind::Set),
-            Some(_) => None,
-            None if meta.patch_strategies().contains(&"merge") => match meta.patch_merge_key {
+            Some(ListType::Set) => Some(ListKind::Set),
+            Some(ListType::Atomic) => None,
+            None if meta.merges() => match meta.patch_merge_key {
                 Some(key) => Some(ListKind::Map(key_slice(key))),
                 None => Some(ListKind::Set),
             },
@@ -168,12 +170,12 @@ fn item_element(kind: ListKind, item: &Value, index: usize) -> PathElement {
                 .iter()
                 .filter_map(|key| {
                     let value = match item.get(*key) {
-                        Some(value) if !value.is_null() => value.clone(),
+                        Some(value) if !value.is_null() => value.to_string(),
                         // The one defaulted key of the built-in kinds.
-                        _ if *key == "protocol" => Value::String("TCP".to_string()),
+                        _ if *key == "protocol" => "\"TCP\"".to_string(),
                         _ => return None,
                     };
-                    Some(((*key).to_string(), value.to_string()))
+                    Some(((*key).to_string(), value))
                 })
                 .collect();
             fields.sort();
@@ -186,7 +188,8 @@ fn item_element(kind: ListKind, item: &Value, index: usize) -> PathElement {
     }
 }
 
-/// The items of a list by their path elements, in order.
+/// The items of a list by their path elements, in order (duplicates
+/// included).
 fn index_items(kind: ListKind, list: Option<&Value>) -> Vec<(PathElement, &Value)> {
     list.and_then(Value::as_array)
         .map(|items| {
@@ -197,6 +200,34 @@ fn index_items(kind: ListKind, list: Option<&Value>) -> Vec<(PathElement, &Value
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// The items of two lists paired by path element, in n·log n: for each
+/// item of `to`, the first item of `from` with its element (a later
+/// duplicate is never paired), and for each item of `from`, whether an
+/// item of `to` has its element.
+fn pair<'v>(
+    from: &[(PathElement, &'v Value)],
+    to: &[(PathElement, &Value)],
+) -> (Vec<Option<&'v Value>>, Vec<bool>) {
+    let mut first_positions: BTreeMap<&PathElement, usize> = BTreeMap::new();
+    let firsts: Vec<usize> = from
+        .iter()
+        .enumerate()
+        .map(|(position, (element, _))| *first_positions.entry(element).or_insert(position))
+        .collect();
+    // By the position of the first item of each element.
+    let mut in_to = vec![false; from.len()];
+    let paired = to
+        .iter()
+        .map(|(element, _)| {
+            let position = *first_positions.get(element)?;
+            in_to[position] = true;
+            Some(from[position].1)
+        })
+        .collect();
+    let in_to = firsts.iter().map(|first| in_to[*first]).collect();
+    (paired, in_to)
 }
 
 /// Structure-aware operations over the objects of one kind.
@@ -274,7 +305,7 @@ impl<'s> Typed<'s> {
             Some(old),
             Some(new),
             self.root,
-            &Path::default(),
+            &mut Path::default(),
             &mut comparison,
         );
         comparison
@@ -340,11 +371,13 @@ fn to_field_set(
     }
 }
 
+/// Adds what changed from `old` to `new` at `path` (extended and restored
+/// below it, rather than copied for each child).
 fn compare(
     old: Option<&Value>,
     new: Option<&Value>,
     shape: Shape<'_>,
-    path: &Path,
+    path: &mut Path,
     comparison: &mut Comparison,
 ) {
     // A null is no value, yet a container that is there: a list or map
@@ -375,21 +408,17 @@ fn compare(
         let item_shape = shape.items();
         let old_items = index_items(kind, old);
         let new_items = index_items(kind, new);
-        for (element, new_item) in &new_items {
-            let old_item = old_items
-                .iter()
-                .find(|(old_element, _)| old_element == element)
-                .map(|(_, item)| *item);
-            let item_path = path.child(element.clone());
-            compare(old_item, Some(new_item), item_shape, &item_path, comparison);
+        let (old_of_new, old_in_new) = pair(&old_items, &new_items);
+        for ((element, new_item), old_item) in new_items.iter().zip(old_of_new) {
+            path.0.push(element.clone());
+            compare(old_item, Some(new_item), item_shape, path, comparison);
+            path.0.pop();
         }
-        for (element, old_item) in &old_items {
-            if !new_items
-                .iter()
-                .any(|(new_element, _)| new_element == element)
-            {
-                let item_path = path.child(element.clone());
-                compare(Some(old_item), None, item_shape, &item_path, comparison);
+        for ((element, old_item), in_new) in old_items.iter().zip(old_in_new) {
+            if !in_new {
+                path.0.push(element.clone());
+                compare(Some(old_item), None, item_shape, path, comparison);
+                path.0.pop();
             }
         }
     } else {
@@ -403,14 +432,15 @@ fn compare(
             let Some(child_shape) = shape.child(key) else {
                 continue;
             };
-            let child_path = path.child(PathElement::Field(key.clone()));
+            path.0.push(PathElement::Field(key.clone()));
             compare(
                 old_object.get(key),
                 new_object.get(key),
                 child_shape,
-                &child_path,
+                path,
                 comparison,
             );
+            path.0.pop();
         }
     }
     match (old_raw, new_raw) {
@@ -430,11 +460,25 @@ fn merge(live: Option<&Value>, config: &Value, shape: Shape<'_>) -> Value {
             Value::Object(live_object),
             Value::Object(config_object),
         ) => {
-            let mut merged = live_object.clone();
-            for (key, config_value) in config_object {
-                let child_shape = shape.child(key).unwrap_or(Shape::Deduced);
-                let value = merge(live_object.get(key), config_value, child_shape);
+            // The live fields in their order, merged with the config's,
+            // then the config's new ones (as inserting the config's fields
+            // into a copy of the live object, without copying what the
+            // config replaces).
+            let mut merged = Map::new();
+            for (key, live_value) in live_object {
+                let value = match config_object.get(key) {
+                    Some(config_value) => {
+                        let child_shape = shape.child(key).unwrap_or(Shape::Deduced);
+                        merge(Some(live_value), config_value, child_shape)
+                    }
+                    None => live_value.clone(),
+                };
                 merged.insert(key.clone(), value);
+            }
+            for (key, config_value) in config_object {
+                if !live_object.contains_key(key) {
+                    merged.insert(key.clone(), config_value.clone());
+                }
             }
             Value::Object(merged)
         }
@@ -442,18 +486,14 @@ fn merge(live: Option<&Value>, config: &Value, shape: Shape<'_>) -> Value {
             let item_shape = shape.items();
             let live_items = index_items(kind, Some(live));
             let config_items = index_items(kind, Some(config));
-            let in_config = |element: &PathElement| {
-                config_items
-                    .iter()
-                    .any(|(config_element, _)| config_element == element)
-            };
+            let (live_of_config, live_in_config) = pair(&live_items, &config_items);
             let mut merged = Vec::with_capacity(live_items.len() + config_items.len());
             let mut next_live = 0;
-            for (element, config_item) in &config_items {
+            for ((element, config_item), live_item) in config_items.iter().zip(live_of_config) {
                 // Items only the live list has keep their place before the
                 // next shared item.
-                while let Some((live_element, live_item)) = live_items.get(next_live) {
-                    if in_config(live_element) {
+                while let Some((_, live_item)) = live_items.get(next_live) {
+                    if live_in_config[next_live] {
                         break;
                     }
                     merged.push((*live_item).clone());
@@ -465,14 +505,11 @@ fn merge(live: Option<&Value>, config: &Value, shape: Shape<'_>) -> Value {
                 {
                     next_live += 1;
                 }
-                let live_item = live_items
-                    .iter()
-                    .find(|(live_element, _)| live_element == element)
-                    .map(|(_, item)| *item);
                 merged.push(merge(live_item, config_item, item_shape));
             }
-            for (live_element, live_item) in live_items.iter().skip(next_live) {
-                if !in_config(live_element) {
+            let live_only = live_items.iter().zip(&live_in_config).skip(next_live);
+            for ((_, live_item), in_config) in live_only {
+                if !in_config {
                     merged.push((*live_item).clone());
                 }
             }
@@ -483,9 +520,12 @@ fn merge(live: Option<&Value>, config: &Value, shape: Shape<'_>) -> Value {
 }
 
 fn remove(value: &mut Value, set: &FieldSet, shape: Shape<'_>) {
-    for (element, child_set) in set.children() {
-        match (element, &mut *value) {
-            (PathElement::Field(key), Value::Object(object)) => {
+    match value {
+        Value::Object(object) => {
+            for (element, child_set) in set.children() {
+                let PathElement::Field(key) = element else {
+                    continue;
+                };
                 if child_set.is_member() {
                     object.remove(key);
                 } else if let (Some(child), Some(child_shape)) =
@@ -494,27 +534,90 @@ fn remove(value: &mut Value, set: &FieldSet, shape: Shape<'_>) {
                     remove(child, child_set, child_shape);
                 }
             }
-            (_, Value::Array(items)) => {
-                let Shape::List { kind, .. } = shape else {
-                    continue;
-                };
-                let item_shape = shape.items();
-                let position = items
-                    .iter()
-                    .enumerate()
-                    .position(|(index, item)| item_element(kind, item, index) == *element);
-                let Some(position) = position else {
-                    continue;
-                };
-                if child_set.is_member() {
-                    items.remove(position);
-                } else if let Some(item) = items.get_mut(position) {
-                    remove(item, child_set, item_shape);
-                }
+        }
+        Value::Array(items) => {
+            if let Shape::List { kind, .. } = shape {
+                remove_items(items, set, kind, shape.items());
             }
-            _ => {}
+        }
+        _ => {}
+    }
+}
+
+/// The list without the items of `set`, as if each element of the set, in
+/// order, took the first item of the list left by the ones before it with
+/// that element (an item without keys is at the index it has in that
+/// list; removing fields below an item can change its keys).
+///
+/// The set's keys and values come before its indexes (the order of
+/// [`PathElement`]), so the items are found by key or value in a map first
+/// (the list's order does not change), then by index with a count of the
+/// items removed before: n·log n rather than a scan and a shift per element.
+fn remove_items(items: &mut Vec<Value>, set: &FieldSet, kind: ListKind, item_shape: Shape<'_>) {
+    fn keyed(element: &PathElement) -> bool {
+        !matches!(element, PathElement::Index(_))
+    }
+    // The positions of the items left with each key or value.
+    let mut positions: BTreeMap<PathElement, BTreeSet<usize>> = BTreeMap::new();
+    for (position, item) in items.iter().enumerate() {
+        let element = item_element(kind, item, position);
+        if keyed(&element) {
+            positions.entry(element).or_default().insert(position);
         }
     }
+    let mut gone = vec![false; items.len()];
+    for (element, child_set) in set.children() {
+        if !keyed(element) {
+            continue;
+        }
+        let Some(position) = positions.get_mut(element).and_then(BTreeSet::pop_first) else {
+            continue;
+        };
+        if child_set.is_member() {
+            gone[position] = true;
+        } else {
+            let item = &mut items[position];
+            remove(item, child_set, item_shape);
+            let element = item_element(kind, item, position);
+            if keyed(&element) {
+                positions.entry(element).or_default().insert(position);
+            }
+        }
+    }
+    drop_gone(items, &gone);
+
+    let mut gone = vec![false; items.len()];
+    let mut removed = 0;
+    for (element, child_set) in set.children() {
+        let PathElement::Index(index) = *element else {
+            continue;
+        };
+        // Index `index` of the list left is past the items removed so far
+        // (all before it: the indexes come in increasing order).
+        let Some(position) = index
+            .checked_add(removed)
+            .filter(|position| *position < items.len())
+        else {
+            continue;
+        };
+        let item = &mut items[position];
+        if item_element(kind, item, index) != *element {
+            continue;
+        }
+        if child_set.is_member() {
+            gone[position] = true;
+            removed += 1;
+        } else {
+            remove(item, child_set, item_shape);
+        }
+    }
+    drop_gone(items, &gone);
+}
+
+/// `items` without the ones flagged in `gone` (same length).
+fn drop_gone(items: &mut Vec<Value>, gone: &[bool]) {
+    let mut flags = gone.iter();
+    items.retain(|_| !flags.next().is_some_and(|gone| *gone));
 }
 
 #[cfg(test)]
@@ -645,6 +748,360 @@ mod tests {
                 {"name": "b", "image": "y"}
             ]}})
         );
+    }
+
+    /// Lists with items reordered, added, removed, without keys and with
+    /// duplicate keys (the first item of a key is the one matched; every
+    /// duplicate is compared, merged and kept in place).
+    fn tangled_pods() -> (Value, Value) {
+        let old = json!({
+            "metadata": {"finalizers": ["f1", "f2", "f1"]},
+            "spec": {"containers": [
+                {"name": "a", "image": "1"},
+                {"name": "b", "image": "2", "env": [
+                    {"name": "X", "value": "1"},
+                    {"name": "Y", "value": "2"},
+                    {"name": "X", "value": "dup"}
+                ], "ports": [
+                    {"containerPort": 80},
+                    {"containerPort": 80, "protocol": "UDP"},
+                    {"containerPort": 81, "protocol": "TCP"}
+                ]},
+                {"name": "a", "image": "dup-old"},
+                {"name": "c", "image": "3"},
+                {"name": "gone", "image": "4"},
+                {"image": "keyless"}
+            ]}
+        });
+        let new = json!({
+            "metadata": {"finalizers": ["f2", "f3", "f3"]},
+            "spec": {"containers": [
+                {"name": "c", "image": "3"},
+                {"name": "new", "image": "5"},
+                {"name": "b", "image": "2", "env": [
+                    {"name": "Y", "value": "2"},
+                    {"name": "Z", "value": "3"},
+                    {"name": "X", "value": "changed"}
+                ], "ports": [
+                    {"containerPort": 81},
+                    {"containerPort": 80, "protocol": "TCP", "name": "http"}
+                ]},
+                {"name": "a", "image": "1x"},
+                {"name": "new", "image": "dup-new"},
+                {"image": "keyless2"},
+                {"image": "keyless3"}
+            ]}
+        });
+        (old, new)
+    }
+
+    #[test]
+    fn list_items_are_compared_by_key_whatever_their_order_and_duplicates() {
+        let schema = PatchSchema::of::<Pod>();
+        let typed = Typed::new(&schema);
+        let (old, new) = tangled_pods();
+        let forward = typed.compare(&old, &new);
+        assert_eq!(
+            forward.added.to_fields_v1(),
+            json!({
+                "f:metadata": {"f:finalizers": {"v:\"f3\"": {}}},
+                "f:spec": {
+                    "f:containers": {
+                        "i:6": {".": {}, "f:image": {}},
+                        "k:{\"name\":\"b\"}": {
+                            "f:env": {"k:{\"name\":\"Z\"}": {".": {}, "f:name": {}, "f:value": {}}},
+                            "f:ports": {
+                                "k:{\"containerPort\":80,\"protocol\":\"TCP\"}": {
+                                    "f:name": {}, "f:protocol": {}
+                                }
+                            }
+                        },
+                        "k:{\"name\":\"new\"}": {".": {}, "f:image": {}, "f:name": {}}
+                    }
+                }
+            })
+        );
+        assert_eq!(
+            forward.modified.to_fields_v1(),
+            json!({
+                "f:spec": {
+                    "f:containers": {
+                        "i:5": {"f:image": {}},
+                        "k:{\"name\":\"a\"}": {"f:image": {}},
+                        "k:{\"name\":\"b\"}": {"f:env": {"k:{\"name\":\"X\"}": {"f:value": {}}}}
+                    }
+                }
+            })
+        );
+        assert_eq!(
+            forward.removed.to_fields_v1(),
+            json!({
+                "f:metadata": {"f:finalizers": {"v:\"f1\"": {}}},
+                "f:spec": {
+                    "f:containers": {
+                        "k:{\"name\":\"b\"}": {
+                            "f:ports": {
+                                "k:{\"containerPort\":80,\"protocol\":\"UDP\"}": {
+                                    ".": {}, "f:containerPort": {}, "f:protocol": {}
+                                },
+                                "k:{\"containerPort\":81,\"protocol\":\"TCP\"}": {"f:protocol": {}}
+                            }
+                        },
+                        "k:{\"name\":\"gone\"}": {".": {}, "f:image": {}, "f:name": {}}
+                    }
+                }
+            })
+        );
+        let back = typed.compare(&new, &old);
+        assert_eq!(back.added, forward.removed);
+        assert_eq!(back.modified, forward.modified);
+        assert_eq!(back.removed, forward.added);
+    }
+
+    #[test]
+    fn list_items_merge_by_key_whatever_their_order_and_duplicates() {
+        let schema = PatchSchema::of::<Pod>();
+        let typed = Typed::new(&schema);
+        let (old, new) = tangled_pods();
+        // Every config item is merged with the first live item of its key;
+        // a later live item of a key the config has goes, the live-only
+        // ones stay before the next shared item.
+        assert_eq!(
+            typed.merge(&old, &new),
+            json!({
+                "metadata": {"finalizers": ["f1", "f2", "f1", "f3", "f3"]},
+                "spec": {
+                    "containers": [
+                        {"image": "3", "name": "c"},
+                        {"image": "5", "name": "new"},
+                        {
+                            "env": [
+                                {"name": "Y", "value": "2"},
+                                {"name": "Z", "value": "3"},
+                                {"name": "X", "value": "changed"}
+                            ],
+                            "image": "2",
+                            "name": "b",
+                            "ports": [
+                                {"containerPort": 81, "protocol": "TCP"},
+                                {"containerPort": 80, "name": "http", "protocol": "TCP"},
+                                {"containerPort": 80, "protocol": "UDP"}
+                            ]
+                        },
+                        {"image": "1x", "name": "a"},
+                        {"image": "dup-new", "name": "new"},
+                        {"image": "keyless2"},
+                        {"image": "keyless3"},
+                        {"image": "4", "name": "gone"}
+                    ]
+                }
+            })
+        );
+        assert_eq!(
+            typed.merge(&new, &old),
+            json!({
+                "metadata": {"finalizers": ["f1", "f2", "f3", "f3", "f1"]},
+                "spec": {
+                    "containers": [
+                        {"image": "1", "name": "a"},
+                        {
+                            "env": [
+                                {"name": "X", "value": "1"},
+                                {"name": "Y", "value": "2"},
+                                {"name": "Z", "value": "3"},
+                                {"name": "X", "value": "dup"}
+                            ],
+                            "image": "2",
+                            "name": "b",
+                            "ports": [
+                                {"containerPort": 80, "name": "http", "protocol": "TCP"},
+                                {"containerPort": 80, "protocol": "UDP"},
+                                {"containerPort": 81, "protocol": "TCP"}
+                            ]
+                        },
+                        {"image": "dup-old", "name": "a"},
+                        {"image": "3", "name": "c"},
+                        {"image": "5", "name": "new"},
+                        {"image": "4", "name": "gone"},
+                        {"image": "keyless"},
+                        {"image": "dup-new", "name": "new"},
+                        {"image": "keyless3"}
+                    ]
+                }
+            })
+        );
+    }
+
+    #[test]
+    fn list_items_are_removed_by_key_value_and_shifting_index() {
+        let schema = PatchSchema::of::<Pod>();
+        let typed = Typed::new(&schema);
+        let mut value = json!({
+            "metadata": {"finalizers": ["f1", "f2", "f1", "f3"]},
+            "spec": {"containers": [
+                {"name": "a", "image": "1"},
+                {"name": "b", "image": "2", "ports": [
+                    {"containerPort": 80},
+                    {"containerPort": 80, "protocol": "UDP"},
+                    {"containerPort": 81, "protocol": "TCP"}
+                ]},
+                {"name": "a", "image": "dup"},
+                {"image": "keyless0"},
+                {"image": "keyless1"},
+                {"name": "d", "image": "4"},
+                {"image": "keyless2"},
+                {"name": "c", "image": "3"}
+            ]}
+        });
+        let set = FieldSet::from_fields_v1(&json!({
+            "f:metadata": {"f:finalizers": {"v:\"f1\"": {}, "v:\"f3\"": {}, "v:\"nope\"": {}}},
+            "f:spec": {"f:containers": {
+                "k:{\"name\":\"a\"}": {},
+                "k:{\"name\":\"b\"}": {
+                    "f:ports": {
+                        "k:{\"containerPort\":80,\"protocol\":\"TCP\"}": {},
+                        "k:{\"containerPort\":81,\"protocol\":\"TCP\"}": {"f:protocol": {}}
+                    }
+                },
+                "k:{\"name\":\"c\"}": {"f:image": {}},
+                "k:{\"name\":\"d\"}": {"f:name": {}},
+                "k:{\"name\":\"zz\"}": {},
+                "i:2": {},
+                "i:3": {"f:image": {}},
+                "i:4": {},
+                "i:40": {}
+            }}
+        }))
+        .unwrap();
+        // Keys and values take the first item that has them (`d` loses its
+        // key), then indexes count in the list left by the removals before.
+        typed.remove(&mut value, &set);
+        assert_eq!(
+            value,
+            json!({
+                "metadata": {"finalizers": ["f2", "f1"]},
+                "spec": {
+                    "containers": [
+                        {
+                            "image": "2",
+                            "name": "b",
+                            "ports": [
+                                {"containerPort": 80, "protocol": "UDP"},
+                                {"containerPort": 81}
+                            ]
+                        },
+                        {"image": "dup", "name": "a"},
+                        {"image": "keyless1"},
+                        {},
+                        {"name": "c"}
+                    ]
+                }
+            })
+        );
+    }
+
+    /// The size of the lists of the scale tests: n·log n item comparisons
+    /// run in a fraction of a second in a debug build, n² in minutes.
+    const SCALE: usize = 20_000;
+
+    /// The old and new version of a list of [`SCALE`] items: 0 to 19,999,
+    /// then 24,999 down to 5,000 (a quarter gone, a quarter new, the rest
+    /// reversed).
+    fn scale_lists() -> (Vec<usize>, Vec<usize>) {
+        (
+            (0..SCALE).collect(),
+            (SCALE / 4..SCALE + SCALE / 4).rev().collect(),
+        )
+    }
+
+    #[test]
+    fn keyed_lists_of_twenty_thousand_items_compare_merge_and_remove_in_n_log_n() {
+        const N: usize = SCALE;
+        let schema = PatchSchema::of::<Pod>();
+        let typed = Typed::new(&schema);
+        let pod = |names: &[usize], changed: bool| {
+            let env: Vec<Value> = names
+                .iter()
+                .map(|i| {
+                    let value = if changed && i % 2 == 0 { "new" } else { "old" };
+                    json!({"name": format!("n{i}"), "value": value})
+                })
+                .collect();
+            json!({"spec": {"containers": [{"name": "c", "env": env}]}})
+        };
+        let (old_names, new_names) = scale_lists();
+        // The even items the two have are changed.
+        let (old, new) = (pod(&old_names, false), pod(&new_names, true));
+
+        let comparison = typed.compare(&old, &new);
+        // Each new or gone item: itself, its name and its value.
+        assert_eq!(comparison.added.paths().len(), 3 * N / 4);
+        assert_eq!(comparison.removed.paths().len(), 3 * N / 4);
+        // The value of each even item of both.
+        assert_eq!(comparison.modified.paths().len(), (N - N / 4) / 2);
+
+        let merged = typed.merge(&old, &new);
+        let env = merged["spec"]["containers"][0]["env"].as_array().unwrap();
+        assert_eq!(env.len(), N + N / 4);
+        // The live-only items keep their place before the first shared one.
+        assert_eq!(env[0], json!({"name": "n0", "value": "old"}));
+        assert_eq!(env[N / 4 - 1]["name"], "n4999");
+        assert_eq!(env[N / 4], json!({"name": "n24999", "value": "old"}));
+        assert_eq!(env[N + N / 4 - 1], json!({"name": "n5000", "value": "new"}));
+
+        // Every other item goes.
+        let env_path = Path::fields(&["spec", "containers"])
+            .child(PathElement::Key(vec![("name".into(), "\"c\"".into())]))
+            .child(PathElement::Field("env".into()));
+        let mut set = FieldSet::new();
+        for i in (0..N + N / 4).step_by(2) {
+            let key = vec![("name".into(), format!("\"n{i}\""))];
+            set.insert(&env_path.child(PathElement::Key(key)));
+        }
+        let mut removed = merged;
+        typed.remove(&mut removed, &set);
+        let env = removed["spec"]["containers"][0]["env"].as_array().unwrap();
+        assert_eq!(env.len(), (N + N / 4) / 2);
+        assert_eq!(env[0]["name"], "n1");
+        assert_eq!(env[N / 8]["name"], "n24999");
+    }
+
+    #[test]
+    fn set_lists_of_twenty_thousand_items_compare_merge_and_remove_in_n_log_n() {
+        const N: usize = SCALE;
+        let schema = PatchSchema::of::<Pod>();
+        let typed = Typed::new(&schema);
+        let pod = |names: &[usize]| {
+            let finalizers: Vec<String> = names.iter().map(|i| format!("f{i}")).collect();
+            json!({"metadata": {"finalizers": finalizers}})
+        };
+        let (old_names, new_names) = scale_lists();
+        let (old, new) = (pod(&old_names), pod(&new_names));
+
+        let comparison = typed.compare(&old, &new);
+        assert_eq!(comparison.added.paths().len(), N / 4);
+        assert_eq!(comparison.removed.paths().len(), N / 4);
+        assert!(comparison.modified.is_empty());
+
+        let merged = typed.merge(&old, &new);
+        let finalizers = merged["metadata"]["finalizers"].as_array().unwrap();
+        assert_eq!(finalizers.len(), N + N / 4);
+        assert_eq!(finalizers[N / 4 - 1], "f4999");
+        assert_eq!(finalizers[N / 4], "f24999");
+        assert_eq!(finalizers[N + N / 4 - 1], "f5000");
+
+        // Every other finalizer goes.
+        let finalizers_path = Path::fields(&["metadata", "finalizers"]);
+        let mut set = FieldSet::new();
+        for i in (0..N + N / 4).step_by(2) {
+            set.insert(&finalizers_path.child(PathElement::Value(format!("\"f{i}\""))));
+        }
+        let mut removed = merged;
+        typed.remove(&mut removed, &set);
+        let finalizers = removed["metadata"]["finalizers"].as_array().unwrap();
+        assert_eq!(finalizers.len(), (N + N / 4) / 2);
+        assert_eq!(finalizers[0], "f1");
+        assert_eq!(finalizers[N / 8], "f24999");
     }
 
     #[test]

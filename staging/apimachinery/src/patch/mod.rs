@@ -9,15 +9,15 @@
 //! strategic merge patch errors upstream leaves untyped).
 
 mod error;
+mod field_meta;
 mod json_patch;
-mod list_meta;
 mod merge_patch;
 mod schema;
 mod strategic;
 
 pub use error::PatchError;
+pub use field_meta::{FieldPatchMeta, ListType, PatchStrategy, field_patch_meta};
 pub use json_patch::{DEFAULT_MAX_COPY_BYTES, MAX_JSON_PATCH_OPERATIONS, json_patch};
-pub use list_meta::{ListMeta, field_patch_meta};
 pub use merge_patch::{merge_patch, merge_patch_bytes};
 pub use schema::PatchSchema;
 pub(crate) use schema::SchemaCursor;

@@ -12,7 +12,7 @@ use k8s_openapi::schemars::{JsonSchema, SchemaGenerator};
 use serde_json::Value;
 
 use super::error::PatchError;
-use super::list_meta::field_patch_meta;
+use super::field_meta::{FieldPatchMeta, field_patch_meta};
 
 type NodeId = usize;
 
@@ -38,13 +38,6 @@ enum Node {
 pub struct PatchSchema {
     nodes: Arc<Vec<Node>>,
     root: NodeId,
-}
-
-/// The patch metadata of one field: its strategies and merge key.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct FieldPatchMeta {
-    pub strategies: Vec<&'static str>,
-    pub merge_key: Option<&'static str>,
 }
 
 impl PatchSchema {
@@ -156,10 +149,6 @@ impl<'schema> SchemaCursor<'schema> {
                 let meta = definition
                     .as_deref()
                     .and_then(|definition| field_patch_meta(definition, name))
-                    .map(|meta| FieldPatchMeta {
-                        strategies: meta.patch_strategies(),
-                        merge_key: meta.patch_merge_key,
-                    })
                     .unwrap_or_default();
                 Ok((self.at(*node), meta))
             }
@@ -249,6 +238,7 @@ impl Builder<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::patch::PatchStrategy;
     use k8s_openapi::api::apps::v1::Deployment;
     use k8s_openapi::api::core::v1::Pod;
 
@@ -258,19 +248,19 @@ mod tests {
         let root = schema.root();
         let (spec, _) = root.field("spec").unwrap();
         let (container, meta) = spec.list_field("containers").unwrap();
-        assert_eq!(meta.merge_key, Some("name"));
-        assert_eq!(meta.strategies, vec!["merge"]);
+        assert_eq!(meta.patch_merge_key, Some("name"));
+        assert_eq!(meta.patch_strategy, Some(PatchStrategy::Merge));
         let (_, env) = container.list_field("env").unwrap();
-        assert_eq!(env.merge_key, Some("name"));
+        assert_eq!(env.patch_merge_key, Some("name"));
         let (_, ports) = container.list_field("ports").unwrap();
-        assert_eq!(ports.merge_key, Some("containerPort"));
+        assert_eq!(ports.patch_merge_key, Some("containerPort"));
         let (_, finalizers) = root
             .field("metadata")
             .unwrap()
             .0
             .list_field("finalizers")
             .unwrap();
-        assert_eq!(finalizers.strategies, vec!["merge"]);
+        assert_eq!(finalizers.patch_strategy, Some(PatchStrategy::Merge));
         let error = spec.field("nonsense").err().unwrap();
         assert_eq!(
             error.to_string(),
@@ -283,11 +273,11 @@ mod tests {
         let schema = PatchSchema::of::<Deployment>();
         let (spec, _) = schema.root().field("spec").unwrap();
         let (_, strategy) = spec.field("strategy").unwrap();
-        assert_eq!(strategy.strategies, vec!["retainKeys"]);
+        assert_eq!(strategy.patch_strategy, Some(PatchStrategy::RetainKeys));
         let (template, _) = spec.field("template").unwrap();
         let (pod_spec, _) = template.field("spec").unwrap();
         let (_, volumes) = pod_spec.list_field("volumes").unwrap();
-        assert_eq!(volumes.strategies, vec!["merge", "retainKeys"]);
+        assert_eq!(volumes.patch_strategy, Some(PatchStrategy::MergeRetainKeys));
         let (labels, _) = template
             .field("metadata")
             .unwrap()

@@ -22,13 +22,13 @@ use std::collections::HashSet;
 use serde_json::{Map, Value};
 
 use super::error::{GoType, PatchError, bad_arg_type, go_format};
+use super::field_meta::FieldPatchMeta;
 use super::schema::{PatchSchema, SchemaCursor};
 
 const DIRECTIVE_MARKER: &str = "$patch";
 const DELETE_DIRECTIVE: &str = "delete";
 const REPLACE_DIRECTIVE: &str = "replace";
 const MERGE_DIRECTIVE: &str = "merge";
-const RETAIN_KEYS_STRATEGY: &str = "retainKeys";
 const RETAIN_KEYS_DIRECTIVE: &str = "$retainKeys";
 const DELETE_FROM_PRIMITIVE_LIST_PREFIX: &str = "$deleteFromPrimitiveList";
 const SET_ELEMENT_ORDER_PREFIX: &str = "$setElementOrder";
@@ -142,23 +142,17 @@ fn merge_map(
 
         let merged = match (original_value, patch_value) {
             (Value::Object(original_map), Value::Object(patch_map)) => {
-                let (field_schema, meta) = schema.field(&key)?;
-                let strategy = non_retain_keys_strategy(&meta.strategies)?;
-                if strategy == REPLACE_DIRECTIVE {
-                    Value::Object(patch_map)
-                } else {
-                    Value::Object(merge_map(original_map, patch_map, field_schema)?)
-                }
+                let (field_schema, _) = schema.field(&key)?;
+                Value::Object(merge_map(original_map, patch_map, field_schema)?)
             }
             (Value::Array(original_list), Value::Array(patch_list)) => {
                 let (items_schema, meta) = schema.list_field(&key)?;
-                let strategy = non_retain_keys_strategy(&meta.strategies)?;
                 Value::Array(merge_list_field(
                     original_list,
                     patch_list,
                     items_schema,
-                    strategy,
-                    meta.merge_key.unwrap_or(""),
+                    non_retain_keys_strategy(&meta),
+                    meta.patch_merge_key.unwrap_or(""),
                     is_delete_list,
                 )?)
             }
@@ -187,19 +181,10 @@ fn directive_field<'key>(key: &'key str, prefix: &str) -> Option<&'key str> {
 }
 
 /// The strategy other than `retainKeys` (which only the `$retainKeys`
-/// directive enforces), or "" for none.
-fn non_retain_keys_strategy(strategies: &[&'static str]) -> Result<&'static str, PatchError> {
-    match strategies {
-        [] => Ok(""),
-        [single] if *single == RETAIN_KEYS_STRATEGY => Ok(""),
-        [single] => Ok(single),
-        [first, second] if *first == RETAIN_KEYS_STRATEGY => Ok(second),
-        [first, second] if *second == RETAIN_KEYS_STRATEGY => Ok(first),
-        _ => Err(internal(format!(
-            "unexpected patch strategy: [{}]",
-            strategies.join(" ")
-        ))),
-    }
+/// directive enforces): `merge`, or "" for none. (The built-in kinds' fields
+/// have no `replace` strategy, so a map field always merges.)
+fn non_retain_keys_strategy(meta: &FieldPatchMeta) -> &'static str {
+    if meta.merges() { MERGE_DIRECTIVE } else { "" }
 }
 
 /// `$retainKeys`: every non-null member of the patch must be listed; members
@@ -264,8 +249,8 @@ fn apply_set_element_order(
             Some(other) => return Err(bad_arg_type(GoType::Slice, other)),
         };
         let (items_schema, meta) = schema.list_field(&field)?;
-        let strategy = non_retain_keys_strategy(&meta.strategies)?;
-        let merge_key = meta.merge_key.unwrap_or("");
+        let strategy = non_retain_keys_strategy(&meta);
+        let merge_key = meta.patch_merge_key.unwrap_or("");
         validate_patch_with_set_order(patch_list.as_deref().unwrap_or(&[]), &order, merge_key)?;
 
         let original_items = original_list.clone().unwrap_or_default();

@@ -24,75 +24,17 @@ use crate::registry::rest::{
 use crate::registry::table::{IncludeObject, TableOptions, TableVersion};
 use crate::status::Status;
 
-/// A request's query parameters, percent-decoded, in order.
-#[derive(Debug, Default)]
-pub struct Query(Vec<(String, String)>);
+pub use crate::query::Query;
 
-impl Query {
-    pub fn parse(query: Option<&str>) -> Self {
-        Query(
-            query
-                .map(|q| {
-                    url_decode_pairs(q)
-                        .into_iter()
-                        .collect::<Vec<(String, String)>>()
-                })
-                .unwrap_or_default(),
-        )
-    }
-
-    pub fn get(&self, key: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn flag(&self, key: &str) -> bool {
-        matches!(self.get(key), Some("true" | "1"))
-    }
-}
-
-/// `application/x-www-form-urlencoded` pairs (the query string).
-fn url_decode_pairs(query: &str) -> Vec<(String, String)> {
-    query
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (percent_decode(key), percent_decode(value))
-        })
-        .collect()
-}
-
-fn percent_decode(input: &str) -> String {
-    let bytes = input.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
-                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    Some(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+/// A boolean option set by its first value: `true` or `1`.
+fn flag(query: &Query, key: &str) -> bool {
+    matches!(query.get(key), Some("true" | "1"))
 }
 
 /// Whether the request asks for a watch (`?watch=true` or the `/watch/`
 /// path prefix, already stripped by the router).
 pub fn is_watch(query: &Query) -> bool {
-    query.flag("watch")
+    flag(query, "watch")
 }
 
 pub fn get_options(query: &Query) -> GetOptions {
@@ -212,21 +154,30 @@ pub fn list_options(
         continue_token,
         resource_version,
         resource_version_match,
-        allow_watch_bookmarks: query.flag("allowWatchBookmarks"),
+        allow_watch_bookmarks: flag(query, "allowWatchBookmarks"),
         send_initial_events,
         timeout,
         output: Output::Object,
     })
 }
 
+/// `dryRun` is a list upstream (`[]string`, every value of the query): each
+/// value must be `All` (an empty one is let through, as before); any `All`
+/// makes the write a dry run.
 fn dry_run(query: &Query) -> Result<bool, Status> {
-    match query.get("dryRun") {
-        None | Some("") => Ok(false),
-        Some("All") => Ok(true),
-        Some(other) => Err(Status::bad_request(format!(
-            "dryRun: Unsupported value: {other:?}: supported values: \"All\""
-        ))),
+    let mut dry_run = false;
+    for value in query.get_all("dryRun") {
+        match value {
+            "" => {}
+            "All" => dry_run = true,
+            other => {
+                return Err(Status::bad_request(format!(
+                    "dryRun: Unsupported value: {other:?}: supported values: \"All\""
+                )));
+            }
+        }
     }
+    Ok(dry_run)
 }
 
 /// Upstream's `prefixFromUserAgent`: the User-Agent up to its first `/`,
@@ -649,7 +600,50 @@ mod tests {
         assert_eq!(query.get("labelSelector"), Some("app=web,tier in (a)"));
         assert!(is_watch(&query));
         assert_eq!(query.get("limit"), Some("5"));
-        assert_eq!(Query::parse(Some("a=%zz")).get("a"), Some("%zz"));
+        // As upstream's `req.URL.Query()`: a pair Go cannot unescape is
+        // dropped (it was kept raw, "%zz", before).
+        assert_eq!(Query::parse(Some("a=%zz")).get("a"), None);
+    }
+
+    #[test]
+    fn options_read_the_query_as_upstreams_url_values() {
+        let headers = HeaderMap::new();
+        let write =
+            |query: &str| write_options(&headers, &Query::parse(Some(query)), "CreateOptions");
+        // `dryRun` is a list: every value counts (only the first did).
+        assert!(write("dryRun=&dryRun=All").expect("valid").dry_run);
+        assert!(write("dryRun=All&dryRun=All").expect("valid").dry_run);
+        assert_eq!(write("dryRun=All&dryRun=Sometimes").unwrap_err().code, 400);
+        let delete = delete_options(&Query::parse(Some("dryRun=&dryRun=All")), b"").expect("valid");
+        assert!(delete.dry_run);
+        // Scalars take the first value.
+        let opts = write("fieldManager=a&fieldManager=b&force=true&force=maybe").expect("valid");
+        assert_eq!(
+            (opts.field_manager.as_deref(), opts.force),
+            (Some("a"), Some(true))
+        );
+        // A badly escaped pair is dropped, not a 400, and the next value is
+        // the first (the hand-written parser answered 400 for "%zz"; it also
+        // read "%+1" as the byte 1 through `from_str_radix`).
+        let list = list_options(
+            &Query::parse(Some("limit=%zz&limit=2")),
+            false,
+            Duration::ZERO,
+        )
+        .expect("valid");
+        assert_eq!(list.limit.map(NonZeroUsize::get), Some(2));
+        assert_eq!(
+            Query::parse(Some("fieldManager=%+1")).get("fieldManager"),
+            None
+        );
+        // `;` is no separator: `limit=1;watch=1` is dropped whole.
+        let list = list_options(
+            &Query::parse(Some("limit=1;watch=1")),
+            false,
+            Duration::ZERO,
+        )
+        .expect("valid");
+        assert_eq!(list.limit, None);
     }
 
     #[test]

@@ -27,6 +27,7 @@ use schemars::transform::RemoveRefSiblings;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha512};
 
+use crate::query::Query;
 use crate::registry::strategy::ResourceInfo;
 use crate::registry::subresource::SubresourceKind;
 use crate::status::Status;
@@ -250,14 +251,9 @@ async fn document(
         )
         .into_response();
     }
-    let requested_hash = query.as_deref().and_then(|query| {
-        query
-            .split('&')
-            .filter_map(|pair| pair.split_once('='))
-            .find(|(name, _)| *name == "hash")
-            .map(|(_, value)| value.to_string())
-    });
-    let mut response = match requested_hash.as_deref() {
+    // handler3: `r.URL.Query().Get("hash")`, the first value, decoded.
+    let query = Query::parse(query.as_deref());
+    let mut response = match query.get("hash") {
         // An outdated link: point at the current document.
         Some(hash) if !hash.is_empty() && hash != served.hash => {
             let mut response = StatusCode::MOVED_PERMANENTLY.into_response();
@@ -489,10 +485,13 @@ fn apply_patch_meta(definition: &str, field: &str, property: &mut Map<String, Va
         property.insert("x-kubernetes-patch-merge-key".into(), key.into());
     }
     if let Some(strategy) = meta.patch_strategy {
-        property.insert("x-kubernetes-patch-strategy".into(), strategy.into());
+        property.insert(
+            "x-kubernetes-patch-strategy".into(),
+            strategy.as_str().into(),
+        );
     }
     if let Some(list_type) = meta.list_type {
-        property.insert("x-kubernetes-list-type".into(), list_type.into());
+        property.insert("x-kubernetes-list-type".into(), list_type.as_str().into());
     }
     if !meta.list_map_keys.is_empty() {
         property.insert(
@@ -1744,6 +1743,34 @@ mod tests {
             headers[header::LOCATION].to_str().unwrap(),
             format!("/openapi/v3/api/v1?hash={hash}")
         );
+    }
+
+    #[tokio::test]
+    async fn the_hash_is_read_decoded_and_first() {
+        let router = app();
+        let (_, headers, _) = get_with(&router, "/openapi/v3/api/v1", &[]).await;
+        let etag = headers[header::ETAG].to_str().unwrap().to_string();
+        let hash = etag.trim_matches('"');
+        // The current hash with its first character escaped: the same hash
+        // once decoded (the hand-written parser compared it raw: a 301).
+        let first = hash.as_bytes()[0];
+        let escaped = format!("%{first:02X}{}", &hash[1..]);
+        let uri = format!("/openapi/v3/api/v1?hash={escaped}");
+        let (status, headers, _) = get_with(&router, &uri, &[]).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(headers[header::CACHE_CONTROL], "public, immutable");
+        // The first `hash` decides.
+        let uri = format!("/openapi/v3/api/v1?hash={hash}&hash=0123");
+        assert_eq!(get_with(&router, &uri, &[]).await.0, StatusCode::OK);
+        let uri = format!("/openapi/v3/api/v1?hash=0123&hash={hash}");
+        assert_eq!(
+            get_with(&router, &uri, &[]).await.0,
+            StatusCode::MOVED_PERMANENTLY
+        );
+        // `hash` without a value is no hash: the document, without caching.
+        let (status, headers, _) = get_with(&router, "/openapi/v3/api/v1?hash", &[]).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(headers.get(header::CACHE_CONTROL).is_none());
     }
 
     #[tokio::test]

@@ -9,7 +9,8 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 use super::Chain;
-use crate::request_info::{RequestInfo, query_param};
+use crate::query::Query;
+use crate::request_info::RequestInfo;
 
 pub async fn filter(State(chain): State<Arc<Chain>>, mut request: Request, next: Next) -> Response {
     let started = Instant::now();
@@ -18,7 +19,7 @@ pub async fn filter(State(chain): State<Arc<Chain>>, mut request: Request, next:
         request.uri().path(),
         request.uri().query(),
     );
-    let dry_run = query_param(request.uri().query(), "dryRun").is_some();
+    let dry_run = Query::parse(request.uri().query()).contains("dryRun");
     request.extensions_mut().insert(info.clone());
     let response = next.run(request).await;
     chain
