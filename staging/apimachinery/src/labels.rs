@@ -10,6 +10,8 @@ use std::fmt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
 use crate::validation::field::{self, Path};
+use crate::validation::go_string::quote;
+use crate::validation::go_syntax::{go_string_slice, invalid_shown};
 use crate::validation::{is_qualified_name, is_valid_label_value};
 
 /// `selection.Operator`: how a requirement relates a key to its values.
@@ -89,36 +91,36 @@ impl Requirement {
         match operator {
             Operator::In | Operator::NotIn => {
                 if values.is_empty() {
-                    errors.push(invalid_go_value(
+                    errors.push(invalid_shown(
                         &values_path,
-                        &go_string_slice(&values),
+                        &go_values(&values),
                         "for 'in', 'notin' operators, values set can't be empty",
                     ));
                 }
             }
             Operator::Equals | Operator::DoubleEquals | Operator::NotEquals => {
                 if values.len() != 1 {
-                    errors.push(invalid_go_value(
+                    errors.push(invalid_shown(
                         &values_path,
-                        &go_string_slice(&values),
+                        &go_values(&values),
                         "exact-match compatibility requires one single value",
                     ));
                 }
             }
             Operator::Exists | Operator::DoesNotExist => {
                 if !values.is_empty() {
-                    errors.push(invalid_go_value(
+                    errors.push(invalid_shown(
                         &values_path,
-                        &go_string_slice(&values),
+                        &go_values(&values),
                         "values set must be empty for exists and does not exist",
                     ));
                 }
             }
             Operator::GreaterThan | Operator::LessThan => {
                 if values.len() != 1 {
-                    errors.push(invalid_go_value(
+                    errors.push(invalid_shown(
                         &values_path,
-                        &go_string_slice(&values),
+                        &go_values(&values),
                         "for 'Gt', 'Lt' operators, exactly one value is required",
                     ));
                 }
@@ -283,7 +285,12 @@ impl Selector {
                 "NotIn" => Operator::NotIn,
                 "Exists" => Operator::Exists,
                 "DoesNotExist" => Operator::DoesNotExist,
-                other => return Err(format!("{other:?} is not a valid pod selector operator")),
+                other => {
+                    return Err(format!(
+                        "{} is not a valid pod selector operator",
+                        quote(other)
+                    ));
+                }
             };
             let values = expr.values.clone().unwrap_or_default();
             requirements.push(Requirement::new(&expr.key, operator, values)?);
@@ -380,25 +387,10 @@ fn validate_label_key(key: &str, path: Option<&Path>) -> Option<field::Error> {
     Some(field::Error::invalid(&path, key, problems.join("; ")))
 }
 
-/// A `field.Invalid` whose bad value is not a string but Go's `%#v` of it
-/// (`[]string{"a"}`): printed verbatim, ahead of the detail.
-fn invalid_go_value(path: &Path, shown: &str, detail: &str) -> field::Error {
-    field::Error {
-        error_type: field::ErrorType::Invalid,
-        field: path.to_string(),
-        bad_value: None,
-        detail: format!("{shown}: {detail}"),
-    }
-}
-
-/// Go's `%#v` of a `[]string` (nil when empty, as `LabelSelectorAsSelector`
-/// passes it).
-fn go_string_slice(values: &[String]) -> String {
-    if values.is_empty() {
-        return "[]string(nil)".to_string();
-    }
-    let quoted: Vec<String> = values.iter().map(|v| format!("{v:?}")).collect();
-    format!("[]string{{{}}}", quoted.join(", "))
+/// Go's `%#v` of the values of a requirement: nil when empty, as
+/// `LabelSelectorAsSelector` and the parser pass them.
+fn go_values(values: &[String]) -> String {
+    go_string_slice((!values.is_empty()).then_some(values))
 }
 
 /// `ErrorList.ToAggregate().Error()`: duplicates dropped, one message bare,
@@ -1024,6 +1016,62 @@ mod tests {
         assert!(
             err.starts_with("key: Invalid value: \"-a\": name part must consist"),
             "{err}"
+        );
+    }
+
+    /// The values and the operator in the messages are quoted as Go's `%q`
+    /// does (`"\a"`, `"\u200b"`), not as Rust's `{:?}` (`"\u{7}"`,
+    /// `"\u{200b}"`); printable ASCII reads as before.
+    #[test]
+    fn bad_values_are_quoted_as_go_does() {
+        let err = Requirement::new("a", Operator::Exists, vec!["x".into()]).unwrap_err();
+        assert_eq!(
+            err,
+            r#"values: Invalid value: []string{"x"}: values set must be empty for exists and does not exist"#
+        );
+        let err = Requirement::new("a", Operator::Exists, vec!["bell\u{7}".into()]).unwrap_err();
+        assert!(
+            err.starts_with(
+                r#"[values: Invalid value: []string{"bell\a"}: values set must be empty for exists and does not exist, values[0][a]: Invalid value: "bell\a": "#
+            ),
+            "{err}"
+        );
+        let err = Requirement::new(
+            "a",
+            Operator::Equals,
+            vec!["x".into(), "zw\u{200b}sp".into()],
+        )
+        .unwrap_err();
+        assert!(
+            err.starts_with(
+                r#"[values: Invalid value: []string{"x", "zw\u200bsp"}: exact-match compatibility requires one single value, values[1][a]: Invalid value: "zw\u200bsp": "#
+            ),
+            "{err}"
+        );
+        let exists_with_value = LabelSelector {
+            match_expressions: Some(vec![LabelSelectorRequirement {
+                key: "a".into(),
+                operator: "DoesNotExist".into(),
+                values: Some(vec!["esc\u{1b}".into()]),
+            }]),
+            ..Default::default()
+        };
+        let err = Selector::from_label_selector(&exists_with_value).unwrap_err();
+        assert!(
+            err.starts_with(r#"[values: Invalid value: []string{"esc\x1b"}: values set must"#),
+            "{err}"
+        );
+        let bad_op = LabelSelector {
+            match_expressions: Some(vec![LabelSelectorRequirement {
+                key: "a".into(),
+                operator: "G\u{7}t\u{200b}".into(),
+                values: None,
+            }]),
+            ..Default::default()
+        };
+        assert_eq!(
+            Selector::from_label_selector(&bad_op).unwrap_err(),
+            r#""G\at\u200b" is not a valid pod selector operator"#
         );
     }
 

@@ -17,6 +17,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
 };
 
 use crate::validation::field::{self, Path};
+use crate::validation::go_syntax::{go_string_slice, invalid_shown};
 use crate::validation::{
     go_string, is_dns1035_label, is_dns1123_label, is_dns1123_subdomain, is_qualified_name,
     is_valid_label_value,
@@ -198,7 +199,7 @@ fn validate_owner_reference(reference: &OwnerReference, path: &Path) -> field::E
     }
     // BannedOwners: only core/v1 Event.
     if group.is_empty() && version == "v1" && reference.kind == "Event" {
-        errors.push(go_value::invalid(
+        errors.push(invalid_shown(
             path,
             &go_value::owner_reference(reference),
             &format!(
@@ -220,7 +221,7 @@ pub fn validate_owner_references(references: &[OwnerReference], path: &Path) -> 
         if reference.controller == Some(true) {
             let current = format!("{}/{}", reference.kind, reference.name);
             match &first_controller {
-                Some(first) => errors.push(go_value::invalid(
+                Some(first) => errors.push(invalid_shown(
                     path,
                     &go_value::owner_references(references),
                     &format!(
@@ -251,9 +252,9 @@ pub fn validate_finalizers(finalizers: &[String], path: &Path) -> field::ErrorLi
     }
     let has = |name: &str| finalizers.iter().any(|f| f == name);
     if has(FINALIZER_ORPHAN_DEPENDENTS) && has(FINALIZER_DELETE_DEPENDENTS) {
-        errors.push(go_value::invalid(
+        errors.push(invalid_shown(
             path,
-            &go_value::string_slice(finalizers),
+            &go_string_slice(Some(finalizers)),
             &format!(
                 "finalizer {FINALIZER_ORPHAN_DEPENDENTS} and {FINALIZER_DELETE_DEPENDENTS} cannot be both set"
             ),
@@ -310,7 +311,7 @@ pub fn validate_no_new_finalizers(new: &[String], old: &[String], path: &Path) -
         path,
         format!(
             "no new finalizers can be added if the object is being deleted, found new finalizers {}",
-            go_value::string_slice(&extra)
+            go_string_slice(Some(&extra))
         ),
     )]
 }
@@ -548,7 +549,7 @@ pub fn validate_object_meta_update_generic(
     ));
     let created = |m: &ObjectMeta| m.creation_timestamp.as_ref().map(|t| t.0);
     if created(new) != created(old) {
-        errors.push(go_value::invalid(
+        errors.push(invalid_shown(
             &path.child("creationTimestamp"),
             &go_value::time(created(new)),
             FIELD_IMMUTABLE_ERROR_MSG,
@@ -558,9 +559,7 @@ pub fn validate_object_meta_update_generic(
     if deleted(new) != deleted(old) {
         let path = path.child("deletionTimestamp");
         errors.push(match deleted(new) {
-            Some(t) => {
-                go_value::invalid(&path, &go_value::time(Some(t)), FIELD_IMMUTABLE_ERROR_MSG)
-            }
+            Some(t) => invalid_shown(&path, &go_value::time(Some(t)), FIELD_IMMUTABLE_ERROR_MSG),
             // A nil pointer prints as the string "null".
             None => field::Error::invalid(&path, "null", FIELD_IMMUTABLE_ERROR_MSG),
         });

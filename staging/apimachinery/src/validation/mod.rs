@@ -1,10 +1,13 @@
 //! Value validation (`k8s.io/apimachinery/pkg/util/validation`): DNS names,
-//! qualified names, label values, ports and IPs. Each check returns the
-//! upstream messages of what is wrong (empty: valid); [`field`] turns them
-//! into field errors.
+//! qualified names, label values, config keys, port numbers and names,
+//! environment variable names, percentages and IPs, and upstream's
+//! `RegexError` wording. Each check returns the upstream messages of what is
+//! wrong (empty: valid); [`field`] turns them into field errors, and
+//! [`go_string`] and [`go_syntax`] print bad values as Go does.
 
 pub mod field;
 pub mod go_string;
+pub mod go_syntax;
 
 use std::net::IpAddr;
 use std::sync::LazyLock;
@@ -38,9 +41,9 @@ fn max_len_error(length: usize) -> String {
     format!("must be no more than {length} characters")
 }
 
-fn regex_error(msg: &str, fmt: &str, examples: &[&str]) -> String {
-    // Upstream's RegexError: each example is followed by "', " and joined
-    // with " or ", hence the double space.
+/// `RegexError`, with upstream's exact punctuation: each example is
+/// followed by `', ` and they are joined with ` or ` (`'a',  or 'b', `).
+pub fn regex_error(msg: &str, fmt: &str, examples: &[&str]) -> String {
     let mut text = format!("{msg} (");
     if !examples.is_empty() {
         text.push_str("e.g. ");
@@ -174,6 +177,92 @@ pub fn is_valid_port_num(port: i32) -> Vec<String> {
     }
 }
 
+/// `IsValidPortName` (an IANA service name). Unlike upstream, a name that
+/// fails the character check is not also checked for a letter.
+pub fn is_valid_port_name(port: &str) -> Vec<String> {
+    let mut errors = Vec::new();
+    if port.len() > 15 {
+        errors.push(max_len_error(15));
+    }
+    let charset_ok = !port.is_empty()
+        && port
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if !charset_ok {
+        errors.push(
+            "must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)".to_string(),
+        );
+    } else if !port.bytes().any(|b| b.is_ascii_lowercase()) {
+        errors.push("must contain at least one letter (a-z)".to_string());
+    }
+    if port.contains("--") {
+        errors.push("must not contain consecutive hyphens".to_string());
+    }
+    if port.starts_with('-') || port.ends_with('-') {
+        errors.push("must not begin or end with a hyphen".to_string());
+    }
+    errors
+}
+
+/// `IsRelaxedEnvVarName` (the `RelaxedEnvironmentVariableValidation` gate is
+/// on by default in v1.32): printable ASCII but `=`.
+pub fn is_relaxed_env_var_name(value: &str) -> Vec<String> {
+    let mut errors = Vec::new();
+    if value.is_empty() {
+        errors.push("environment variable name must be non-empty".to_string());
+    }
+    if value.chars().any(|c| !(' '..='~').contains(&c) || c == '=') {
+        errors.push(
+            "a valid environment variable name must consist only of printable ASCII characters other than '='"
+                .to_string(),
+        );
+    }
+    errors
+}
+
+/// `IsConfigMapKey`: config map, secret and projected keys.
+pub fn is_config_map_key(value: &str) -> Vec<String> {
+    let mut errors = Vec::new();
+    if value.len() > DNS1123_SUBDOMAIN_MAX_LENGTH {
+        errors.push(max_len_error(DNS1123_SUBDOMAIN_MAX_LENGTH));
+    }
+    let valid_chars = !value.is_empty()
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'));
+    if !valid_chars {
+        errors.push(regex_error(
+            "a valid config key must consist of alphanumeric characters, '-', '_' or '.'",
+            "[-._a-zA-Z0-9]+",
+            &["key.name", "KEY_NAME", "key-name"],
+        ));
+    }
+    if value == "." {
+        errors.push("must not be '.'".to_string());
+    } else if value == ".." {
+        errors.push("must not be '..'".to_string());
+    } else if value.starts_with("..") {
+        errors.push("must not start with '..'".to_string());
+    }
+    errors
+}
+
+/// `IsValidPercent`: digits and a trailing `%`.
+pub fn is_valid_percent(value: &str) -> Vec<String> {
+    let valid = value
+        .strip_suffix('%')
+        .is_some_and(|digits| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()));
+    if valid {
+        Vec::new()
+    } else {
+        vec![regex_error(
+            "a valid percent string must be a numeric string followed by an ending '%'",
+            "[0-9]+%",
+            &["1%", "93%"],
+        )]
+    }
+}
+
 /// `IsValidIP`.
 pub fn is_valid_ip(value: &str) -> Vec<String> {
     if value.parse::<IpAddr>().is_ok() {
@@ -216,6 +305,50 @@ mod tests {
         assert_eq!(
             is_dns1123_label("A")[0],
             "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
+        );
+    }
+
+    #[test]
+    fn keys_port_names_env_names_and_percents() {
+        assert!(is_config_map_key("a.b_C-1").is_empty());
+        assert_eq!(is_config_map_key("."), ["must not be '.'"]);
+        assert_eq!(is_config_map_key(".."), ["must not be '..'"]);
+        assert_eq!(is_config_map_key("..a"), ["must not start with '..'"]);
+        assert_eq!(is_config_map_key(&"a".repeat(254)).len(), 1);
+        assert_eq!(is_config_map_key("a b").len(), 1);
+        assert!(is_valid_port_name("http").is_empty());
+        assert_eq!(
+            is_valid_port_name("80"),
+            ["must contain at least one letter (a-z)"]
+        );
+        assert_eq!(
+            is_valid_port_name("a--b-"),
+            [
+                "must not contain consecutive hyphens",
+                "must not begin or end with a hyphen"
+            ]
+        );
+        assert_eq!(
+            is_valid_port_name("this-name-is-too-long"),
+            ["must be no more than 15 characters"]
+        );
+        assert!(is_relaxed_env_var_name("MY.VAR-1").is_empty());
+        assert_eq!(is_relaxed_env_var_name("A=B").len(), 1);
+        assert_eq!(is_relaxed_env_var_name("").len(), 1);
+        assert!(is_valid_percent("25%").is_empty());
+        assert_eq!(is_valid_percent("25").len(), 1);
+        assert_eq!(is_valid_percent("%").len(), 1);
+    }
+
+    #[test]
+    fn regex_error_punctuation() {
+        assert_eq!(
+            regex_error("m", "f", &["a", "b"]),
+            "m (e.g. 'a',  or 'b', regex used for validation is 'f')"
+        );
+        assert_eq!(
+            regex_error("m", "f", &[]),
+            "m (regex used for validation is 'f')"
         );
     }
 

@@ -12,22 +12,18 @@ use k8s_openapi::api::apps::v1::{
 };
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use apimachinery::api::{
-    name_is_dns_subdomain, validate_label_selector, validate_object_meta,
-    validate_object_meta_update,
-};
+use apimachinery::api::validate_label_selector;
 use apimachinery::labels::Selector;
 use apimachinery::validation::field::{Error, ErrorList, Path};
+use apimachinery::validation::go_syntax::{go_label_selector, invalid_shown};
 use apiserver::registry::strategy::{ResourceNames, StatusStrategy, Strategy};
 
 use super::workload::{
-    int_or_percent_value, selector_is_unset, validate_nonnegative_opt,
-    validate_not_more_than_100_percent, validate_positive_int_or_percent,
-    validate_selector_unchanged,
+    int_or_percent_value, int_or_string_value, or_default, selector_is_unset,
+    validate_nonnegative_opt, validate_not_more_than_100_percent, validate_positive_int_or_percent,
+    validate_workload, validate_workload_update,
 };
-use crate::registry::core::pod::validation::{
-    go_label_selector, invalid_shown, validate_template_matches_selector,
-};
+use crate::registry::core::pod::validation::validate_template_matches_selector;
 use crate::registry::core::pod::{default_pod_template, validate_controller_template};
 
 /// `daemonsets.apps`, `apps/v1`.
@@ -89,13 +85,6 @@ fn set_template_generation(daemon_set: &mut DaemonSet, generation: i64) {
         );
 }
 
-fn shown(value: &IntOrString) -> serde_json::Value {
-    match value {
-        IntOrString::Int(i) => serde_json::Value::from(*i),
-        IntOrString::String(s) => serde_json::Value::from(s.as_str()),
-    }
-}
-
 /// `ValidateDaemonSetUpdateStrategy`.
 fn validate_update_strategy(strategy: &DaemonSetUpdateStrategy, path: &Path) -> ErrorList {
     let mut errors = Vec::new();
@@ -126,7 +115,7 @@ fn validate_update_strategy(strategy: &DaemonSetUpdateStrategy, path: &Path) -> 
             if has_unavailable && has_surge {
                 errors.push(Error::invalid(
                     &surge_path,
-                    shown(max_surge),
+                    int_or_string_value(max_surge),
                     "may not be set when maxUnavailable is non-zero",
                 ));
             } else if !has_unavailable && !has_surge {
@@ -189,7 +178,7 @@ pub fn validate_daemon_set_spec(spec: &DaemonSetSpec, path: &Path) -> ErrorList 
         &path.child("minReadySeconds"),
     ));
     errors.extend(validate_update_strategy(
-        &spec.update_strategy.clone().unwrap_or_default(),
+        &or_default(spec.update_strategy.as_ref()),
         &path.child("updateStrategy"),
     ));
     if let Some(limit) = spec.revision_history_limit {
@@ -246,32 +235,20 @@ impl Strategy for DaemonSetStrategy {
     }
 
     fn validate(&self, daemon_set: &DaemonSet) -> ErrorList {
-        let mut errors = validate_object_meta(
+        validate_workload(
             &daemon_set.metadata,
-            true,
-            name_is_dns_subdomain,
-            &Path::new("metadata"),
-        );
-        errors.extend(validate_daemon_set_spec(
-            &daemon_set.spec.clone().unwrap_or_default(),
-            &Path::new("spec"),
-        ));
-        errors
+            daemon_set.spec.as_ref(),
+            validate_daemon_set_spec,
+        )
     }
 
     fn validate_update(&self, new: &DaemonSet, old: &DaemonSet) -> ErrorList {
-        let spec_path = Path::new("spec");
-        let new_spec = new.spec.clone().unwrap_or_default();
-        let old_spec = old.spec.clone().unwrap_or_default();
-        let mut errors =
-            validate_object_meta_update(&new.metadata, &old.metadata, &Path::new("metadata"));
-        errors.extend(validate_daemon_set_spec(&new_spec, &spec_path));
-        errors.extend(validate_selector_unchanged(
-            &new_spec.selector,
-            &old_spec.selector,
-            &spec_path.child("selector"),
-        ));
-        errors
+        validate_workload_update(
+            (&new.metadata, new.spec.as_ref()),
+            (&old.metadata, old.spec.as_ref()),
+            validate_daemon_set_spec,
+            |spec| &spec.selector,
+        )
     }
 
     fn tracks_generation(&self) -> bool {
@@ -316,12 +293,12 @@ mod tests {
     #[test]
     fn defaults_as_upstream() {
         let ds = created();
-        let spec = ds.spec.clone().unwrap_or_default();
-        let strategy = spec.update_strategy.unwrap_or_default();
+        let spec = or_default(ds.spec.as_ref());
+        let strategy = or_default(spec.update_strategy.as_ref());
         assert_eq!(strategy.type_.as_deref(), Some("RollingUpdate"));
-        let rolling = strategy.rolling_update.unwrap_or_default();
+        let rolling = or_default(strategy.rolling_update.as_ref());
         assert_eq!(
-            (rolling.max_unavailable, rolling.max_surge),
+            (rolling.max_unavailable.clone(), rolling.max_surge.clone()),
             (Some(IntOrString::Int(1)), Some(IntOrString::Int(0)))
         );
         assert_eq!(spec.revision_history_limit, Some(10));

@@ -10,14 +10,14 @@ use k8s_openapi::api::apps::v1::{
 };
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use apimachinery::api::{name_is_dns_subdomain, validate_object_meta, validate_object_meta_update};
 use apimachinery::validation::field::{Error, ErrorList, Path};
 use apiserver::registry::scale::{ScaleSelector, ScaleView};
 use apiserver::registry::strategy::{ResourceNames, ScaleStrategy, StatusStrategy, Strategy};
 
 use super::workload::{
-    int_or_percent_value, validate_nonnegative_opt, validate_not_more_than_100_percent,
-    validate_positive_int_or_percent, validate_required_selector, validate_selector_unchanged,
+    int_or_percent_value, int_or_string_value, or_default, validate_nonnegative_opt,
+    validate_not_more_than_100_percent, validate_positive_int_or_percent,
+    validate_required_selector, validate_workload, validate_workload_update,
 };
 use crate::registry::core::pod::{default_pod_template, validate_controller_template};
 
@@ -98,13 +98,9 @@ fn validate_strategy(strategy: &apps_v1::DeploymentStrategy, path: &Path) -> Err
                 if int_or_percent_value(max_unavailable) == 0
                     && int_or_percent_value(max_surge) == 0
                 {
-                    let shown = match max_unavailable {
-                        IntOrString::Int(i) => serde_json::Value::from(*i),
-                        IntOrString::String(s) => serde_json::Value::from(s.as_str()),
-                    };
                     errors.push(Error::invalid(
                         &unavailable_path,
-                        shown,
+                        int_or_string_value(max_unavailable),
                         "may not be 0 when `maxSurge` is 0",
                     ));
                 }
@@ -142,7 +138,7 @@ pub fn validate_deployment_spec(spec: &DeploymentSpec, path: &Path) -> ErrorList
         ));
     }
     errors.extend(validate_strategy(
-        &spec.strategy.clone().unwrap_or_default(),
+        &or_default(spec.strategy.as_ref()),
         &path.child("strategy"),
     ));
     errors.extend(validate_nonnegative_opt(
@@ -207,32 +203,20 @@ impl Strategy for DeploymentStrategy {
     }
 
     fn validate(&self, deployment: &Deployment) -> ErrorList {
-        let mut errors = validate_object_meta(
+        validate_workload(
             &deployment.metadata,
-            true,
-            name_is_dns_subdomain,
-            &Path::new("metadata"),
-        );
-        errors.extend(validate_deployment_spec(
-            &deployment.spec.clone().unwrap_or_default(),
-            &Path::new("spec"),
-        ));
-        errors
+            deployment.spec.as_ref(),
+            validate_deployment_spec,
+        )
     }
 
     fn validate_update(&self, new: &Deployment, old: &Deployment) -> ErrorList {
-        let spec_path = Path::new("spec");
-        let new_spec = new.spec.clone().unwrap_or_default();
-        let old_spec = old.spec.clone().unwrap_or_default();
-        let mut errors =
-            validate_object_meta_update(&new.metadata, &old.metadata, &Path::new("metadata"));
-        errors.extend(validate_deployment_spec(&new_spec, &spec_path));
-        errors.extend(validate_selector_unchanged(
-            &new_spec.selector,
-            &old_spec.selector,
-            &spec_path.child("selector"),
-        ));
-        errors
+        validate_workload_update(
+            (&new.metadata, new.spec.as_ref()),
+            (&old.metadata, old.spec.as_ref()),
+            validate_deployment_spec,
+            |spec| &spec.selector,
+        )
     }
 
     fn tracks_generation(&self) -> bool {
@@ -313,19 +297,19 @@ mod tests {
     #[test]
     fn defaults_as_upstream() {
         let d = created();
-        let spec = d.spec.clone().unwrap_or_default();
+        let spec = or_default(d.spec.as_ref());
         assert_eq!(spec.replicas, Some(1));
         assert_eq!(spec.revision_history_limit, Some(10));
         assert_eq!(spec.progress_deadline_seconds, Some(600));
-        let strategy = spec.strategy.unwrap_or_default();
+        let strategy = or_default(spec.strategy.as_ref());
         assert_eq!(strategy.type_.as_deref(), Some("RollingUpdate"));
-        let rolling = strategy.rolling_update.unwrap_or_default();
+        let rolling = or_default(strategy.rolling_update.as_ref());
         assert_eq!(
             rolling.max_unavailable,
             Some(IntOrString::String("25%".into()))
         );
         assert_eq!(rolling.max_surge, Some(IntOrString::String("25%".into())));
-        let pod = spec.template.spec.unwrap_or_default();
+        let pod = or_default(spec.template.spec.as_ref());
         assert_eq!(pod.dns_policy.as_deref(), Some("ClusterFirst"));
         assert_eq!(pod.enable_service_links, None);
         assert_eq!(d.status, Some(DeploymentStatus::default()));

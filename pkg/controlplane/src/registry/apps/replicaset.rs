@@ -5,13 +5,13 @@
 
 use k8s_openapi::api::apps::v1::{ReplicaSet, ReplicaSetSpec, ReplicaSetStatus};
 
-use apimachinery::api::{name_is_dns_subdomain, validate_object_meta, validate_object_meta_update};
 use apimachinery::validation::field::{ErrorList, Path};
 use apiserver::registry::scale::{ScaleSelector, ScaleView};
 use apiserver::registry::strategy::{ResourceNames, ScaleStrategy, StatusStrategy, Strategy};
 
 use super::workload::{
-    validate_nonnegative_opt, validate_required_selector, validate_selector_unchanged,
+    or_default, validate_nonnegative_opt, validate_required_selector, validate_workload,
+    validate_workload_update,
 };
 use crate::registry::core::pod::{default_pod_template, validate_controller_template};
 
@@ -55,9 +55,8 @@ pub fn validate_replica_set_spec(spec: &ReplicaSetSpec, path: &Path) -> ErrorLis
     );
     errors.extend(selector_errors);
     if let Some(selector) = selector {
-        let template = spec.template.clone().unwrap_or_default();
         errors.extend(validate_controller_template(
-            &template,
+            &or_default(spec.template.as_ref()),
             &selector,
             &path.child("template"),
             "ReplicaSet",
@@ -104,32 +103,20 @@ impl Strategy for ReplicaSetStrategy {
     }
 
     fn validate(&self, replica_set: &ReplicaSet) -> ErrorList {
-        let mut errors = validate_object_meta(
+        validate_workload(
             &replica_set.metadata,
-            true,
-            name_is_dns_subdomain,
-            &Path::new("metadata"),
-        );
-        errors.extend(validate_replica_set_spec(
-            &replica_set.spec.clone().unwrap_or_default(),
-            &Path::new("spec"),
-        ));
-        errors
+            replica_set.spec.as_ref(),
+            validate_replica_set_spec,
+        )
     }
 
     fn validate_update(&self, new: &ReplicaSet, old: &ReplicaSet) -> ErrorList {
-        let spec_path = Path::new("spec");
-        let new_spec = new.spec.clone().unwrap_or_default();
-        let old_spec = old.spec.clone().unwrap_or_default();
-        let mut errors =
-            validate_object_meta_update(&new.metadata, &old.metadata, &Path::new("metadata"));
-        errors.extend(validate_replica_set_spec(&new_spec, &spec_path));
-        errors.extend(validate_selector_unchanged(
-            &new_spec.selector,
-            &old_spec.selector,
-            &spec_path.child("selector"),
-        ));
-        errors
+        validate_workload_update(
+            (&new.metadata, new.spec.as_ref()),
+            (&old.metadata, old.spec.as_ref()),
+            validate_replica_set_spec,
+            |spec| &spec.selector,
+        )
     }
 
     fn tracks_generation(&self) -> bool {

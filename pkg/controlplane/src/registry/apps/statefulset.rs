@@ -9,7 +9,6 @@ use k8s_openapi::api::apps::v1::{
     StatefulSetSpec, StatefulSetStatus, StatefulSetUpdateStrategy,
 };
 use k8s_openapi::api::core::v1::{PersistentVolumeClaimSpec, PersistentVolumeClaimStatus};
-use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use apimachinery::api::{
     name_is_dns_label, validate_annotations, validate_labels, validate_object_meta,
@@ -20,8 +19,9 @@ use apiserver::registry::scale::{ScaleSelector, ScaleView};
 use apiserver::registry::strategy::{ResourceNames, ScaleStrategy, StatusStrategy, Strategy};
 
 use super::workload::{
-    int_or_percent_value, validate_nonnegative_opt, validate_not_more_than_100_percent,
-    validate_positive_int_or_percent, validate_required_selector,
+    int_or_percent_value, int_or_string_value, or_default, validate_nonnegative_opt,
+    validate_not_more_than_100_percent, validate_positive_int_or_percent,
+    validate_required_selector,
 };
 use crate::registry::core::pod::default_pod_template;
 use crate::registry::core::pod::validation::{
@@ -131,11 +131,11 @@ fn validate_update_strategy(strategy: &StatefulSetUpdateStrategy, path: &Path) -
                     let max_path = rolling_path.child("maxUnavailable");
                     errors.extend(validate_positive_int_or_percent(max_unavailable, &max_path));
                     if int_or_percent_value(max_unavailable) == 0 {
-                        let shown = match max_unavailable {
-                            IntOrString::Int(i) => serde_json::Value::from(*i),
-                            IntOrString::String(s) => serde_json::Value::from(s.as_str()),
-                        };
-                        errors.push(Error::invalid(&max_path, shown, "cannot be 0"));
+                        errors.push(Error::invalid(
+                            &max_path,
+                            int_or_string_value(max_unavailable),
+                            "cannot be 0",
+                        ));
                     }
                     errors.extend(validate_not_more_than_100_percent(
                         max_unavailable,
@@ -166,7 +166,7 @@ pub fn validate_stateful_set_spec(spec: &StatefulSetSpec, path: &Path) -> ErrorL
         )),
     }
     errors.extend(validate_update_strategy(
-        &spec.update_strategy.clone().unwrap_or_default(),
+        &or_default(spec.update_strategy.as_ref()),
         &path.child("updateStrategy"),
     ));
     if let Some(retention) = &spec.persistent_volume_claim_retention_policy {
@@ -204,11 +204,11 @@ pub fn validate_stateful_set_spec(spec: &StatefulSetSpec, path: &Path) -> ErrorL
             &selector,
             &template_path,
         ));
-        let meta = spec.template.metadata.clone().unwrap_or_default();
-        if let Some(labels) = &meta.labels {
+        let meta = spec.template.metadata.as_ref();
+        if let Some(labels) = meta.and_then(|m| m.labels.as_ref()) {
             errors.extend(validate_labels(labels, &template_path.child("labels")));
         }
-        if let Some(annotations) = &meta.annotations {
+        if let Some(annotations) = meta.and_then(|m| m.annotations.as_ref()) {
             errors.extend(validate_annotations(
                 annotations,
                 &template_path.child("annotations"),
@@ -269,7 +269,7 @@ impl Strategy for StatefulSetStrategy {
             &Path::new("metadata"),
         );
         errors.extend(validate_stateful_set_spec(
-            &stateful_set.spec.clone().unwrap_or_default(),
+            &or_default(stateful_set.spec.as_ref()),
             &Path::new("spec"),
         ));
         errors
@@ -279,10 +279,10 @@ impl Strategy for StatefulSetStrategy {
     fn validate_update(&self, new: &StatefulSet, old: &StatefulSet) -> ErrorList {
         let mut errors =
             validate_object_meta_update(&new.metadata, &old.metadata, &Path::new("metadata"));
-        let new_spec = new.spec.clone().unwrap_or_default();
-        let old_spec = old.spec.clone().unwrap_or_default();
+        let new_spec = or_default(new.spec.as_ref());
+        let old_spec = or_default(old.spec.as_ref());
         errors.extend(validate_stateful_set_spec(&new_spec, &Path::new("spec")));
-        let mut fixed = new_spec.clone();
+        let mut fixed = new_spec.into_owned();
         fixed.replicas = old_spec.replicas;
         fixed.template = old_spec.template.clone();
         fixed.update_strategy = old_spec.update_strategy.clone();
@@ -290,7 +290,7 @@ impl Strategy for StatefulSetStrategy {
         fixed.ordinals = old_spec.ordinals.clone();
         fixed.persistent_volume_claim_retention_policy =
             old_spec.persistent_volume_claim_retention_policy.clone();
-        if fixed != old_spec {
+        if fixed != *old_spec {
             errors.push(Error::forbidden(
                 &Path::new("spec"),
                 STATEFUL_SET_UPDATE_FORBIDDEN,
@@ -366,14 +366,15 @@ mod tests {
     #[test]
     fn defaults_as_upstream() {
         let sts = created();
-        let spec = sts.spec.clone().unwrap_or_default();
+        let spec = or_default(sts.spec.as_ref());
         assert_eq!(spec.pod_management_policy.as_deref(), Some("OrderedReady"));
-        let strategy = spec.update_strategy.unwrap_or_default();
+        let strategy = or_default(spec.update_strategy.as_ref());
         assert_eq!(strategy.type_.as_deref(), Some("RollingUpdate"));
-        assert_eq!(strategy.rolling_update.and_then(|r| r.partition), Some(0));
-        let retention = spec
-            .persistent_volume_claim_retention_policy
-            .unwrap_or_default();
+        assert_eq!(
+            strategy.rolling_update.as_ref().and_then(|r| r.partition),
+            Some(0)
+        );
+        let retention = or_default(spec.persistent_volume_claim_retention_policy.as_ref());
         assert_eq!(
             (
                 retention.when_deleted.as_deref(),
@@ -385,7 +386,7 @@ mod tests {
             (spec.replicas, spec.revision_history_limit),
             (Some(1), Some(10))
         );
-        let claim = &spec.volume_claim_templates.unwrap_or_default()[0];
+        let claim = &spec.volume_claim_templates.as_deref().unwrap_or_default()[0];
         assert_eq!(
             claim.spec.as_ref().and_then(|s| s.volume_mode.as_deref()),
             Some("Filesystem")

@@ -1,17 +1,70 @@
 //! What the `apps/v1` workloads share (`pkg/apis/apps/validation`):
-//! validation of `spec.selector` (required, non-empty, immutable) and of
-//! int-or-percent rolling-update bounds.
+//! the `validate`/`validate_update` of the kinds whose name is a DNS
+//! subdomain and whose selector never changes (Deployments, ReplicaSets,
+//! DaemonSets), validation of `spec.selector` (required, non-empty,
+//! immutable) and of int-or-percent rolling-update bounds, and the default
+//! of a left-out optional field, borrowed rather than cloned.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use std::borrow::Cow;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use apimachinery::api::{
-    FIELD_IMMUTABLE_ERROR_MSG, validate_label_selector, validate_nonnegative_field,
+    FIELD_IMMUTABLE_ERROR_MSG, name_is_dns_subdomain, validate_label_selector,
+    validate_nonnegative_field, validate_object_meta, validate_object_meta_update,
 };
 use apimachinery::labels::Selector;
 use apimachinery::validation::field::{Error, ErrorList, Path};
+use apimachinery::validation::go_syntax::{go_label_selector, invalid_shown};
+use apimachinery::validation::is_valid_percent;
 
-use crate::registry::core::pod::validation::{go_label_selector, invalid_shown, is_valid_percent};
+/// `value`, or `T`'s default when it is left out (as k8s-openapi's optional
+/// `spec` and its optional parts are validated), without cloning a present
+/// value.
+pub fn or_default<T: Clone + Default>(value: Option<&T>) -> Cow<'_, T> {
+    value.map_or_else(|| Cow::Owned(T::default()), Cow::Borrowed)
+}
+
+/// `validate` of a Deployment, ReplicaSet or DaemonSet: the metadata (the
+/// name a DNS subdomain) and the spec (the default one when left out).
+pub fn validate_workload<S: Clone + Default>(
+    metadata: &ObjectMeta,
+    spec: Option<&S>,
+    validate_spec: fn(&S, &Path) -> ErrorList,
+) -> ErrorList {
+    let mut errors = validate_object_meta(
+        metadata,
+        true,
+        name_is_dns_subdomain,
+        &Path::new("metadata"),
+    );
+    errors.extend(validate_spec(&or_default(spec), &Path::new("spec")));
+    errors
+}
+
+/// `validate_update` of a Deployment, ReplicaSet or DaemonSet: the metadata
+/// update, the new spec, and the selector, which may not change. `new` and
+/// `old` are each object's metadata and spec.
+pub fn validate_workload_update<S: Clone + Default>(
+    (new_metadata, new_spec): (&ObjectMeta, Option<&S>),
+    (old_metadata, old_spec): (&ObjectMeta, Option<&S>),
+    validate_spec: fn(&S, &Path) -> ErrorList,
+    selector: fn(&S) -> &LabelSelector,
+) -> ErrorList {
+    let spec_path = Path::new("spec");
+    let new_spec = or_default(new_spec);
+    let old_spec = or_default(old_spec);
+    let mut errors =
+        validate_object_meta_update(new_metadata, old_metadata, &Path::new("metadata"));
+    errors.extend(validate_spec(&new_spec, &spec_path));
+    errors.extend(validate_selector_unchanged(
+        selector(&new_spec),
+        selector(&old_spec),
+        &spec_path.child("selector"),
+    ));
+    errors
+}
 
 /// Whether the selector was left out: k8s-openapi decodes a missing
 /// `selector` as an empty one, which upstream would see as nil.
@@ -72,7 +125,9 @@ pub fn validate_selector_unchanged(
     }
 }
 
-fn shown(value: &IntOrString) -> serde_json::Value {
+/// An int-or-percent as the bad value of a field error: the number, or the
+/// string.
+pub fn int_or_string_value(value: &IntOrString) -> serde_json::Value {
     match value {
         IntOrString::Int(i) => serde_json::Value::from(*i),
         IntOrString::String(s) => serde_json::Value::from(s.as_str()),
@@ -84,7 +139,7 @@ pub fn validate_positive_int_or_percent(value: &IntOrString, path: &Path) -> Err
     match value {
         IntOrString::String(text) => is_valid_percent(text)
             .into_iter()
-            .map(|msg| Error::invalid(path, shown(value), msg))
+            .map(|msg| Error::invalid(path, int_or_string_value(value), msg))
             .collect(),
         IntOrString::Int(number) => validate_nonnegative_field(i64::from(*number), path),
     }
@@ -114,7 +169,7 @@ pub fn validate_not_more_than_100_percent(value: &IntOrString, path: &Path) -> E
     match percent_value(value) {
         Some(percent) if percent > 100 => vec![Error::invalid(
             path,
-            shown(value),
+            int_or_string_value(value),
             "must not be greater than 100%",
         )],
         _ => Vec::new(),
@@ -168,6 +223,38 @@ mod tests {
                 "spec.selector: Invalid value: &v1.LabelSelector{MatchLabels:map[string]string{}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: field is immutable"
             ]
         );
+    }
+
+    #[test]
+    fn a_left_out_spec_is_validated_as_the_default() {
+        use crate::registry::apps::deployment::validate_deployment_spec;
+        use k8s_openapi::api::apps::v1::DeploymentSpec;
+
+        let meta = super::fixtures::meta("web");
+        let default = DeploymentSpec::default();
+        let left_out = validate_workload(&meta, None, validate_deployment_spec);
+        assert!(!left_out.is_empty());
+        assert_eq!(
+            left_out,
+            validate_workload(&meta, Some(&default), validate_deployment_spec)
+        );
+        assert!(matches!(or_default(Some(&default)), Cow::Borrowed(_)));
+        assert!(matches!(or_default::<DeploymentSpec>(None), Cow::Owned(_)));
+
+        let changed = DeploymentSpec {
+            selector: super::fixtures::selector(&[("app", "web")]),
+            ..Default::default()
+        };
+        let fields: Vec<String> = validate_workload_update(
+            (&meta, Some(&changed)),
+            (&meta, None),
+            validate_deployment_spec,
+            |spec| &spec.selector,
+        )
+        .into_iter()
+        .map(|e| e.field)
+        .collect();
+        assert_eq!(fields.last().map(String::as_str), Some("spec.selector"));
     }
 
     #[test]

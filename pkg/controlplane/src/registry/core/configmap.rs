@@ -7,9 +7,10 @@ use k8s_openapi::api::core::v1::ConfigMap;
 
 use apimachinery::api::{name_is_dns_subdomain, validate_object_meta, validate_object_meta_update};
 use apimachinery::validation::field::{Error, ErrorList, Path};
+use apimachinery::validation::is_config_map_key;
 use apiserver::registry::strategy::{ResourceNames, Strategy};
 
-use super::pod::validation::{MAX_SECRET_SIZE, is_config_map_key};
+use super::MAX_SECRET_SIZE;
 
 /// `configmaps`, `v1`.
 pub static CONFIG_MAP_INFO: ResourceNames = ResourceNames {

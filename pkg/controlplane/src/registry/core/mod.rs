@@ -1,4 +1,5 @@
-//! The core (legacy, `v1`) group's kinds.
+//! The core (legacy, `v1`) group's kinds, and the limit config maps and
+//! secrets share (`core.MaxSecretSize`).
 
 pub mod configmap;
 pub mod endpoints;
@@ -10,3 +11,6 @@ pub mod replication_controller;
 pub mod secret;
 pub mod service;
 pub mod service_account;
+
+/// `core.MaxSecretSize`: the most data a secret or config map holds.
+pub const MAX_SECRET_SIZE: usize = 1024 * 1024;

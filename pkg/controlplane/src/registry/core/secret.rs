@@ -8,10 +8,12 @@ use k8s_openapi::api::core::v1::Secret;
 
 use apimachinery::api::{name_is_dns_subdomain, validate_object_meta, validate_object_meta_update};
 use apimachinery::validation::field::{Error, ErrorList, Path};
+use apimachinery::validation::is_config_map_key;
 use apiserver::registry::strategy::{ResourceNames, Strategy};
 
+use super::MAX_SECRET_SIZE;
 use super::configmap::IMMUTABLE_WHEN_SET;
-use super::pod::validation::{MAX_SECRET_SIZE, is_config_map_key, validate_immutable};
+use super::pod::validation::validate_immutable;
 
 /// `secrets`, `v1`.
 pub static SECRET_INFO: ResourceNames = ResourceNames {

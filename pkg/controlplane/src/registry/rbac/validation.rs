@@ -9,10 +9,9 @@ use k8s_openapi::api::rbac::v1::{PolicyRule, RoleRef, Subject};
 use apimachinery::api::{name_is_dns_subdomain, name_is_path_segment};
 use apimachinery::validation::field::{Error, ErrorList, Path};
 use apimachinery::validation::go_string::quote;
+use apimachinery::validation::go_syntax::{go_string_slice, invalid_shown};
 
 use crate::rbac::rules::list;
-use crate::registry::core::pod::validation::invalid_shown;
-use crate::registry::core::service::validation::go_string_slice;
 
 /// `rbac.GroupName`.
 pub const GROUP_NAME: &str = "rbac.authorization.k8s.io";

@@ -1,9 +1,8 @@
 //! Pod and pod-template validation: the everyday subset of upstream's
 //! `pkg/apis/core/validation` (containers, ports, env, volumes and mounts,
 //! resources, probes, policies, tolerations, pod updates), with upstream's
-//! field paths and messages; plus the value checks other core kinds share
-//! (config keys, port names, percentages) and Go's printing of the bad values
-//! upstream shows (`map[string]string{...}`, `&v1.LabelSelector{...}`).
+//! field paths and messages; plus `ValidateDNS1123Label` and
+//! `ValidateImmutableField`, which other core kinds share.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -11,7 +10,7 @@ use k8s_openapi::api::core::v1::{
     Container, ContainerPort, EnvFromSource, EnvVar, Pod, PodSpec, PodTemplateSpec, Probe,
     ResourceRequirements, Toleration, Volume, VolumeMount,
 };
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::Value;
 
@@ -20,123 +19,15 @@ use apimachinery::api::{
     validate_nonnegative_field,
 };
 use apimachinery::labels::Selector;
-use apimachinery::validation::field::{Error, ErrorList, ErrorType, Path};
+use apimachinery::validation::field::{Error, ErrorList, Path};
+use apimachinery::validation::go_syntax::{go_string_map, invalid_shown};
 use apimachinery::validation::{
-    DNS1123_SUBDOMAIN_MAX_LENGTH, is_dns1123_label, is_dns1123_subdomain, is_valid_label_value,
-    is_valid_port_num,
+    is_config_map_key, is_dns1123_label, is_dns1123_subdomain, is_relaxed_env_var_name,
+    is_valid_label_value, is_valid_port_name, is_valid_port_num,
 };
 
 use super::defaults::volume_sources;
 use super::quantity::ParsedQuantity;
-
-/// `core.MaxSecretSize`: the most data a secret or config map holds.
-pub const MAX_SECRET_SIZE: usize = 1024 * 1024;
-
-// ---------------------------------------------------------------------------
-// Value checks (`k8s.io/apimachinery/pkg/util/validation`) not in apimachinery.
-
-/// `RegexError`, with upstream's exact punctuation (`'a',  or 'b', `).
-pub fn regex_error(msg: &str, fmt: &str, examples: &[&str]) -> String {
-    if examples.is_empty() {
-        return format!("{msg} (regex used for validation is '{fmt}')");
-    }
-    let mut text = format!("{msg} (e.g. ");
-    for (i, example) in examples.iter().enumerate() {
-        if i > 0 {
-            text.push_str(" or ");
-        }
-        text.push_str(&format!("'{example}', "));
-    }
-    text.push_str(&format!("regex used for validation is '{fmt}')"));
-    text
-}
-
-/// `IsConfigMapKey`: config map, secret and projected keys.
-pub fn is_config_map_key(value: &str) -> Vec<String> {
-    let mut errors = Vec::new();
-    if value.len() > DNS1123_SUBDOMAIN_MAX_LENGTH {
-        errors.push(format!(
-            "must be no more than {DNS1123_SUBDOMAIN_MAX_LENGTH} characters"
-        ));
-    }
-    let valid_chars = !value.is_empty()
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'));
-    if !valid_chars {
-        errors.push(regex_error(
-            "a valid config key must consist of alphanumeric characters, '-', '_' or '.'",
-            "[-._a-zA-Z0-9]+",
-            &["key.name", "KEY_NAME", "key-name"],
-        ));
-    }
-    if value == "." {
-        errors.push("must not be '.'".to_string());
-    } else if value == ".." {
-        errors.push("must not be '..'".to_string());
-    } else if value.starts_with("..") {
-        errors.push("must not start with '..'".to_string());
-    }
-    errors
-}
-
-/// `IsValidPortName` (an IANA service name).
-pub fn is_valid_port_name(port: &str) -> Vec<String> {
-    let mut errors = Vec::new();
-    if port.len() > 15 {
-        errors.push("must be no more than 15 characters".to_string());
-    }
-    let charset_ok = !port.is_empty()
-        && port
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    if !charset_ok {
-        errors.push(
-            "must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)".to_string(),
-        );
-    } else if !port.bytes().any(|b| b.is_ascii_lowercase()) {
-        errors.push("must contain at least one letter (a-z)".to_string());
-    }
-    if port.contains("--") {
-        errors.push("must not contain consecutive hyphens".to_string());
-    }
-    if port.starts_with('-') || port.ends_with('-') {
-        errors.push("must not begin or end with a hyphen".to_string());
-    }
-    errors
-}
-
-/// `IsRelaxedEnvVarName` (the `RelaxedEnvironmentVariableValidation` gate is
-/// on by default in v1.32): printable ASCII but `=`.
-pub fn is_env_var_name(value: &str) -> Vec<String> {
-    let mut errors = Vec::new();
-    if value.is_empty() {
-        errors.push("environment variable name must be non-empty".to_string());
-    }
-    if value.chars().any(|c| !(' '..='~').contains(&c) || c == '=') {
-        errors.push(
-            "a valid environment variable name must consist only of printable ASCII characters other than '='"
-                .to_string(),
-        );
-    }
-    errors
-}
-
-/// `IsValidPercent`: digits and a trailing `%`.
-pub fn is_valid_percent(value: &str) -> Vec<String> {
-    let valid = value
-        .strip_suffix('%')
-        .is_some_and(|digits| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()));
-    if valid {
-        Vec::new()
-    } else {
-        vec![regex_error(
-            "a valid percent string must be a numeric string followed by an ending '%'",
-            "[0-9]+%",
-            &["1%", "93%"],
-        )]
-    }
-}
 
 /// `ValidateDNS1123Label`.
 pub fn validate_dns1123_label(value: &str, path: &Path) -> ErrorList {
@@ -157,62 +48,6 @@ pub fn validate_immutable<T: PartialEq + serde::Serialize>(
     }
     let shown = serde_json::to_value(new).unwrap_or(Value::Null);
     vec![Error::invalid(path, shown, FIELD_IMMUTABLE_ERROR_MSG)]
-}
-
-// ---------------------------------------------------------------------------
-// Go's `%#v` of the bad values upstream prints.
-
-/// A `field.Invalid` whose bad value is shown verbatim, as Go prints a value
-/// that is not a string or number: `Invalid value: map[string]string{...}: detail`.
-pub fn invalid_shown(path: &Path, shown: &str, detail: &str) -> Error {
-    Error {
-        error_type: ErrorType::Invalid,
-        field: path.to_string(),
-        bad_value: None,
-        detail: format!("{shown}: {detail}"),
-    }
-}
-
-/// `%#v` of a `map[string]string` (nil prints as `map[string]string(nil)`).
-pub fn go_string_map(map: Option<&BTreeMap<String, String>>) -> String {
-    match map {
-        None => "map[string]string(nil)".to_string(),
-        Some(map) => {
-            let entries: Vec<String> = map.iter().map(|(k, v)| format!("{k:?}:{v:?}")).collect();
-            format!("map[string]string{{{}}}", entries.join(", "))
-        }
-    }
-}
-
-/// `%#v` of a `*metav1.LabelSelector`.
-pub fn go_label_selector(selector: &LabelSelector) -> String {
-    let expressions = match &selector.match_expressions {
-        None => "[]v1.LabelSelectorRequirement(nil)".to_string(),
-        Some(list) => {
-            let items: Vec<String> = list
-                .iter()
-                .map(|r| {
-                    let values = match &r.values {
-                        None => "[]string(nil)".to_string(),
-                        Some(values) => {
-                            let quoted: Vec<String> =
-                                values.iter().map(|v| format!("{v:?}")).collect();
-                            format!("[]string{{{}}}", quoted.join(", "))
-                        }
-                    };
-                    format!(
-                        "v1.LabelSelectorRequirement{{Key:{:?}, Operator:{:?}, Values:{values}}}",
-                        r.key, r.operator
-                    )
-                })
-                .collect();
-            format!("[]v1.LabelSelectorRequirement{{{}}}", items.join(", "))
-        }
-    };
-    format!(
-        "&v1.LabelSelector{{MatchLabels:{}, MatchExpressions:{expressions}}}",
-        go_string_map(selector.match_labels.as_ref())
-    )
 }
 
 // ---------------------------------------------------------------------------
@@ -683,7 +518,7 @@ fn validate_env(vars: &[EnvVar], path: &Path) -> ErrorList {
         if var.name.is_empty() {
             errors.push(Error::required(&var_path.child("name"), ""));
         }
-        for msg in is_env_var_name(&var.name) {
+        for msg in is_relaxed_env_var_name(&var.name) {
             errors.push(Error::invalid(
                 &var_path.child("name"),
                 var.name.as_str(),
@@ -767,7 +602,7 @@ fn validate_env_from(sources: &[EnvFromSource], path: &Path) -> ErrorList {
         let source_path = path.index(i);
         let prefix = text(&source.prefix);
         if !prefix.is_empty() {
-            for msg in is_env_var_name(prefix) {
+            for msg in is_relaxed_env_var_name(prefix) {
                 errors.push(Error::invalid(&source_path.child("prefix"), prefix, msg));
             }
         }

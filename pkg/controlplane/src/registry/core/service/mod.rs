@@ -32,6 +32,7 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use apimachinery::validation::field::{Error, ErrorList, Path};
+use apimachinery::validation::go_syntax::{go_string_slice, invalid_shown};
 use apiserver::registry::{FinishFunc, ResourceNames, StatusStrategy, Strategy};
 use apiserver::status::Status;
 use apiserver_storage::{Storage, StorageError};
@@ -42,7 +43,7 @@ use self::validation::{
     AFFINITY_CLIENT_IP, AFFINITY_NONE, CLUSTER_IP_NONE, POLICY_PREFER_DUAL_STACK,
     POLICY_REQUIRE_DUAL_STACK, POLICY_SINGLE_STACK, TRAFFIC_POLICY_CLUSTER, TYPE_CLUSTER_IP,
     TYPE_EXTERNAL_NAME, TYPE_LOAD_BALANCER, TYPE_NODE_PORT, cluster_ips, externally_accessible,
-    go_string_slice, invalid_rendered, is_headless, needs_health_check, ports, service_type,
+    is_headless, needs_health_check, ports, service_type,
 };
 
 /// `v1.DefaultClientIPServiceAffinitySeconds` (3 hours).
@@ -989,7 +990,7 @@ fn init_ip_family_fields(
                     .get_or_insert_with(Vec::new)
                     .push(family.to_string());
             } else {
-                errors.push(invalid_rendered(
+                errors.push(invalid_shown(
                     &Path::new("spec").child("clusterIPs").index(i),
                     &go_string_slice(spec.cluster_ips.as_deref()),
                     &format!("{family} is not configured on this cluster"),
@@ -1096,7 +1097,7 @@ fn allocate_cluster_ip(
         })?;
         if let Err(err) = txn.allocate_ip(parsed) {
             return Err(txn
-                .invalid(vec![invalid_rendered(
+                .invalid(vec![invalid_shown(
                     &Path::new("spec").child("clusterIPs"),
                     &go_string_slice(spec.cluster_ips.as_deref()),
                     &format!("failed to allocate IP {requested}: {err}"),

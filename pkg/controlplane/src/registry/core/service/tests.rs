@@ -621,6 +621,32 @@ async fn validation_messages_and_paths() {
     );
 }
 
+/// Bad values inside a rendered slice or struct print as Go's `%q` (`\a`,
+/// `\x1b`), not as Rust's `{:?}` (`\u{7}`, `\u{1b}`).
+#[test]
+fn rendered_values_quote_strings_as_go_does() {
+    let mut bad = service("web", None, &[80, 80]);
+    if let Some(spec) = bad.spec.as_mut() {
+        spec.cluster_ip = Some("None".to_string());
+        spec.cluster_ips = Some(vec!["None".to_string(), "bell\u{7}".to_string()]);
+        for port in spec.ports.iter_mut().flatten() {
+            port.name = None;
+            port.protocol = Some("esc\u{1b}".to_string());
+        }
+    }
+    let found = messages(&validation::validate_service(&bad));
+    for expected in [
+        r#"spec.clusterIPs: Invalid value: []string{"None", "bell\a"}: 'None' must be the first and only value"#,
+        r#"spec.clusterIPs[1]: Invalid value: "bell\a": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"#,
+        r#"spec.ports[1]: Duplicate value: core.ServicePort{Name:"", Protocol:"esc\x1b", AppProtocol:(*string)(nil), Port:80, TargetPort:intstr.IntOrString{Type:0, IntVal:0, StrVal:""}, NodePort:0}"#,
+    ] {
+        assert!(
+            found.iter().any(|m| m == expected),
+            "missing {expected:?} in {found:#?}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn dual_stack_clusters_give_both_families_on_request() {
     let strategy = strategy_with(&["10.0.0.0/24", "fd00::/108"]).await;

@@ -14,6 +14,10 @@ use apimachinery::api::{
     name_is_dns1035_label, validate_labels, validate_object_meta, validate_object_meta_update,
 };
 use apimachinery::validation::field::{Error, ErrorList, ErrorType, Path};
+use apimachinery::validation::go_string::quote;
+use apimachinery::validation::go_syntax::{
+    error_shown, go_slice_of, go_string_slice, invalid_shown,
+};
 use apimachinery::validation::{
     is_dns1123_label, is_dns1123_subdomain, is_qualified_name, is_valid_ip, is_valid_port_num,
 };
@@ -84,41 +88,6 @@ pub(crate) fn externally_accessible(spec: &ServiceSpec) -> bool {
 pub(crate) fn needs_health_check(spec: &ServiceSpec) -> bool {
     service_type(spec) == TYPE_LOAD_BALANCER
         && spec.external_traffic_policy.as_deref() == Some(TRAFFIC_POLICY_LOCAL)
-}
-
-/// Go's `%#v` of a `[]string`: `[]string{"a", "b"}`, `[]string(nil)`.
-pub(crate) fn go_string_slice(values: Option<&[String]>) -> String {
-    go_slice("string", values)
-}
-
-fn go_slice(type_name: &str, values: Option<&[String]>) -> String {
-    match values {
-        None => format!("[]{type_name}(nil)"),
-        Some(values) => {
-            let quoted: Vec<String> = values.iter().map(|v| format!("{v:?}")).collect();
-            format!("[]{type_name}{{{}}}", quoted.join(", "))
-        }
-    }
-}
-
-/// An `Invalid` error whose value is already rendered the way upstream
-/// prints it (a Go slice or struct, which JSON would render differently).
-pub(crate) fn invalid_rendered(path: &Path, rendered_value: &str, detail: &str) -> Error {
-    rendered(ErrorType::Invalid, path, rendered_value, detail)
-}
-
-fn rendered(error_type: ErrorType, path: &Path, rendered_value: &str, detail: &str) -> Error {
-    let detail = if detail.is_empty() {
-        rendered_value.to_string()
-    } else {
-        format!("{rendered_value}: {detail}")
-    };
-    Error {
-        error_type,
-        field: path.to_string(),
-        bad_value: None,
-        detail,
-    }
 }
 
 /// `*string` as upstream prints it: the value, or `null`.
@@ -237,11 +206,12 @@ pub fn validate_service(service: &Service) -> ErrorList {
     for (i, port) in ports.iter().enumerate() {
         if !service_ports.insert((port.protocol.clone(), port.port)) {
             let protocol = port.protocol.as_deref().unwrap_or("");
-            errors.push(rendered(
+            errors.push(error_shown(
                 ErrorType::Duplicate,
                 &ports_path.index(i),
                 &format!(
-                    "core.ServicePort{{Name:\"\", Protocol:{protocol:?}, AppProtocol:(*string)(nil), Port:{}, TargetPort:intstr.IntOrString{{Type:0, IntVal:0, StrVal:\"\"}}, NodePort:0}}",
+                    "core.ServicePort{{Name:\"\", Protocol:{}, AppProtocol:(*string)(nil), Port:{}, TargetPort:intstr.IntOrString{{Type:0, IntVal:0, StrVal:\"\"}}, NodePort:0}}",
+                    quote(protocol),
                     port.port
                 ),
                 "",
@@ -546,7 +516,7 @@ pub(crate) fn validate_cluster_ips_related_fields(spec: &ServiceSpec) -> ErrorLi
     if !cluster_ip.is_empty() {
         match ips.first() {
             None => errors.push(Error::required(&cluster_ips_path, "")),
-            Some(first) if first != cluster_ip => errors.push(invalid_rendered(
+            Some(first) if first != cluster_ip => errors.push(invalid_shown(
                 &cluster_ips_path,
                 &ips_rendered(),
                 "first value must match `clusterIP`",
@@ -554,7 +524,7 @@ pub(crate) fn validate_cluster_ips_related_fields(spec: &ServiceSpec) -> ErrorLi
             Some(_) => {}
         }
     } else if !ips.is_empty() {
-        errors.push(invalid_rendered(
+        errors.push(invalid_shown(
             &cluster_ips_path,
             &ips_rendered(),
             "must be empty when `clusterIP` is not specified",
@@ -596,7 +566,7 @@ pub(crate) fn validate_cluster_ips_related_fields(spec: &ServiceSpec) -> ErrorLi
         if i == 0 && ip == CLUSTER_IP_NONE {
             if ips.len() > 1 {
                 has_invalid_ips = true;
-                errors.push(invalid_rendered(
+                errors.push(invalid_shown(
                     &cluster_ips_path,
                     &ips_rendered(),
                     "'None' must be the first and only value",
@@ -613,7 +583,7 @@ pub(crate) fn validate_cluster_ips_related_fields(spec: &ServiceSpec) -> ErrorLi
         );
     }
     if ips.len() > 2 {
-        errors.push(invalid_rendered(
+        errors.push(invalid_shown(
             &cluster_ips_path,
             &ips_rendered(),
             "may only hold up to 2 values",
@@ -625,7 +595,7 @@ pub(crate) fn validate_cluster_ips_related_fields(spec: &ServiceSpec) -> ErrorLi
 
     let parsed: Vec<IpAddr> = ips.iter().filter_map(|ip| ip.parse().ok()).collect();
     if ips.len() > 1 && !is_dual_stack(&parsed) {
-        errors.push(invalid_rendered(
+        errors.push(invalid_shown(
             &cluster_ips_path,
             &ips_rendered(),
             "may specify no more than one IP for each IP family",
@@ -672,7 +642,7 @@ fn validate_upgrade_downgrade_cluster_ips(old: &ServiceSpec, new: &ServiceSpec) 
     let path = spec_path().child("clusterIPs");
     let rendered = go_string_slice(new.cluster_ips.as_deref());
     let changed = |errors: &mut ErrorList, i: usize| {
-        errors.push(invalid_rendered(
+        errors.push(invalid_shown(
             &path.index(i),
             &rendered,
             "may not change once set",
@@ -689,7 +659,7 @@ fn validate_upgrade_downgrade_cluster_ips(old: &ServiceSpec, new: &ServiceSpec) 
         }
         Ordering::Greater => {
             if new_ips.is_empty() {
-                errors.push(invalid_rendered(
+                errors.push(invalid_shown(
                     &path.index(0),
                     &rendered,
                     "primary clusterIP can not be unset",
@@ -732,14 +702,14 @@ fn validate_upgrade_downgrade_ip_families(old: &ServiceSpec, new: &ServiceSpec) 
     let old_families = old.ip_families.as_deref().unwrap_or(&[]);
     let new_families = new.ip_families.as_deref().unwrap_or(&[]);
     let first_path = spec_path().child("ipFamilies").index(0);
-    let families_rendered = go_slice("core.IPFamily", new.ip_families.as_deref());
+    let families_rendered = go_slice_of("core.IPFamily", new.ip_families.as_deref());
     let ips_rendered = go_string_slice(new.cluster_ips.as_deref());
     use std::cmp::Ordering;
     match old_families.len().cmp(&new_families.len()) {
         Ordering::Equal => {
             for (old_family, new_family) in old_families.iter().zip(new_families) {
                 if old_family != new_family {
-                    errors.push(invalid_rendered(
+                    errors.push(invalid_shown(
                         &first_path,
                         &families_rendered,
                         "may not change once set",
@@ -749,7 +719,7 @@ fn validate_upgrade_downgrade_ip_families(old: &ServiceSpec, new: &ServiceSpec) 
         }
         Ordering::Greater => {
             if cluster_ips(new).is_empty() {
-                errors.push(invalid_rendered(
+                errors.push(invalid_shown(
                     &first_path,
                     &families_rendered,
                     "primary ipFamily can not be unset",
@@ -758,7 +728,7 @@ fn validate_upgrade_downgrade_ip_families(old: &ServiceSpec, new: &ServiceSpec) 
             if let (Some(old_first), Some(new_first)) = (old_families.first(), new_families.first())
                 && old_first != new_first
             {
-                errors.push(invalid_rendered(
+                errors.push(invalid_shown(
                     &first_path,
                     &ips_rendered,
                     "may not change once set",
@@ -778,7 +748,7 @@ fn validate_upgrade_downgrade_ip_families(old: &ServiceSpec, new: &ServiceSpec) 
             if let (Some(old_first), Some(new_first)) = (old_families.first(), new_families.first())
                 && old_first != new_first
             {
-                errors.push(invalid_rendered(
+                errors.push(invalid_shown(
                     &first_path,
                     &ips_rendered,
                     "may not change once set",

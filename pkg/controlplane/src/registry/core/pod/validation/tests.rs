@@ -47,34 +47,6 @@ fn pod(spec: PodSpec) -> Pod {
 }
 
 #[test]
-fn value_checks() {
-    assert!(is_config_map_key("a.b_C-1").is_empty());
-    assert_eq!(is_config_map_key("."), ["must not be '.'"]);
-    assert_eq!(is_config_map_key(".."), ["must not be '..'"]);
-    assert!(is_valid_port_name("http").is_empty());
-    assert_eq!(
-        is_valid_port_name("80"),
-        ["must contain at least one letter (a-z)"]
-    );
-    assert_eq!(
-        is_valid_port_name("a--b-"),
-        [
-            "must not contain consecutive hyphens",
-            "must not begin or end with a hyphen"
-        ]
-    );
-    assert_eq!(is_valid_port_name("this-name-is-too-long").len(), 1);
-    assert!(is_env_var_name("MY.VAR-1").is_empty());
-    assert_eq!(is_env_var_name("A=B").len(), 1);
-    assert!(is_valid_percent("25%").is_empty());
-    assert_eq!(is_valid_percent("25").len(), 1);
-    assert_eq!(
-        regex_error("m", "f", &["a", "b"]),
-        "m (e.g. 'a',  or 'b', regex used for validation is 'f')"
-    );
-}
-
-#[test]
 fn containers_required() {
     assert_eq!(
         spec_errors(|spec| spec.containers.clear()),
