@@ -106,6 +106,7 @@ impl AtomicFile {
     /// Sets the permission bits the file will have (e.g. 0o755).
     pub fn set_mode(&self, mode: u32) -> Result<()> {
         use std::os::unix::fs::PermissionsExt;
+        // `file` is only taken by `commit`, which consumes `self`.
         let file = self.file.as_ref().expect("file is open until commit");
         file.set_permissions(fs::Permissions::from_mode(mode))
             .with_context(|| format!("setting the mode of {}", self.temp_path.display()))
@@ -113,6 +114,7 @@ impl AtomicFile {
 
     /// Flushes to disk and moves the file to its final name.
     pub fn commit(mut self) -> Result<()> {
+        // `file` is only taken here, and this consumes `self`.
         let file = self.file.take().expect("file is open until commit");
         file.sync_all()
             .with_context(|| format!("syncing {}", self.temp_path.display()))?;
@@ -133,6 +135,7 @@ impl AtomicFile {
 
 impl Write for AtomicFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        // `file` is only taken by `commit`, which consumes `self`.
         self.file
             .as_mut()
             .expect("file is open until commit")
@@ -140,6 +143,7 @@ impl Write for AtomicFile {
     }
 
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        // `file` is only taken by `commit`, which consumes `self`.
         self.file
             .as_mut()
             .expect("file is open until commit")
@@ -147,6 +151,7 @@ impl Write for AtomicFile {
     }
 
     fn flush(&mut self) -> io::Result<()> {
+        // `file` is only taken by `commit`, which consumes `self`.
         self.file
             .as_mut()
             .expect("file is open until commit")

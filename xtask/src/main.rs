@@ -9,6 +9,7 @@ mod build;
 mod checksums;
 mod ci;
 mod clean;
+mod codegen;
 mod components;
 mod container_bench;
 mod docker;
@@ -69,6 +70,12 @@ enum Command {
     /// optimised; without a target, list them. A failing input's seed is
     /// saved under test/fuzz/regressions/ and replayed by every later run.
     Fuzz(FuzzArgs),
+    /// Check the repository's generated files against what they are
+    /// generated from; fail naming each stale file and the command that
+    /// regenerates it. protobuf/mapping.rs needs Go checkouts that are not
+    /// here: its header and k8s-pb side are checked (the version Cargo.lock
+    /// locks), and the run prints the full regeneration command.
+    Codegen(CodegenArgs),
     /// Run the API server on this machine to try it (hack/local-up-cluster.sh):
     /// build it with the host toolchain, keep its state in _output/local/
     /// (data, certificates, token, kubeconfig, log), serve on 127.0.0.1 until
@@ -260,6 +267,13 @@ struct FuzzArgs {
 }
 
 #[derive(Debug, Args)]
+struct CodegenArgs {
+    /// Only check: write nothing (what `cargo xtask test` runs).
+    #[arg(long)]
+    check: bool,
+}
+
+#[derive(Debug, Args)]
 struct TestArgs {
     /// Extra arguments for `cargo test` (after `--`), e.g. a test name filter.
     #[arg(last = true)]
@@ -370,6 +384,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Fuzz(args) => {
             let ws = workspace::Workspace::discover()?;
             fuzz::run(&ws, args.target.as_deref(), args.time)
+        }
+        Command::Codegen(args) => {
+            let ws = workspace::Workspace::discover()?;
+            codegen::run(ws.root.as_std_path(), args.check)
         }
         Command::Clean(args) => {
             let ws = workspace::Workspace::discover()?;

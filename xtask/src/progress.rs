@@ -23,6 +23,7 @@ impl Progress {
                 ProgressStyle::with_template(
                     "{prefix:>12.cyan.bold} [{bar:30}] {pos}/{len} {wide_msg}",
                 )
+                // A constant template: it parses, or no bar ever worked.
                 .expect("static template")
                 .progress_chars("=> "),
             );
@@ -46,6 +47,7 @@ impl Progress {
     pub fn spinner(label: &str) -> Progress {
         let bar = is_terminal().then(|| {
             let bar = ProgressBar::new_spinner();
+            // A constant template, as above.
             bar.set_style(
                 ProgressStyle::with_template("{prefix:>12.cyan.bold} {spinner} {pos} {wide_msg}")
                     .expect("static template"),

@@ -1,9 +1,11 @@
 //! The repository's own rules, checked on every `cargo xtask test` (as
 //! rust-analyzer's `tidy`): every Rust file opens with a `//!` comment
 //! saying what it owns; every document a file names (`*.md`) and every
-//! relative Markdown link exists in the repository; and no tracked file
-//! names a package registry or archive host this machine is configured to
-//! use (addresses belong to the machine's configuration, not the code).
+//! relative Markdown link exists in the repository; ARCHITECTURE.md's code
+//! map names only paths that exist and names every crate and module; and no
+//! tracked file names a package registry or archive host this machine is
+//! configured to use (addresses belong to the machine's configuration, not
+//! the code).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -154,5 +156,311 @@ fn no_registry_or_archive_host_is_written_down() {
     assert!(
         found.is_empty(),
         "take addresses from the machine's configuration instead: {found:#?}"
+    );
+}
+
+/// ARCHITECTURE.md's "Code map" section.
+fn code_map_section() -> String {
+    let text = text("ARCHITECTURE.md").expect("ARCHITECTURE.md");
+    let start = text
+        .find("\n## Code map\n")
+        .expect("ARCHITECTURE.md has a `## Code map`")
+        + 1;
+    let end = text[start + 3..]
+        .find("\n## ")
+        .map_or(text.len(), |at| start + 3 + at);
+    text[start..end].to_owned()
+}
+
+/// `{a,b}` alternatives of a path, expanded.
+fn expand_braces(path: &str) -> Vec<String> {
+    let (Some(open), Some(close)) = (path.find('{'), path.find('}')) else {
+        return vec![path.to_owned()];
+    };
+    path[open + 1..close]
+        .split(',')
+        .flat_map(|choice| {
+            expand_braces(&format!("{}{choice}{}", &path[..open], &path[close + 1..]))
+        })
+        .collect()
+}
+
+/// Whether `path` (relative to the root; `dir/` a directory, `dir/*` a
+/// directory with something in it, `*` in the last component any
+/// characters) exists.
+fn path_exists(path: &str) -> bool {
+    if let Some(dir) = path.strip_suffix("/*") {
+        return std::fs::read_dir(root().join(dir))
+            .is_ok_and(|mut entries| entries.next().is_some());
+    }
+    if let Some(dir) = path.strip_suffix('/') {
+        return root().join(dir).is_dir();
+    }
+    let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
+    if !name.contains('*') {
+        return root().join(path).exists();
+    }
+    let pattern = format!("^{}$", regex::escape(name).replace(r"\*", ".*"));
+    let pattern = Regex::new(&pattern).expect("regex");
+    std::fs::read_dir(root().join(dir)).is_ok_and(|entries| {
+        entries
+            .flatten()
+            .any(|entry| pattern.is_match(&entry.file_name().to_string_lossy()))
+    })
+}
+
+/// Whether git ignores `path` (generated output the map may describe).
+fn git_ignores(path: &str) -> bool {
+    Command::new("git")
+        .arg("-C")
+        .arg(root())
+        .args(["check-ignore", "-q", path])
+        .status()
+        .is_ok_and(|status| status.success())
+}
+
+/// The workspace members, from the root Cargo.toml.
+fn workspace_members() -> Vec<String> {
+    let manifest = text("Cargo.toml").expect("Cargo.toml");
+    let start = manifest.find("members = [").expect("[workspace] members");
+    let end = start + manifest[start..].find(']').expect("members = [...]");
+    Regex::new(r#""([^"]+)""#)
+        .expect("regex")
+        .captures_iter(&manifest[start..end])
+        .map(|found| found[1].trim_end_matches('/').to_owned())
+        .collect()
+}
+
+/// One entry of a code-map table's first column: the crate directory of
+/// its section ("" for the repository's root), and the path as written
+/// (relative to the crate's `src/`, or to the crate, or to the root).
+#[derive(Debug)]
+struct MapEntry {
+    crate_dir: String,
+    path: String,
+}
+
+impl MapEntry {
+    /// The paths the entry may mean, relative to the root.
+    fn candidates(&self) -> Vec<String> {
+        if self.crate_dir.is_empty() {
+            return vec![self.path.clone()];
+        }
+        let (c, p) = (&self.crate_dir, &self.path);
+        let mut candidates = vec![format!("{c}/src/{p}"), format!("{c}/{p}")];
+        if !p.ends_with('/') && !p.ends_with(".rs") && !p.contains('*') {
+            candidates.extend([format!("{c}/src/{p}.rs"), format!("{c}/{p}.rs")]);
+        }
+        candidates
+    }
+
+    /// The module it names: `etcd/mod.rs`, `etcd/` and `etcd` are `etcd`.
+    fn module(&self) -> &str {
+        let path = self.path.trim_end_matches("/*").trim_end_matches('/');
+        let path = path.strip_suffix(".rs").unwrap_or(path);
+        path.strip_suffix("/mod").unwrap_or(path)
+    }
+}
+
+/// The code map: the crate directory of every `### ` section, the entries
+/// of its tables' first columns, and every other path it names below a
+/// workspace member, `scripts/` or `images/`.
+fn code_map(members: &[String]) -> (BTreeSet<String>, Vec<MapEntry>, BTreeSet<String>) {
+    let tick = Regex::new(r"`([^`]+)`").expect("regex");
+    let mut sections = BTreeSet::new();
+    let mut entries = Vec::new();
+    let mut named = BTreeSet::new();
+    let mut crate_dir = String::new();
+    for line in code_map_section().lines() {
+        let mut prose = line;
+        if let Some(heading) = line.strip_prefix("### ") {
+            crate_dir = tick
+                .captures(heading)
+                .map(|found| found[1].trim_end_matches('/').to_owned())
+                .unwrap_or_default();
+            sections.insert(crate_dir.clone());
+        } else if line.starts_with('|') && !line.starts_with("|---") {
+            let first = line.split('|').nth(1).unwrap_or_default();
+            prose = &line[1 + first.len()..];
+            // `dir/a`, `b`: a bare name after a path is in the same directory.
+            let mut dir: Option<String> = None;
+            for found in tick.captures_iter(first) {
+                let written = &found[1];
+                let path = match (&dir, written.contains('/')) {
+                    (Some(dir), false) => format!("{dir}/{written}"),
+                    _ => written.to_owned(),
+                };
+                if let Some((parent, _)) = path.trim_end_matches('/').rsplit_once('/') {
+                    dir = Some(parent.to_owned());
+                }
+                entries.extend(expand_braces(&path).into_iter().map(|path| MapEntry {
+                    crate_dir: crate_dir.clone(),
+                    path,
+                }));
+            }
+        }
+        for found in tick.captures_iter(prose) {
+            let path = &found[1];
+            let rooted = members
+                .iter()
+                .any(|member| path == member || path.starts_with(&format!("{member}/")))
+                || path.starts_with("scripts/")
+                || path.starts_with("images/");
+            if rooted && !path.contains(' ') {
+                named.extend(expand_braces(path));
+            }
+        }
+    }
+    (sections, entries, named)
+}
+
+#[test]
+fn the_code_map_names_what_exists_and_every_module() {
+    let members = workspace_members();
+    let (sections, entries, named) = code_map(&members);
+    let mut problems = Vec::new();
+    // Every path the map names exists (generated output, gitignored, aside).
+    for entry in &entries {
+        let candidates = entry.candidates();
+        let exists = candidates.iter().any(|path| path_exists(path));
+        if !(exists || entry.crate_dir.is_empty() && git_ignores(&entry.path)) {
+            problems.push(format!(
+                "the map names `{}`{} but none of {candidates:?} exists",
+                entry.path,
+                if entry.crate_dir.is_empty() {
+                    String::new()
+                } else {
+                    format!(" under `{}/`", entry.crate_dir)
+                }
+            ));
+        }
+    }
+    for path in &named {
+        if !path_exists(path) {
+            problems.push(format!("the map names `{path}`, which does not exist"));
+        }
+    }
+    // Every crate has its section, and every module of a crate (each file
+    // and directory in `src/`, each directory with a `mod.rs` below) is
+    // named: by itself, by a module it is part of, or by modules of its own.
+    let files = tracked();
+    for member in &members {
+        if !sections.contains(member) {
+            problems.push(format!(
+                "the crate `{member}/` has no `### `{member}/`` section"
+            ));
+            continue;
+        }
+        let src = format!("{member}/src/");
+        let mut modules = BTreeSet::new();
+        for file in files.iter().filter_map(|file| file.strip_prefix(&src)) {
+            match file.split_once('/') {
+                None if file == "lib.rs" || file == "main.rs" => {}
+                None => {
+                    modules.insert(file.trim_end_matches(".rs").to_owned());
+                }
+                Some((top, _)) => {
+                    modules.insert(top.to_owned());
+                    if let Some(dir) = file.strip_suffix("/mod.rs") {
+                        modules.insert(dir.to_owned());
+                    }
+                }
+            }
+        }
+        let mapped: Vec<&str> = entries
+            .iter()
+            .filter(|entry| &entry.crate_dir == member)
+            .map(MapEntry::module)
+            .collect();
+        for module in modules {
+            let covered = mapped.iter().any(|entry| {
+                *entry == module
+                    || module.starts_with(&format!("{entry}/"))
+                    || entry.starts_with(&format!("{module}/"))
+            });
+            if !covered {
+                problems.push(format!(
+                    "`{src}{module}` is not in the code map's `{member}/` section"
+                ));
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "ARCHITECTURE.md's code map is out of date; add one line per module (what its `//!` \
+         comment says it owns) or remove what is gone: {problems:#?}"
+    );
+}
+
+/// Files that hold only test code although they sit beside production code
+/// (compiled for tests, or behind a feature only tests enable).
+const TEST_SUPPORT: &[&str] = &[
+    // storage_conformance_tests!: the suite every backend's tests run.
+    "staging/storage/src/conformance.rs",
+    // etcd on loopback for tests (feature `etcd-test-server`).
+    "staging/storage/src/etcd/test_server.rs",
+    // #[cfg(test)] helpers of the control plane's unit tests.
+    "pkg/controlplane/src/testing.rs",
+];
+
+/// Whether `path` is test code: test and bench targets, build scripts, the
+/// fuzz harness, `tests.rs` modules and [`TEST_SUPPORT`].
+fn is_test_code(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    path.starts_with("test/")
+        || path.contains("/tests/")
+        || path.contains("/benches/")
+        || name == "build.rs"
+        || name == "tests.rs"
+        || TEST_SUPPORT.contains(&path)
+}
+
+/// The lines of production code in a Rust file: everything before its
+/// `#[cfg(test)] mod … {` (test modules close the file, as everywhere here).
+fn production_lines(content: &str) -> Vec<(usize, &str)> {
+    let lines: Vec<&str> = content.lines().collect();
+    let mut kept = Vec::new();
+    for (index, line) in lines.iter().enumerate() {
+        let next = lines.get(index + 1).map_or("", |next| next.trim());
+        if line.trim() == "#[cfg(test)]"
+            && (next.starts_with("mod ") || next.contains(" mod "))
+            && next.ends_with('{')
+        {
+            break;
+        }
+        kept.push((index, *line));
+    }
+    kept
+}
+
+/// No `unwrap()` or `expect(..)` in production code unless a comment on its
+/// line or just above says why it cannot fail: input never reaches a panic.
+#[test]
+fn production_code_does_not_unwrap_without_saying_why() {
+    let call = Regex::new(r"\.(unwrap|expect)\(").expect("regex");
+    let mut found = Vec::new();
+    for path in tracked() {
+        if !path.ends_with(".rs") || is_test_code(&path) {
+            continue;
+        }
+        let Some(content) = text(&path) else { continue };
+        let all: Vec<&str> = content.lines().collect();
+        for (index, line) in production_lines(&content) {
+            let code = line.trim_start();
+            if code.starts_with("//") || !call.is_match(code) {
+                continue;
+            }
+            let explained = line.contains("//")
+                || all[index.saturating_sub(3)..index]
+                    .iter()
+                    .any(|above| above.trim_start().starts_with("//"));
+            if !explained {
+                found.push(format!("{path}:{}: {}", index + 1, code));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "say in a comment why these cannot fail, or return an error instead: {found:#?}"
     );
 }
