@@ -180,7 +180,8 @@ impl FieldSet {
         result
     }
 
-    fn union_in(&mut self, other: &FieldSet) {
+    /// Adds every path of `other` to this set, in place.
+    pub fn union_in(&mut self, other: &FieldSet) {
         self.member |= other.member;
         for (element, child) in &other.children {
             self.children
@@ -228,17 +229,7 @@ impl FieldSet {
     /// The set without `path` and every path below it.
     pub fn without_subtree(&self, path: &Path) -> FieldSet {
         let mut result = self.clone();
-        let Some((last, parents)) = path.0.split_last() else {
-            return FieldSet::new();
-        };
-        let mut node = &mut result;
-        for element in parents {
-            match node.children.get_mut(element) {
-                Some(child) => node = child,
-                None => return result,
-            }
-        }
-        node.children.remove(last);
+        result.remove_subtree(path);
         result.prune();
         result
     }
@@ -246,19 +237,42 @@ impl FieldSet {
     /// The set without `path` itself (paths below it stay).
     pub fn without_path(&self, path: &Path) -> FieldSet {
         let mut result = self.clone();
-        let mut node = &mut result;
-        for element in &path.0 {
-            match node.children.get_mut(element) {
-                Some(child) => node = child,
-                None => return result,
-            }
-        }
-        node.member = false;
+        result.remove_path(path);
         result.prune();
         result
     }
 
-    fn prune(&mut self) {
+    /// Removes `path` and every path below it, in place; parents left
+    /// empty stay until [`FieldSet::prune`] (one pass after several
+    /// removals instead of a copy and a pass each).
+    pub fn remove_subtree(&mut self, path: &Path) {
+        let Some((last, parents)) = path.0.split_last() else {
+            *self = FieldSet::new();
+            return;
+        };
+        if let Some(node) = self.node_mut(parents) {
+            node.children.remove(last);
+        }
+    }
+
+    /// Removes `path` itself (paths below it stay), in place; see
+    /// [`FieldSet::remove_subtree`] for pruning.
+    pub fn remove_path(&mut self, path: &Path) {
+        if let Some(node) = self.node_mut(&path.0) {
+            node.member = false;
+        }
+    }
+
+    fn node_mut(&mut self, elements: &[PathElement]) -> Option<&mut FieldSet> {
+        let mut node = self;
+        for element in elements {
+            node = node.children.get_mut(element)?;
+        }
+        Some(node)
+    }
+
+    /// Drops the nodes that hold no path (left by the removals above).
+    pub fn prune(&mut self) {
         for child in self.children.values_mut() {
             child.prune();
         }

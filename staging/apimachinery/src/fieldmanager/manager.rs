@@ -266,19 +266,20 @@ impl FieldManager {
     /// metadata, and the part the subresource does not write (upstream's
     /// reset fields: `status` through the main resource, `spec` through
     /// `status`).
-    fn unowned(&self, set: FieldSet, subresource: Option<&str>) -> FieldSet {
-        let mut set = set
-            .without_subtree(&Path::fields(&["apiVersion"]))
-            .without_subtree(&Path::fields(&["kind"]))
-            .without_path(&Path::fields(&["metadata"]));
+    fn unowned(&self, mut set: FieldSet, subresource: Option<&str>) -> FieldSet {
+        set.remove_subtree(&Path::fields(&["apiVersion"]));
+        set.remove_subtree(&Path::fields(&["kind"]));
+        set.remove_path(&Path::fields(&["metadata"]));
         for field in SERVER_METADATA {
-            set = set.without_subtree(&Path::fields(&["metadata", field]));
+            set.remove_subtree(&Path::fields(&["metadata", field]));
         }
         match subresource {
-            None => set.without_subtree(&Path::fields(&["status"])),
-            Some("status") => set.without_subtree(&Path::fields(&["spec"])),
-            Some(_) => set,
+            None => set.remove_subtree(&Path::fields(&["status"])),
+            Some("status") => set.remove_subtree(&Path::fields(&["spec"])),
+            Some(_) => {}
         }
+        set.prune();
+        set
     }
 
     /// The `managedFields` after a create or update by `manager` (an
@@ -308,7 +309,9 @@ impl FieldManager {
             }
         };
         let comparison = typed.compare(live_value, new);
-        let changed = self.unowned(comparison.modified.union(&comparison.added), subresource);
+        let mut changed = comparison.modified;
+        changed.union_in(&comparison.added);
+        let changed = self.unowned(changed, subresource);
         let removed = self.unowned(comparison.removed, subresource);
         for owned in managers.values_mut() {
             owned.set = owned.set.difference(&changed).difference(&removed);
@@ -320,16 +323,16 @@ impl FieldManager {
                 api_version: self.api_version.clone(),
                 subresource: subresource.unwrap_or_default().to_string(),
             };
-            let previous = managers
-                .remove(&id)
-                .map(|owned| owned.set)
-                .unwrap_or_default();
+            let mut set = changed;
+            if let Some(previous) = managers.remove(&id) {
+                set.union_in(&previous.set);
+            }
             managers.insert(
                 id,
                 Owned {
                     api_version: self.api_version.clone(),
                     time: Some(now.clone()),
-                    set: previous.union(&changed),
+                    set,
                 },
             );
         }

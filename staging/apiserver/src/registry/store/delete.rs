@@ -92,7 +92,7 @@ impl<S: Strategy> Store<S> {
                 let decision = if opts.dry_run {
                     Decision::Keep
                 } else {
-                    Decision::Write(self.encode_for_storage(&obj)?)
+                    Decision::Write(self.encode_for_storage(&mut obj)?)
                 };
                 decided = Some((obj, false));
                 decision

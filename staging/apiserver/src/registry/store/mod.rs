@@ -135,11 +135,11 @@ impl<S: Strategy> Store<S> {
     /// Refuses objects over the size bound with upstream's 413
     /// `RequestEntityTooLarge` (what etcd's request limit gives there), so
     /// repeated patches cannot grow one object without bound.
-    fn encode_for_storage(&self, obj: &S::Object) -> Result<Bytes, Status> {
-        let mut obj = obj.clone();
-        obj.metadata_mut().resource_version = None;
-        let bytes = serde_json::to_vec(&obj)
-            .map_err(|err| Status::internal_error(format!("encoding: {err}")))?;
+    fn encode_for_storage(&self, obj: &mut S::Object) -> Result<Bytes, Status> {
+        let resource_version = obj.metadata_mut().resource_version.take();
+        let encoded = serde_json::to_vec(&*obj);
+        obj.metadata_mut().resource_version = resource_version;
+        let bytes = encoded.map_err(|err| Status::internal_error(format!("encoding: {err}")))?;
         if bytes.len() > self.max_object_bytes {
             return Err(Status::request_entity_too_large(
                 self.max_object_bytes as u64,

@@ -383,3 +383,24 @@ async fn subresources_are_the_strategys() {
     assert_eq!(data["counter"], "1", "a /status update changed the spec");
     assert_eq!(with_status.strategy().held.load(Ordering::SeqCst), 0);
 }
+
+#[tokio::test]
+async fn a_create_answers_what_a_get_then_reads() {
+    // The create's answer is the object it encoded, not a decode of the
+    // stored bytes: the two must not differ (labels, managed fields, the
+    // creation time, the revision).
+    let (_dir, store) = store().await;
+    let mut wanted = config_map("same", &[("counter", "7")]);
+    wanted.metadata.labels = Some(BTreeMap::from([("app".to_owned(), "web".to_owned())]));
+    let created = store
+        .create_object_as(Some("default"), wanted, false, Some("kubectl-create"))
+        .await
+        .expect("create");
+    assert!(created.metadata.managed_fields.is_some());
+    assert!(created.metadata.resource_version.is_some());
+    let read = store
+        .get_object(Some("default"), "same")
+        .await
+        .expect("get");
+    assert_eq!(created, read);
+}

@@ -94,24 +94,20 @@ impl<S: Strategy> Store<S> {
                 .unwrap_or_default()
                 .is_empty()
         });
-        let attempts = if generate_name.is_some() {
-            GENERATE_NAME_ATTEMPTS
-        } else {
-            1
+        let Some(base) = generate_name else {
+            return self
+                .create_once(namespace.as_deref(), obj, dry_run, true, manager)
+                .await;
         };
         let mut last_error = None;
-        for _ in 0..attempts {
+        for _ in 0..GENERATE_NAME_ATTEMPTS {
             let mut candidate = obj.clone();
-            if let Some(base) = &generate_name {
-                candidate.metadata_mut().name = Some(format!("{base}{}", random_suffix()));
-            }
+            candidate.metadata_mut().name = Some(format!("{base}{}", random_suffix()));
             match self
                 .create_once(namespace.as_deref(), candidate, dry_run, true, manager)
                 .await
             {
-                Err(status) if status.reason == "AlreadyExists" && generate_name.is_some() => {
-                    last_error = Some(status);
-                }
+                Err(status) if status.reason == "AlreadyExists" => last_error = Some(status),
                 other => return other,
             }
         }
@@ -183,13 +179,16 @@ impl<S: Strategy> Store<S> {
             return Ok(obj);
         }
         let result = async {
-            let value = self.encode_for_storage(&obj)?;
+            let value = self.encode_for_storage(&mut obj)?;
             let kv = self
                 .storage
                 .create(&self.key(namespace, &name), value)
                 .await
                 .map_err(|err| self.storage_error(err, &name))?;
-            self.decode_stored(&kv)
+            // What was stored is `obj` (JSON round-trips the API types), so
+            // it is not decoded again: only the revision is new.
+            obj.metadata_mut().resource_version = Some(kv.mod_revision.to_string());
+            Ok(obj)
         }
         .await;
         finish_after_write(finish, &result).await;
@@ -373,7 +372,7 @@ where
             // object goes with it.
             Decision::Delete
         } else {
-            Decision::Write(store.encode_for_storage(&new)?)
+            Decision::Write(store.encode_for_storage(&mut new)?)
         };
         self.decided = Some(new);
         Ok(decision)
