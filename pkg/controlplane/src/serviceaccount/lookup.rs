@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use serde::Deserialize;
 
 use apiserver_storage::{KeyValue, Revision, Storage, StorageError};
@@ -59,11 +59,22 @@ pub struct Identity {
     pub deletion_timestamp: Option<i64>,
 }
 
-/// Only the metadata of a stored object is decoded.
+/// Only the two fields of a stored object's metadata that validation needs
+/// are decoded; the rest (spec, managed fields) is skipped unparsed, since
+/// every pod write reaches this cache through the watch.
 #[derive(Deserialize)]
 struct MetadataOnly {
     #[serde(default)]
-    metadata: ObjectMeta,
+    metadata: IdentityFields,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct IdentityFields {
+    #[serde(default)]
+    uid: Option<String>,
+    #[serde(default)]
+    deletion_timestamp: Option<Time>,
 }
 
 fn identity(value: &[u8]) -> Option<Identity> {
@@ -265,5 +276,26 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         panic!("the deleted service account is still found");
+    }
+
+    #[test]
+    fn identity_reads_uid_and_deletion_time_of_a_whole_stored_pod() {
+        let pod = json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {
+                "name": "web", "namespace": "ns", "uid": "p-1",
+                "deletionTimestamp": "2026-01-01T00:00:00Z",
+                "labels": {"app": "web"},
+                "managedFields": [{"manager": "kubectl", "operation": "Update",
+                                   "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {}}}]
+            },
+            "spec": {"containers": [{"name": "c", "image": "nginx"}]}
+        });
+        let found = identity(pod.to_string().as_bytes()).expect("an identity");
+        assert_eq!(found.uid, "p-1");
+        assert_eq!(found.deletion_timestamp, Some(1_767_225_600));
+        // No metadata: an object without a UID, not an error; not JSON: none.
+        assert_eq!(identity(b"{}").map(|found| found.uid), Some(String::new()));
+        assert!(identity(b"not json").is_none());
     }
 }

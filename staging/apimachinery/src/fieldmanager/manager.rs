@@ -250,15 +250,20 @@ pub struct FieldManager {
     schema: PatchSchema,
     api_version: String,
     kind: String,
+    /// The kind's zero object, which creates are compared against (built
+    /// once: a store keeps its field manager).
+    zero: Value,
 }
 
 impl FieldManager {
     /// `api_version` is the group-version requests use (`apps/v1`, `v1`).
     pub fn new(schema: PatchSchema, api_version: &str, kind: &str) -> Self {
+        let zero = Typed::new(&schema).zero_object();
         FieldManager {
             schema,
             api_version: api_version.to_string(),
             kind: kind.to_string(),
+            zero,
         }
     }
 
@@ -298,8 +303,8 @@ impl FieldManager {
         now: &Time,
     ) -> Vec<ManagedFieldsEntry> {
         let typed = Typed::new(&self.schema);
-        let zero = typed.zero_object();
-        let (live_value, live_entries) = live.unwrap_or((&zero, &[]));
+        let zero = &self.zero;
+        let (live_value, live_entries) = live.unwrap_or((zero, &[]));
         let mut managers = if is_reset(new_entries) {
             Managers::new()
         } else {
@@ -369,8 +374,8 @@ impl FieldManager {
             ));
         }
         let typed = Typed::new(&self.schema);
-        let zero = typed.zero_object();
-        let (live_value, live_entries) = live.unwrap_or((&zero, &[]));
+        let zero = &self.zero;
+        let (live_value, live_entries) = live.unwrap_or((zero, &[]));
         let mut managers = decode(live_entries).map_err(|err| {
             ApplyError::Internal(format!("failed to decode managed fields: {err}"))
         })?;

@@ -5,15 +5,17 @@ use super::*;
 impl<S: Strategy> Store<S> {
     /// The kind's field manager (its schema built once, shared with
     /// strategic merge patch).
-    pub(super) fn field_manager(&self) -> FieldManager {
-        let info = self.info();
-        FieldManager::new(
-            self.patch_schema
-                .get_or_init(PatchSchema::of::<S::Object>)
-                .clone(),
-            &info.api_version(),
-            info.kind,
-        )
+    pub(super) fn field_manager(&self) -> &FieldManager {
+        self.field_manager.get_or_init(|| {
+            let info = self.info();
+            FieldManager::new(
+                self.patch_schema
+                    .get_or_init(PatchSchema::of::<S::Object>)
+                    .clone(),
+                &info.api_version(),
+                info.kind,
+            )
+        })
     }
 
     /// A PATCH with `application/apply-patch+yaml`: the configuration

@@ -67,6 +67,8 @@ pub struct Store<S: Strategy> {
     prefix: String,
     /// The kind's structure for strategic merge patches, built on first use.
     patch_schema: std::sync::OnceLock<PatchSchema>,
+    /// The kind's field manager, built on first use.
+    field_manager: std::sync::OnceLock<FieldManager>,
     /// The largest object written, as stored.
     max_object_bytes: usize,
 }
@@ -86,6 +88,7 @@ impl<S: Strategy> Store<S> {
             admission,
             prefix,
             patch_schema: std::sync::OnceLock::new(),
+            field_manager: std::sync::OnceLock::new(),
             max_object_bytes: DEFAULT_MAX_OBJECT_BYTES,
         }
     }

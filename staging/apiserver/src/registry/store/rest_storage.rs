@@ -116,7 +116,7 @@ impl<S: Strategy> RestStorage for Store<S> {
                 }
                 let mut new = obj.clone();
                 managed_fields::stamp_write(
-                    &field_manager,
+                    field_manager,
                     subresource,
                     current,
                     &mut new,
@@ -194,7 +194,7 @@ impl<S: Strategy> RestStorage for Store<S> {
                     warnings = unknown;
                     let mut obj = obj;
                     managed_fields::stamp_write(
-                        &field_manager,
+                        field_manager,
                         subresource,
                         current,
                         &mut obj,

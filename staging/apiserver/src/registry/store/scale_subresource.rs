@@ -71,7 +71,7 @@ impl<S: Strategy> Store<S> {
                     .ok_or_else(Status::not_found_path)?
                     .set_replicas(&mut new, scale::desired_replicas(&wanted));
                 managed_fields::stamp_write(
-                    &field_manager,
+                    field_manager,
                     Subresource::Scale,
                     current,
                     &mut new,

@@ -150,7 +150,7 @@ impl<S: Strategy> Store<S> {
         self.strategy.prepare_for_create(&mut obj);
         if let Some(manager) = manager
             && let Err(status) =
-                managed_fields::stamp_update(&self.field_manager(), None, &mut obj, manager, None)
+                managed_fields::stamp_update(self.field_manager(), None, &mut obj, manager, None)
         {
             finish_with(finish, false).await;
             return Err(status);
