@@ -477,25 +477,28 @@ fn commit_batch(
 #[async_trait::async_trait]
 impl Storage for EmbeddedStorage {
     async fn get(&self, key: &str) -> Result<KeyValue> {
-        let key = key.to_owned();
-        self.read("reading from the embedded store", move |inner| {
-            let txn = inner
-                .db
-                .get()?
-                .begin_read()
-                .map_err(|e| StorageError::internal("starting a read", e))?;
-            let table = txn
-                .open_table(KV)
-                .map_err(|e| StorageError::internal("opening the key table", e))?;
-            match table
-                .get(key.as_str())
-                .map_err(|e| StorageError::internal(format!("reading {key:?}"), e))?
-            {
-                Some(stored) => decode(&key, stored.value()),
-                None => Err(StorageError::NotFound { key }),
-            }
-        })
-        .await
+        // One key is read on the calling task: a B-tree lookup in redb's
+        // page cache costs microseconds, a hop to the blocking pool and back
+        // costs more than that in thread wake-ups (gets/s rose by a quarter
+        // without it, BENCHMARKS.md). Lists stay on the blocking pool.
+        let txn = self
+            .inner
+            .db
+            .get()?
+            .begin_read()
+            .map_err(|e| StorageError::internal("starting a read", e))?;
+        let table = txn
+            .open_table(KV)
+            .map_err(|e| StorageError::internal("opening the key table", e))?;
+        match table
+            .get(key)
+            .map_err(|e| StorageError::internal(format!("reading {key:?}"), e))?
+        {
+            Some(stored) => decode(key, stored.value()),
+            None => Err(StorageError::NotFound {
+                key: key.to_owned(),
+            }),
+        }
     }
 
     async fn list(&self, prefix: &str, opts: ListOptions) -> Result<ListResult> {

@@ -8,6 +8,7 @@ pub mod rest;
 pub mod review;
 pub mod scale;
 pub mod store;
+mod stored_json;
 pub mod strategy;
 pub mod subresource;
 pub mod table;

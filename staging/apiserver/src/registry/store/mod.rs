@@ -47,6 +47,7 @@ use super::rest::{
     ResourceVersionMatch, RestStorage, Subresource, WatchLines, WriteOptions,
 };
 use super::scale;
+use super::stored_json;
 use super::{FinishFunc, ResourceInfo, StatusStrategy, Strategy};
 
 mod apply;
@@ -131,6 +132,17 @@ impl<S: Strategy> Store<S> {
             .map_err(|err| Status::internal_error(format!("decoding {}: {err}", kv.key)))?;
         obj.metadata_mut().resource_version = Some(kv.mod_revision.to_string());
         Ok(obj)
+    }
+
+    /// The answer for a stored object: its bytes with the revision as
+    /// `resourceVersion`, without decoding them (bytes of another shape
+    /// are decoded and encoded again).
+    fn answer_stored(&self, kv: &KeyValue) -> Result<Bytes, Status> {
+        let mut answer = Vec::new();
+        if stored_json::append_with_resource_version(&kv.value, kv.mod_revision, &mut answer) {
+            return Ok(Bytes::from(answer));
+        }
+        Self::encode_reply(&self.decode_stored(kv)?)
     }
 
     /// The bytes stored for an object: JSON without `resourceVersion`, which

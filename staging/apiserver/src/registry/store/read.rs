@@ -10,12 +10,20 @@ impl<S: Strategy> Store<S> {
         namespace: Option<&str>,
         name: &str,
     ) -> Result<S::Object, Status> {
-        let kv = self
-            .storage
+        let kv = self.get_stored(namespace, name).await?;
+        self.decode_stored(&kv)
+    }
+
+    /// One object as stored.
+    pub(super) async fn get_stored(
+        &self,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<KeyValue, Status> {
+        self.storage
             .get(&self.key(namespace, name))
             .await
-            .map_err(|err| self.storage_error(err, name))?;
-        self.decode_stored(&kv)
+            .map_err(|err| self.storage_error(err, name))
     }
 
     /// Every object of a namespace (or all), typed, at one revision.
@@ -87,13 +95,17 @@ impl<S: Strategy> Store<S> {
             .map_err(Status::bad_request)
     }
 
-    /// One page of matching objects: the items, the revision they were read
-    /// at, and the continue token when more may follow.
+    /// The objects of a namespace (or all) that `opts` selects, one page
+    /// of them when it has a limit, with the list's revision and the next
+    /// page's `continue` token. Objects are decoded only where a selector
+    /// needs them, or all of them with `decode_all`; the others stay the
+    /// stored bytes, which [`Store::list_body`] answers without decoding.
     pub(super) async fn list_matching(
         &self,
         namespace: Option<&str>,
         opts: &ListOptions,
-    ) -> Result<(Vec<S::Object>, Revision, Option<String>), Status> {
+        decode_all: bool,
+    ) -> Result<(Vec<Listed<S::Object>>, Revision, Option<String>), Status> {
         self.check_field_selector(opts)?;
         let prefix = self.collection_prefix(namespace);
         let mut revision = None;
@@ -108,6 +120,10 @@ impl<S: Strategy> Store<S> {
                 }
             }
         }
+        let selects = !opts.label_selector.is_empty() || !opts.field_selector.is_empty();
+        let full = |items: &Vec<Listed<S::Object>>| {
+            opts.limit.is_some_and(|limit| items.len() >= limit.get())
+        };
         let mut items = Vec::new();
         let mut continue_token = opts.continue_token.clone();
         loop {
@@ -125,28 +141,35 @@ impl<S: Strategy> Store<S> {
                 .await
                 .map_err(|err| self.storage_error(err, ""))?;
             revision = Some(page.revision);
-            let heavy = cpu_work::reserve(page.items.len() >= cpu_work::HEAVY_ITEMS).await;
-            let last_key = heavy.run(|| {
-                let mut last_key = None;
-                for kv in &page.items {
-                    let obj = self.decode_stored(kv)?;
-                    if self.matches(&obj, opts) {
-                        items.push(obj);
+            let page_len = page.items.len();
+            let heavy =
+                cpu_work::reserve((decode_all || selects) && page_len >= cpu_work::HEAVY_ITEMS)
+                    .await;
+            let mut consumed = 0;
+            heavy.run(|| {
+                for kv in page.items {
+                    consumed += 1;
+                    if !(decode_all || selects) {
+                        items.push(Listed { kv, object: None });
+                    } else {
+                        let obj = self.decode_stored(&kv)?;
+                        if self.matches(&obj, opts) {
+                            let object = decode_all.then_some(obj);
+                            items.push(Listed { kv, object });
+                        }
                     }
-                    last_key = Some(kv.key.as_str());
-                    if opts.limit.is_some_and(|limit| items.len() >= limit.get()) {
+                    if full(&items) {
                         break;
                     }
                 }
-                Ok::<_, Status>(last_key)
+                Ok::<_, Status>(())
             })?;
-            let full = opts.limit.is_some_and(|limit| items.len() >= limit.get());
-            let stopped_early =
-                last_key.is_some_and(|key| page.items.last().is_some_and(|last| last.key != key));
-            match (full, stopped_early, page.continue_token) {
+            // The page stops early only right after the item that filled
+            // the limit: the next page starts after that item.
+            match (full(&items), consumed < page_len, page.continue_token) {
                 (true, true, _) => {
-                    let key = last_key.unwrap_or_default();
-                    let token = ContinueToken::after(key, page.revision)
+                    let key = items.last().map(|item| item.kv.key.as_str());
+                    let token = ContinueToken::after(key.unwrap_or_default(), page.revision)
                         .encode(&prefix)
                         .map_err(|err| self.storage_error(err, ""))?;
                     return Ok((items, page.revision, Some(token)));
@@ -158,11 +181,71 @@ impl<S: Strategy> Store<S> {
         }
     }
 
+    /// The typed objects of a list (decoding those not decoded yet).
+    pub(super) fn list_objects_of(
+        &self,
+        items: Vec<Listed<S::Object>>,
+    ) -> Result<Vec<S::Object>, Status> {
+        items
+            .into_iter()
+            .map(|item| match item.object {
+                Some(object) => Ok(object),
+                None => self.decode_stored(&item.kv),
+            })
+            .collect()
+    }
+
+    /// The list answer for `items`: each one's stored bytes with its
+    /// revision, not decoded and encoded again.
     pub(super) fn list_body(
+        &self,
+        items: &[Listed<S::Object>],
+        revision: Revision,
+        continue_token: Option<&str>,
+    ) -> Result<Bytes, Status> {
+        self.list_body_with(revision, continue_token, |out| {
+            for (index, item) in items.iter().enumerate() {
+                if index > 0 {
+                    out.push(b',');
+                }
+                if !stored_json::append_with_resource_version(
+                    &item.kv.value,
+                    item.kv.mod_revision,
+                    out,
+                ) {
+                    let object = self.decode_stored(&item.kv)?;
+                    serde_json::to_writer(&mut *out, &object).map_err(encoding_error)?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// The list answer for typed objects (those a collection delete
+    /// removed).
+    pub(super) fn list_body_of_objects(
         &self,
         items: &[S::Object],
         revision: Revision,
+    ) -> Result<Bytes, Status> {
+        self.list_body_with(revision, None, |out| {
+            for (index, item) in items.iter().enumerate() {
+                if index > 0 {
+                    out.push(b',');
+                }
+                serde_json::to_writer(&mut *out, item).map_err(encoding_error)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// `{"kind":...,"apiVersion":...,"metadata":{...},"items":[...]}` with
+    /// the items `write_items` appends.
+    fn list_body_with(
+        &self,
+        revision: Revision,
         continue_token: Option<&str>,
+        write_items: impl FnOnce(&mut Vec<u8>) -> Result<(), Status>,
     ) -> Result<Bytes, Status> {
         #[derive(Serialize)]
         #[serde(rename_all = "camelCase")]
@@ -173,20 +256,35 @@ impl<S: Strategy> Store<S> {
         }
         #[derive(Serialize)]
         #[serde(rename_all = "camelCase")]
-        struct List<'a, T> {
+        struct Head<'a> {
             kind: &'static str,
             api_version: &'static str,
             metadata: ListMeta<'a>,
-            items: &'a [T],
         }
-        Self::encode_reply(&List {
+        let mut out = serde_json::to_vec(&Head {
             kind: <S::Object as k8s_openapi::ListableResource>::LIST_KIND,
             api_version: <S::Object as k8s_openapi::Resource>::API_VERSION,
             metadata: ListMeta {
                 resource_version: revision.to_string(),
                 continue_token,
             },
-            items,
         })
+        .map_err(encoding_error)?;
+        // The head's closing brace comes after the items.
+        out.pop();
+        out.extend_from_slice(br#","items":["#);
+        write_items(&mut out)?;
+        out.extend_from_slice(b"]}");
+        Ok(Bytes::from(out))
     }
+}
+
+/// One object of a list: as stored, and typed when it was decoded.
+pub(super) struct Listed<O> {
+    pub kv: KeyValue,
+    pub object: Option<O>,
+}
+
+fn encoding_error(err: serde_json::Error) -> Status {
+    Status::internal_error(format!("encoding: {err}"))
 }

@@ -18,23 +18,27 @@ impl<S: Strategy> RestStorage for Store<S> {
     ) -> Result<Reply, Status> {
         self.require_revision(opts.resource_version.as_deref())
             .await?;
-        let obj = self.get_object(namespace, name).await?;
+        let kv = self.get_stored(namespace, name).await?;
         let body = match opts.output {
-            Output::Object => Self::encode_reply(&obj)?,
-            Output::Table(table) => Self::encode_reply(&crate::registry::table::table_of(
-                self.strategy.as_ref(),
-                std::slice::from_ref(&obj),
-                &table,
-                obj.metadata().resource_version.as_deref(),
-                None,
-                true,
-            )?)?,
+            Output::Object => self.answer_stored(&kv)?,
+            Output::Table(table) => {
+                let obj = self.decode_stored(&kv)?;
+                Self::encode_reply(&crate::registry::table::table_of(
+                    self.strategy.as_ref(),
+                    std::slice::from_ref(&obj),
+                    &table,
+                    obj.metadata().resource_version.as_deref(),
+                    None,
+                    true,
+                )?)?
+            }
         };
         Ok(Reply::ok(body))
     }
 
     async fn list(&self, namespace: Option<&str>, opts: &ListOptions) -> Result<Reply, Status> {
-        let (items, revision, continue_token) = self.list_matching(namespace, opts).await?;
+        let tabled = matches!(opts.output, Output::Table(_));
+        let (items, revision, continue_token) = self.list_matching(namespace, opts, tabled).await?;
         let heavy = cpu_work::reserve(items.len() >= cpu_work::HEAVY_ITEMS).await;
         let body = heavy.run(|| match opts.output {
             Output::Object => self.list_body(&items, revision, continue_token.as_deref()),
@@ -42,7 +46,7 @@ impl<S: Strategy> RestStorage for Store<S> {
                 let resource_version = revision.to_string();
                 Self::encode_reply(&crate::registry::table::table_of(
                     self.strategy.as_ref(),
-                    &items,
+                    &self.list_objects_of(items)?,
                     &table,
                     Some(&resource_version),
                     continue_token.as_deref(),
@@ -73,9 +77,13 @@ impl<S: Strategy> RestStorage for Store<S> {
         let created = self
             .create_object_as(namespace, obj, opts.dry_run, Some(&manager))
             .await?;
+        let body = match &created.stored {
+            Some(stored) => self.answer_stored(stored)?,
+            None => heavy.run(|| Self::encode_reply(&created.object))?,
+        };
         Ok(Reply {
             code: StatusCode::CREATED,
-            body: heavy.run(|| Self::encode_reply(&created))?,
+            body,
             warnings,
         })
     }
@@ -238,9 +246,9 @@ impl<S: Strategy> RestStorage for Store<S> {
         let mut unpaged = list.clone();
         unpaged.limit = None;
         unpaged.continue_token = None;
-        let (items, revision, _) = self.list_matching(namespace, &unpaged).await?;
+        let (items, revision, _) = self.list_matching(namespace, &unpaged, true).await?;
         let mut deleted = Vec::with_capacity(items.len());
-        for item in items {
+        for item in self.list_objects_of(items)? {
             let meta = item.metadata();
             let name = meta.name.clone().unwrap_or_default();
             let ns = meta.namespace.clone();
@@ -250,7 +258,7 @@ impl<S: Strategy> RestStorage for Store<S> {
                 Err(status) => return Err(status),
             }
         }
-        Ok(Reply::ok(self.list_body(&deleted, revision, None)?))
+        Ok(Reply::ok(self.list_body_of_objects(&deleted, revision)?))
     }
 
     async fn get_scale(

@@ -395,7 +395,8 @@ async fn a_create_answers_what_a_get_then_reads() {
     let created = store
         .create_object_as(Some("default"), wanted, false, Some("kubectl-create"))
         .await
-        .expect("create");
+        .expect("create")
+        .object;
     assert!(created.metadata.managed_fields.is_some());
     assert!(created.metadata.resource_version.is_some());
     let read = store
@@ -403,4 +404,114 @@ async fn a_create_answers_what_a_get_then_reads() {
         .await
         .expect("get");
     assert_eq!(created, read);
+}
+
+#[tokio::test]
+async fn reads_answer_the_stored_bytes_as_the_decoded_object() {
+    // Gets, lists and watch events are the stored bytes with the revision
+    // written in, not a decode and encode: the JSON must be the object's.
+    use crate::registry::rest::{BodyFormat, GetOptions, RestStorage, WriteOptions};
+    use futures_util::StreamExt;
+    let (_dir, store) = store().await;
+    let as_json = |bytes: &[u8]| serde_json::from_slice::<serde_json::Value>(bytes).expect("JSON");
+    let typed = |obj: &ConfigMap| serde_json::to_value(obj).expect("encode");
+    let mut watch = store
+        .watch(
+            Some("default"),
+            &ListOptions {
+                resource_version: Some(store.storage.current_revision().await.unwrap().to_string()),
+                ..ListOptions::default()
+            },
+        )
+        .await
+        .expect("watch");
+    let mut answers = Vec::new();
+    for (name, app) in [("a", "web"), ("b", "db")] {
+        let body = serde_json::json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": name, "labels": {"app": app}},
+            "data": {"counter": "1", "text": "quote \" and \u{7}"}
+        });
+        let reply = store
+            .create(
+                Some("default"),
+                Body {
+                    format: BodyFormat::Json,
+                    bytes: Bytes::from(body.to_string()),
+                },
+                &WriteOptions::default(),
+            )
+            .await
+            .expect("create");
+        answers.push(as_json(&reply.body));
+    }
+    let a = store.get_object(Some("default"), "a").await.expect("a");
+    let b = store.get_object(Some("default"), "b").await.expect("b");
+    assert_eq!(answers, [typed(&a), typed(&b)], "the create answers");
+    let got = store
+        .get(Some("default"), "a", &GetOptions::default())
+        .await
+        .expect("get");
+    assert_eq!(as_json(&got.body), typed(&a));
+
+    let list = store
+        .list(Some("default"), &ListOptions::default())
+        .await
+        .expect("list");
+    let list = as_json(&list.body);
+    assert_eq!(list["kind"], "ConfigMapList");
+    assert_eq!(list["apiVersion"], "v1");
+    assert!(list["metadata"]["resourceVersion"].is_string());
+    assert_eq!(list["items"], serde_json::json!([typed(&a), typed(&b)]));
+    let selected = store
+        .list(
+            Some("default"),
+            &ListOptions {
+                label_selector: apimachinery::labels::Selector::parse("app=db").unwrap(),
+                ..ListOptions::default()
+            },
+        )
+        .await
+        .expect("list by label");
+    assert_eq!(
+        as_json(&selected.body)["items"],
+        serde_json::json!([typed(&b)])
+    );
+    let first_page = store
+        .list(
+            Some("default"),
+            &ListOptions {
+                limit: std::num::NonZeroUsize::new(1),
+                ..ListOptions::default()
+            },
+        )
+        .await
+        .expect("a page");
+    let first_page = as_json(&first_page.body);
+    assert_eq!(first_page["items"], serde_json::json!([typed(&a)]));
+    assert!(first_page["metadata"]["continue"].is_string());
+
+    store
+        .delete_object(Some("default"), "b", &DeleteOptions::default())
+        .await
+        .expect("delete");
+    let mut events = Vec::new();
+    for _ in 0..3 {
+        events.push(as_json(&watch.next().await.expect("an event")));
+    }
+    assert_eq!(
+        events[0],
+        serde_json::json!({"type": "ADDED", "object": typed(&a)})
+    );
+    assert_eq!(
+        events[1],
+        serde_json::json!({"type": "ADDED", "object": typed(&b)})
+    );
+    assert_eq!(events[2]["type"], "DELETED");
+    assert_eq!(events[2]["object"]["metadata"]["name"], "b");
+    assert_ne!(
+        events[2]["object"]["metadata"]["resourceVersion"],
+        events[1]["object"]["metadata"]["resourceVersion"],
+        "a deleted object carries the deletion's revision"
+    );
 }

@@ -222,6 +222,9 @@ impl<S: Strategy> Watcher<S> {
     /// Sends one storage event as the client sees it through its
     /// selectors: entering the selection is ADDED, leaving it DELETED.
     async fn deliver(&self, event: &WatchEvent, revision: Revision) -> bool {
+        if let Some(line) = self.unfiltered_line(event, revision) {
+            return self.tx.send(line).await.is_ok();
+        }
         let current = event
             .current()
             .and_then(|kv| self.decode(kv, revision))
@@ -242,6 +245,31 @@ impl<S: Strategy> Watcher<S> {
             }
             _ => true,
         }
+    }
+
+    /// The event line of a watch without selectors that wants objects:
+    /// the stored bytes with the revision, not decoded and encoded again
+    /// (`None` for other watches and bytes of another shape).
+    fn unfiltered_line(&self, event: &WatchEvent, revision: Revision) -> Option<Bytes> {
+        let opts = &self.opts;
+        if !opts.label_selector.is_empty()
+            || !opts.field_selector.is_empty()
+            || !matches!(opts.output, Output::Object)
+        {
+            return None;
+        }
+        let (kind, kv) = match event {
+            WatchEvent::Added(kv) => ("ADDED", kv),
+            WatchEvent::Modified { current, .. } => ("MODIFIED", current),
+            WatchEvent::Deleted { previous, .. } => ("DELETED", previous),
+            WatchEvent::Progress(_) => return None,
+        };
+        let mut line = format!(r#"{{"type":"{kind}","object":"#).into_bytes();
+        if !stored_json::append_with_resource_version(&kv.value, revision, &mut line) {
+            return None;
+        }
+        line.push(b'}');
+        Some(Bytes::from(line))
     }
 }
 

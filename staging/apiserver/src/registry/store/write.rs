@@ -72,7 +72,10 @@ impl<S: Strategy> Store<S> {
         obj: S::Object,
         dry_run: bool,
     ) -> Result<S::Object, Status> {
-        self.create_object_as(namespace, obj, dry_run, None).await
+        Ok(self
+            .create_object_as(namespace, obj, dry_run, None)
+            .await?
+            .object)
     }
 
     /// Creates a typed object; `manager` (a request's field manager) gets
@@ -84,7 +87,7 @@ impl<S: Strategy> Store<S> {
         mut obj: S::Object,
         dry_run: bool,
         manager: Option<&str>,
-    ) -> Result<S::Object, Status> {
+    ) -> Result<Created<S::Object>, Status> {
         self.check_namespace(&mut obj, namespace)?;
         let namespace = obj.metadata().namespace.clone();
         let generate_name = obj.metadata().generate_name.clone().filter(|_| {
@@ -123,7 +126,10 @@ impl<S: Strategy> Store<S> {
         mut obj: S::Object,
     ) -> Result<S::Object, Status> {
         self.check_namespace(&mut obj, namespace)?;
-        self.create_once(namespace, obj, false, false, None).await
+        Ok(self
+            .create_once(namespace, obj, false, false, None)
+            .await?
+            .object)
     }
 
     pub(super) async fn create_once(
@@ -133,7 +139,7 @@ impl<S: Strategy> Store<S> {
         dry_run: bool,
         validate: bool,
         manager: Option<&str>,
-    ) -> Result<S::Object, Status> {
+    ) -> Result<Created<S::Object>, Status> {
         let name = obj.metadata().name.clone().unwrap_or_default();
         self.admit(
             Operation::Create,
@@ -176,7 +182,10 @@ impl<S: Strategy> Store<S> {
         }
         if dry_run {
             finish_with(finish, true).await;
-            return Ok(obj);
+            return Ok(Created {
+                object: obj,
+                stored: None,
+            });
         }
         let result = async {
             let value = self.encode_for_storage(&mut obj)?;
@@ -188,7 +197,10 @@ impl<S: Strategy> Store<S> {
             // What was stored is `obj` (JSON round-trips the API types), so
             // it is not decoded again: only the revision is new.
             obj.metadata_mut().resource_version = Some(kv.mod_revision.to_string());
-            Ok(obj)
+            Ok(Created {
+                object: obj,
+                stored: Some(kv),
+            })
         }
         .await;
         finish_after_write(finish, &result).await;
@@ -425,4 +437,11 @@ impl<S: Strategy> UpdatePath<'_, S> {
             UpdatePath::System => ErrorList::new(),
         }
     }
+}
+
+/// A created object, and what was stored for it (`None` for a dry run):
+/// the bytes the create's answer is made of.
+pub(super) struct Created<O> {
+    pub object: O,
+    pub stored: Option<KeyValue>,
 }
