@@ -134,7 +134,7 @@ pub fn run(ws: &Workspace, opts: Options) -> Result<()> {
 }
 
 /// The component named by `--component`, or the first server component.
-fn server_component(ws: &Workspace, name: Option<&str>) -> Result<Component> {
+pub(crate) fn server_component(ws: &Workspace, name: Option<&str>) -> Result<Component> {
     match name {
         Some(name) => ws
             .select_components(&[name.to_owned()])?
@@ -155,7 +155,7 @@ fn server_component(ws: &Workspace, name: Option<&str>) -> Result<Component> {
 
 /// The binary of a component that local-up runs: the one named like the
 /// component, or its only one.
-fn main_binary(component: &Component) -> Result<String> {
+pub(crate) fn main_binary(component: &Component) -> Result<String> {
     if component.binaries.contains(&component.name) {
         return Ok(component.name.clone());
     }

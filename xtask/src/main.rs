@@ -2,6 +2,7 @@
 //! Rust. This file owns the command line and hands each subcommand to the
 //! module that owns it; see ARCHITECTURE.md for the map.
 
+mod apiserver_bench;
 mod archive;
 mod atomic;
 mod bench;
@@ -245,6 +246,35 @@ enum BenchCommand {
         #[arg(long, default_value_t = 3)]
         runs: usize,
     },
+    /// The API server under load on this machine: builds the server and
+    /// the load generator (test/loadgen) in the release profile, runs it once
+    /// per storage backend; each run prints a table (pod creates, gets,
+    /// updates, lists, watch fan-out, startup, memory; on etcd, raw etcd as
+    /// the reference).
+    Apiserver {
+        /// The storage backends to measure (etcd: a local member; needs the
+        /// etcd binary, Debian's etcd-server).
+        #[arg(long, value_enum, default_value = "embedded")]
+        storage: apiserver_bench::StorageChoice,
+        /// Pods created, read, updated and listed [default: 10000].
+        #[arg(long)]
+        pods: Option<usize>,
+        /// HTTP version of the load: 1.1 or 2 [default: 1.1].
+        #[arg(long, value_parser = ["1.1", "2"])]
+        http: Option<String>,
+        /// Watches open at once for the fan-out [default: 1000].
+        #[arg(long)]
+        watchers: Option<usize>,
+        /// Workers of the request loops [default: 16].
+        #[arg(long)]
+        concurrency: Option<usize>,
+        /// The server component [default: the first server component].
+        #[arg(long)]
+        component: Option<String>,
+        /// More flags for kube-loadgen (after `--`), e.g. `-- --open-loop-rate 2000`.
+        #[arg(last = true, value_name = "LOADGEN_FLAGS")]
+        loadgen_args: Vec<String>,
+    },
     /// Packaging + hashing of a staged release vs GNU tar | gzip -n -6,
     /// sha256sum and sha512sum on the same tree (run `release` first).
     Packaging {
@@ -376,6 +406,29 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }) => {
             let ws = workspace::Workspace::discover()?;
             container_bench::run(&ws, component.as_deref(), image, runs)
+        }
+        Command::Bench(BenchCommand::Apiserver {
+            storage,
+            pods,
+            http,
+            watchers,
+            concurrency,
+            component,
+            loadgen_args,
+        }) => {
+            let ws = workspace::Workspace::discover()?;
+            apiserver_bench::run(
+                &ws,
+                &apiserver_bench::Options {
+                    storage,
+                    pods,
+                    http,
+                    watchers,
+                    concurrency,
+                    component,
+                    loadgen_args,
+                },
+            )
         }
         Command::Bench(BenchCommand::Packaging { stage, runs }) => {
             let ws = workspace::Workspace::discover()?;

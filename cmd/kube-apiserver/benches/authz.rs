@@ -10,14 +10,17 @@
 //! ratios of the median rates.
 //!
 //! Run: `cargo bench -p kube-apiserver --bench authz` (release profile).
-
-mod support;
+//! The server processes and the TLS client are `kube-loadgen`'s
+//! (`test/loadgen`).
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{call, client_config, connect, free_port, summary};
+use hyper::Method;
+use hyper::body::Bytes;
+use kube_loadgen::client::{Connection, Protocol, Target};
+use kube_loadgen::server::{Server, ServerConfig, User};
+use kube_loadgen::stats::{Summary, ms};
 
 const ADMIN: &str = "admin-token";
 const USER: &str = "reader-token";
@@ -29,66 +32,51 @@ const ROUNDS: usize = 7;
 
 const BUILT: &str = env!("CARGO_BIN_EXE_kube-apiserver");
 
+/// A ready server (killed when dropped) and its admin's target.
 struct Running {
-    child: Child,
-    port: u16,
-    /// Set once `/readyz` answers.
-    config: Option<std::sync::Arc<rustls::ClientConfig>>,
+    server: Server,
+    admin: Target,
 }
 
 async fn start(dir: &Path, mode: &str) -> Running {
-    std::fs::write(
-        dir.join("tokens.csv"),
-        format!("{ADMIN},admin,1,system:masters\n{USER},reader,2,readers\n"),
-    )
-    .expect("tokens");
-    let port = free_port();
-    let child = Command::new(BUILT)
-        .arg(format!("--cert-dir={}", dir.display()))
-        .arg(format!("--data-dir={}", dir.join("data").display()))
-        .arg(format!(
-            "--token-auth-file={}",
-            dir.join("tokens.csv").display()
-        ))
-        .arg("--bind-address=127.0.0.1")
-        .arg(format!("--secure-port={port}"))
-        .arg(format!("--authorization-mode={mode}"))
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn kube-apiserver");
-    let mut running = Running {
-        child,
-        port,
-        config: None,
+    let user = |token: &str, name: &str, uid: &str, groups: &str| User {
+        token: token.to_owned(),
+        name: name.to_owned(),
+        uid: uid.to_owned(),
+        groups: groups.to_owned(),
     };
-    let ca = dir.join("apiserver.crt");
-    while running.config.is_none() {
-        if ca.is_file() {
-            let config = client_config(&ca);
-            if let Some(mut c) = connect(port, config.clone()).await
-                && call(&mut c, ADMIN, "GET", "/readyz", None).await.0 == 200
-            {
-                running.config = Some(config);
-                break;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    running
+    let mut config = ServerConfig::new(BUILT, dir);
+    config.users = vec![
+        user(ADMIN, "admin", "1", "system:masters"),
+        user(USER, "reader", "2", "readers"),
+    ];
+    config.args = vec![format!("--authorization-mode={mode}")];
+    let (server, _) = Server::start(config).await.expect("start kube-apiserver");
+    let admin = server.target(Protocol::Http1, ADMIN).expect("a target");
+    Running { server, admin }
 }
 
 impl Running {
-    fn config(&self) -> std::sync::Arc<rustls::ClientConfig> {
-        self.config.clone().expect("a ready server")
+    /// The same server as the user of `token`.
+    fn target(&self, token: &str) -> Target {
+        self.server
+            .target(Protocol::Http1, token)
+            .expect("a target")
     }
 }
 
-/// The server goes with its handle.
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.child.kill().ok();
-        self.child.wait().ok();
-    }
+/// One request on `connection`; the code and the body.
+async fn call(
+    connection: &mut Connection,
+    method: Method,
+    path: &str,
+    body: Option<Vec<u8>>,
+) -> (u16, Bytes) {
+    let reply = connection
+        .call(method, path, body.map(Bytes::from))
+        .await
+        .expect("a reply");
+    (reply.status, reply.body)
 }
 
 /// Creates `items` at `path` as the admin, 16 at a time.
@@ -100,12 +88,12 @@ async fn create_all(server: &Running, path: &str, items: Vec<serde_json::Value>)
     let tasks: Vec<_> = chunks
         .into_iter()
         .map(|chunk| {
-            let (port, config, path) = (server.port, server.config(), path.to_string());
+            let (admin, path) = (server.admin.clone(), path.to_string());
             tokio::spawn(async move {
-                let mut c = connect(port, config).await.expect("connect");
+                let mut c = admin.connect().await.expect("connect");
                 for item in chunk {
                     let body = serde_json::to_vec(&item).expect("JSON");
-                    let (code, reply) = call(&mut c, ADMIN, "POST", &path, Some(body)).await;
+                    let (code, reply) = call(&mut c, Method::POST, &path, Some(body)).await;
                     assert_eq!(code, 201, "{}", String::from_utf8_lossy(&reply));
                 }
             })
@@ -162,14 +150,11 @@ async fn fill_rbac(server: &Running) {
 
 /// A service account of `default` bound like the reader, and a token for it.
 async fn service_account_token(server: &Running) -> String {
-    let mut c = connect(server.port, server.config())
-        .await
-        .expect("connect");
+    let mut c = server.admin.connect().await.expect("connect");
     let account = serde_json::json!({"metadata": {"name": "reader"}});
     let (code, reply) = call(
         &mut c,
-        ADMIN,
-        "POST",
+        Method::POST,
         "/api/v1/namespaces/default/serviceaccounts",
         Some(serde_json::to_vec(&account).expect("JSON")),
     )
@@ -180,8 +165,7 @@ async fn service_account_token(server: &Running) -> String {
         "subjects": [{"kind": "ServiceAccount", "name": "reader", "namespace": "default"}]});
     let (code, reply) = call(
         &mut c,
-        ADMIN,
-        "POST",
+        Method::POST,
         "/apis/rbac.authorization.k8s.io/v1/namespaces/default/rolebindings",
         Some(serde_json::to_vec(&binding).expect("JSON")),
     )
@@ -190,8 +174,7 @@ async fn service_account_token(server: &Running) -> String {
     let request = serde_json::json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {}});
     let (code, reply) = call(
         &mut c,
-        ADMIN,
-        "POST",
+        Method::POST,
         "/api/v1/namespaces/default/serviceaccounts/reader/token",
         Some(serde_json::to_vec(&request).expect("JSON")),
     )
@@ -203,10 +186,10 @@ async fn service_account_token(server: &Running) -> String {
         .expect("token")
         .to_string();
     // The binding takes effect once the RBAC index's watch delivers it.
+    let mut as_account = server.target(&token).connect().await.expect("connect");
     while call(
-        &mut c,
-        &token,
-        "GET",
+        &mut as_account,
+        Method::GET,
         "/api/v1/namespaces/default/pods/pod-0000",
         None,
     )
@@ -219,21 +202,22 @@ async fn service_account_token(server: &Running) -> String {
 }
 
 /// Gets of the pods with `token` for `GET_SECONDS`: (gets/s, latencies).
-async fn gets(server: &Running, token: &str) -> (f64, Vec<f64>) {
+async fn gets(server: &Running, token: &str) -> (f64, Vec<Duration>) {
     let deadline = Instant::now() + Duration::from_secs(GET_SECONDS);
+    let target = server.target(token);
     let tasks: Vec<_> = (0..CONCURRENCY)
         .map(|w| {
-            let (port, config, token) = (server.port, server.config(), token.to_string());
+            let target = target.clone();
             tokio::spawn(async move {
-                let mut c = connect(port, config).await.expect("connect");
+                let mut c = target.connect().await.expect("connect");
                 let mut latencies = Vec::new();
                 let mut i = w;
                 while Instant::now() < deadline {
                     let t = Instant::now();
                     let path = format!("/api/v1/namespaces/default/pods/pod-{:04}", i % PODS);
-                    let (code, body) = call(&mut c, &token, "GET", &path, None).await;
+                    let (code, body) = call(&mut c, Method::GET, &path, None).await;
                     assert_eq!(code, 200, "{}", String::from_utf8_lossy(&body));
-                    latencies.push(t.elapsed().as_secs_f64() * 1000.0);
+                    latencies.push(t.elapsed());
                     i += 7;
                 }
                 latencies
@@ -296,6 +280,10 @@ async fn main() {
     }
     let (allow_rate, rbac_rate) = (median(allow_rates.clone()), median(rbac_rates.clone()));
     let account_rate = median(account_rates.clone());
+    let summary = |mut latencies: Vec<Duration>| {
+        let s = Summary::of(&mut latencies).expect("latencies");
+        (ms(s.p50), ms(s.p99), ms(s.max))
+    };
     let (a50, a99, amax) = summary(allow);
     let (r50, r99, rmax) = summary(rbac);
     let (s50, s99, smax) = summary(account);
@@ -309,13 +297,13 @@ async fn main() {
         "|---------------------------------------------|-----------------|---------|---------|---------|"
     );
     println!(
-        "| AlwaysAllow                                 | {allow_rate:15.0} | {a50:7.2} | {a99:7.2} | {amax:7.2} |"
+        "| AlwaysAllow                                 | {allow_rate:15.0} | {a50:>7} | {a99:>7} | {amax:>7} |"
     );
     println!(
-        "| RBAC, {ROLES} roles + {ROLES} bindings            | {rbac_rate:15.0} | {r50:7.2} | {r99:7.2} | {rmax:7.2} |"
+        "| RBAC, {ROLES} roles + {ROLES} bindings            | {rbac_rate:15.0} | {r50:>7} | {r99:>7} | {rmax:>7} |"
     );
     println!(
-        "| RBAC, service-account token (ES256)         | {account_rate:15.0} | {s50:7.2} | {s99:7.2} | {smax:7.2} |"
+        "| RBAC, service-account token (ES256)         | {account_rate:15.0} | {s50:>7} | {s99:>7} | {smax:>7} |"
     );
     println!();
     println!("rounds, AlwaysAllow: {allow_rates:.0?}");
