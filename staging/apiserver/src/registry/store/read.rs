@@ -196,15 +196,22 @@ impl<S: Strategy> Store<S> {
     }
 
     /// The list answer for `items`: each one's stored bytes with its
-    /// revision, not decoded and encoded again.
+    /// revision, not decoded and encoded again. The answer is sized once
+    /// (no doubling copies of a large list) and each item is dropped once
+    /// written.
     pub(super) fn list_body(
         &self,
-        items: &[Listed<S::Object>],
+        items: Vec<Listed<S::Object>>,
         revision: Revision,
         continue_token: Option<&str>,
     ) -> Result<Bytes, Status> {
-        self.list_body_with(revision, continue_token, |out| {
-            for (index, item) in items.iter().enumerate() {
+        // Each item: its bytes, `"resourceVersion":"<revision>",` and a comma.
+        let items_len = items
+            .iter()
+            .map(|item| item.kv.value.len() + 45)
+            .sum::<usize>();
+        self.list_body_with(revision, continue_token, items_len, |out| {
+            for (index, item) in items.into_iter().enumerate() {
                 if index > 0 {
                     out.push(b',');
                 }
@@ -228,7 +235,7 @@ impl<S: Strategy> Store<S> {
         items: &[S::Object],
         revision: Revision,
     ) -> Result<Bytes, Status> {
-        self.list_body_with(revision, None, |out| {
+        self.list_body_with(revision, None, 0, |out| {
             for (index, item) in items.iter().enumerate() {
                 if index > 0 {
                     out.push(b',');
@@ -240,11 +247,12 @@ impl<S: Strategy> Store<S> {
     }
 
     /// `{"kind":...,"apiVersion":...,"metadata":{...},"items":[...]}` with
-    /// the items `write_items` appends.
+    /// the items `write_items` appends (about `items_len` bytes).
     fn list_body_with(
         &self,
         revision: Revision,
         continue_token: Option<&str>,
+        items_len: usize,
         write_items: impl FnOnce(&mut Vec<u8>) -> Result<(), Status>,
     ) -> Result<Bytes, Status> {
         #[derive(Serialize)]
@@ -270,6 +278,7 @@ impl<S: Strategy> Store<S> {
             },
         })
         .map_err(encoding_error)?;
+        out.reserve(items_len + 16);
         // The head's closing brace comes after the items.
         out.pop();
         out.extend_from_slice(br#","items":["#);

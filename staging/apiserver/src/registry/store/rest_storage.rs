@@ -41,7 +41,7 @@ impl<S: Strategy> RestStorage for Store<S> {
         let (items, revision, continue_token) = self.list_matching(namespace, opts, tabled).await?;
         let heavy = cpu_work::reserve(items.len() >= cpu_work::HEAVY_ITEMS).await;
         let body = heavy.run(|| match opts.output {
-            Output::Object => self.list_body(&items, revision, continue_token.as_deref()),
+            Output::Object => self.list_body(items, revision, continue_token.as_deref()),
             Output::Table(table) => {
                 let resource_version = revision.to_string();
                 Self::encode_reply(&crate::registry::table::table_of(
