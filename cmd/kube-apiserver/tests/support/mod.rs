@@ -196,13 +196,22 @@ impl Server {
 
     /// The server process's resident memory, in KiB (`VmRSS`).
     pub fn rss_kib(&self) -> u64 {
+        self.proc_status("VmRSS")
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .expect("VmRSS in KiB")
+    }
+
+    /// The value of `field` in the server process's `/proc/PID/status`.
+    pub fn proc_status(&self, field: &str) -> String {
         let pid = self.child.as_ref().expect("a running server").id();
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
         status
             .lines()
-            .find_map(|line| line.strip_prefix("VmRSS:"))
-            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
-            .expect("VmRSS in /proc status")
+            .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+            .map(|value| value.trim().to_owned())
+            .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
     }
 
     /// SIGKILL, no cleanup: what a crash looks like.
