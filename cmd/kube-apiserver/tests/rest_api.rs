@@ -693,6 +693,47 @@ async fn services_get_cluster_ips_and_node_ports_that_survive_restarts() {
 }
 
 #[tokio::test]
+async fn an_ipv6_service_range_gives_the_kubernetes_service_its_first_address() {
+    let server = Server::start_with(&[
+        "--service-cluster-ip-range=fd00:10::/108",
+        "--advertise-address=::1",
+    ])
+    .await;
+    let base = "/api/v1/namespaces/default/services";
+    let (code, kubernetes) = server.get(&format!("{base}/kubernetes")).await;
+    assert_eq!(code, 200, "{kubernetes}");
+    assert_eq!(kubernetes["spec"]["clusterIP"], "fd00:10::1");
+    assert_eq!(kubernetes["spec"]["ipFamilies"], json!(["IPv6"]));
+    let (code, endpoints) = server
+        .get("/api/v1/namespaces/default/endpoints/kubernetes")
+        .await;
+    assert_eq!(code, 200, "{endpoints}");
+    assert_eq!(endpoints["subsets"][0]["addresses"][0]["ip"], "::1");
+
+    let (code, web) = server
+        .post(
+            base,
+            &json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+                    "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]}}),
+        )
+        .await;
+    assert_eq!(code, 201, "{web}");
+    let ip: std::net::Ipv6Addr = web["spec"]["clusterIP"].as_str().unwrap().parse().unwrap();
+    let range: ipnet::Ipv6Net = "fd00:10::/108".parse().unwrap();
+    assert!(range.contains(&ip), "{ip}");
+    assert_ne!(
+        ip,
+        range.network(),
+        "the network address is never handed out"
+    );
+    assert_ne!(
+        ip.to_string(),
+        "fd00:10::1",
+        "the kubernetes service holds it"
+    );
+}
+
+#[tokio::test]
 async fn deployments_generation_and_status_subresource() {
     let server = Server::start().await;
     let base = "/apis/apps/v1/namespaces/default/deployments";

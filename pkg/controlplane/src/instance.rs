@@ -56,6 +56,7 @@ use crate::registry::core::pod::PodStrategy;
 use crate::registry::core::replication_controller::ReplicationControllerStrategy;
 use crate::registry::core::secret::SecretStrategy;
 use crate::registry::core::service::ServiceStrategy;
+use crate::registry::core::service::ipallocator;
 use crate::registry::core::service_account::ServiceAccountStrategy;
 use crate::registry::core::service_account::token::TokenRest;
 use crate::registry::rbac::cluster_role::ClusterRoleStrategy;
@@ -340,7 +341,7 @@ impl Instance {
             .config
             .service_cluster_ip_ranges
             .first()
-            .and_then(|range| range.hosts().next())
+            .and_then(|range| ipallocator::first_usable_address(*range))
             .context("the service cluster IP range has no addresses")?;
         let master = MasterEndpoint {
             service_ip,

@@ -11,6 +11,7 @@ use ipnet::IpNet;
 
 use apiserver::options::AuthorizationMode;
 use apiserver::server::self_signed;
+use controlplane::registry::core::service::ipallocator;
 
 use super::ServerRunOptions;
 
@@ -87,7 +88,7 @@ impl ServerRunOptions {
         } else {
             None
         };
-        let api_server_service_ip = primary.and_then(first_address);
+        let api_server_service_ip = primary.and_then(ipallocator::first_usable_address);
 
         // Serving certificate: the flags, else a self-signed pair in --cert-dir.
         let (tls_cert_file, tls_private_key_file) = match (
@@ -171,16 +172,4 @@ fn default_interface_address() -> Option<IpAddr> {
     socket.connect("8.8.8.8:53").ok()?;
     let ip = socket.local_addr().ok()?.ip();
     (!ip.is_unspecified()).then_some(ip)
-}
-
-/// The network address + 1 (`10.0.0.0/24` → `10.0.0.1`).
-pub fn first_address(net: IpNet) -> Option<IpAddr> {
-    match net {
-        IpNet::V4(v4) => u32::from(v4.network())
-            .checked_add(1)
-            .map(|n| IpAddr::V4(n.into())),
-        IpNet::V6(v6) => u128::from(v6.network())
-            .checked_add(1)
-            .map(|n| IpAddr::V6(n.into())),
-    }
 }

@@ -93,6 +93,20 @@ impl fmt::Display for AllocationError {
 
 impl std::error::Error for AllocationError {}
 
+/// The first address of `cidr` a client can be given, the network address
+/// + 1 (`10.0.0.0/24` → `10.0.0.1`, `fd00::/108` → `fd00::1`): the
+/// `kubernetes` service's cluster IP. `None` for a range with no address
+/// past its network address.
+pub fn first_usable_address(cidr: IpNet) -> Option<IpAddr> {
+    let cidr = cidr.trunc();
+    let first = address_number(&cidr.network()).checked_add(1)?;
+    let candidate = match cidr {
+        IpNet::V4(_) => IpAddr::V4(u32::try_from(first).ok()?.into()),
+        IpNet::V6(_) => IpAddr::V6(first.into()),
+    };
+    cidr.contains(&candidate).then_some(candidate)
+}
+
 /// The addresses of one CIDR and which of them are taken.
 #[derive(Debug, Clone)]
 pub struct Allocator {
@@ -363,6 +377,18 @@ mod tests {
         ));
         let tiny = allocator("fd00::/128");
         assert_eq!(tiny.size(), 0);
+    }
+
+    #[test]
+    fn the_first_usable_address_follows_the_network_address() {
+        let first = |cidr: &str| first_usable_address(cidr.parse().unwrap());
+        assert_eq!(first("10.0.0.0/24"), Some(ip("10.0.0.1")));
+        assert_eq!(first("10.96.0.5/12"), Some(ip("10.96.0.1")));
+        assert_eq!(first("fd00::/108"), Some(ip("fd00::1")));
+        assert_eq!(first("fd00:10::/64"), Some(ip("fd00:10::1")));
+        assert_eq!(first("10.0.0.7/32"), None);
+        assert_eq!(first("255.255.255.255/32"), None);
+        assert_eq!(first("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128"), None);
     }
 
     #[test]
