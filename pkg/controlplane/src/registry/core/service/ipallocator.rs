@@ -93,10 +93,10 @@ impl fmt::Display for AllocationError {
 
 impl std::error::Error for AllocationError {}
 
-/// The first address of `cidr` a client can be given, the network address
-/// + 1 (`10.0.0.0/24` → `10.0.0.1`, `fd00::/108` → `fd00::1`): the
-/// `kubernetes` service's cluster IP. `None` for a range with no address
-/// past its network address.
+/// The first address of `cidr` a client can be given, the one after the
+/// network address (`10.0.0.0/24` → `10.0.0.1`, `fd00::/108` → `fd00::1`):
+/// the `kubernetes` service's cluster IP. `None` for a range with no
+/// address past its network address.
 pub fn first_usable_address(cidr: IpNet) -> Option<IpAddr> {
     let cidr = cidr.trunc();
     let first = address_number(&cidr.network()).checked_add(1)?;
