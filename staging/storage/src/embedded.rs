@@ -30,7 +30,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
@@ -60,6 +60,9 @@ pub struct EmbeddedOptions {
     pub history_capacity: usize,
     /// Most write requests committed in one transaction.
     pub max_batch: usize,
+    /// Snapshots kept for the next pages of paged lists (see
+    /// [`ListSnapshots`]); 0 leaves the pages to the history alone.
+    pub list_snapshots: usize,
 }
 
 impl Default for EmbeddedOptions {
@@ -67,6 +70,7 @@ impl Default for EmbeddedOptions {
         EmbeddedOptions {
             history_capacity: 10_000,
             max_batch: 512,
+            list_snapshots: 8,
         }
     }
 }
@@ -114,6 +118,77 @@ struct DatabaseSlot {
     current: RwLock<Option<Arc<Database>>>,
     /// The last commit's error, until a commit succeeds.
     failure: Mutex<Option<String>>,
+    /// Snapshots of the current database that paged lists read on from.
+    list_snapshots: Mutex<ListSnapshots>,
+}
+
+/// The key table as one read snapshot saw it.
+type TableSnapshot = redb::ReadOnlyTable<&'static str, &'static [u8]>;
+
+/// Read snapshots kept for the continue tokens of paged lists: the next
+/// page of a list reads the very snapshot its first page read, so a paged
+/// list stays consistent at its revision however many writes come between
+/// its pages (the event history, which otherwise rebuilds that revision,
+/// holds only the last `history_capacity` events), until a compaction past
+/// that revision, as on etcd. At most `capacity` are
+/// kept, the least recently read dropped first, and each is dropped once
+/// unread for [`LIST_SNAPSHOT_IDLE`]: a kept snapshot holds the pages it
+/// reads from, which the writer cannot reuse while it lives.
+struct ListSnapshots {
+    capacity: usize,
+    kept: Vec<KeptSnapshot>,
+}
+
+struct KeptSnapshot {
+    revision: Revision,
+    table: Arc<TableSnapshot>,
+    read: Instant,
+}
+
+/// How long a paged list's snapshot outlives its last page read.
+pub const LIST_SNAPSHOT_IDLE: Duration = Duration::from_secs(30);
+
+impl ListSnapshots {
+    fn new(capacity: usize) -> Self {
+        ListSnapshots {
+            capacity,
+            kept: Vec::new(),
+        }
+    }
+
+    /// The snapshot kept at `revision`, if any (and marks it read).
+    fn at(&mut self, revision: Revision) -> Option<Arc<TableSnapshot>> {
+        self.drop_idle();
+        let kept = self
+            .kept
+            .iter_mut()
+            .find(|kept| kept.revision == revision)?;
+        kept.read = Instant::now();
+        Some(Arc::clone(&kept.table))
+    }
+
+    /// Keeps `table`, the state at `revision`, for the pages to come.
+    fn keep(&mut self, revision: Revision, table: Arc<TableSnapshot>) {
+        self.drop_idle();
+        if self.capacity == 0 || self.kept.iter().any(|kept| kept.revision == revision) {
+            return;
+        }
+        if self.kept.len() >= self.capacity
+            && let Some(oldest) = (0..self.kept.len()).min_by_key(|&index| self.kept[index].read)
+        {
+            self.kept.swap_remove(oldest);
+        }
+        self.kept.push(KeptSnapshot {
+            revision,
+            table,
+            read: Instant::now(),
+        });
+    }
+
+    fn drop_idle(&mut self) {
+        self.kept
+            .retain(|kept| kept.read.elapsed() < LIST_SNAPSHOT_IDLE);
+    }
 }
 
 impl DatabaseSlot {
@@ -138,6 +213,12 @@ impl DatabaseSlot {
             .clone()
     }
 
+    fn list_snapshots(&self) -> std::sync::MutexGuard<'_, ListSnapshots> {
+        self.list_snapshots
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn set_failure(&self, failure: Option<String>) {
         *self.failure.lock().unwrap_or_else(PoisonError::into_inner) = failure;
     }
@@ -148,6 +229,8 @@ impl DatabaseSlot {
     fn reopen(&self) -> Result<Arc<Database>> {
         let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
         *current = None;
+        // A kept snapshot holds the old database open.
+        self.list_snapshots().kept.clear();
         let mut last_error = None;
         for _ in 0..100 {
             match Database::create(&self.path) {
@@ -217,6 +300,7 @@ impl EmbeddedStorage {
             path,
             current: RwLock::new(Some(Arc::new(db))),
             failure: Mutex::new(None),
+            list_snapshots: Mutex::new(ListSnapshots::new(options.list_snapshots)),
         });
         let history = History::new(revision, options.history_capacity);
         let (writes, queue) = mpsc::channel(options.max_batch.max(1) * 4);
@@ -592,6 +676,12 @@ impl Storage for EmbeddedStorage {
 
     async fn compact(&self, revision: Revision) -> Result<()> {
         self.inner.history.lock().compact(revision);
+        // Compacted revisions are gone for paged lists too, as on etcd.
+        self.inner
+            .db
+            .list_snapshots()
+            .kept
+            .retain(|kept| kept.revision >= revision);
         Ok(())
     }
 }
@@ -626,15 +716,29 @@ fn list_blocking(
             .map_or(0, |v| v.value());
         Ok((txn, Revision::new(revision)))
     };
-    let (txn, revision, changed) = match at {
+    let open_table = |txn: redb::ReadTransaction| -> Result<TableSnapshot> {
+        txn.open_table(KV)
+            .map_err(|e| StorageError::internal("opening the key table", e))
+    };
+    let kept = at.and_then(|at| inner.db.list_snapshots().at(at));
+    // The table to read, the revision it is at, the changes since `at` to
+    // undo over it, and whether it is a snapshot at exactly `revision`.
+    let (table, revision, changed, exact) = match (at, kept) {
+        // The next page of a paged list, from the snapshot of its first.
+        (Some(at), Some(table)) => (table, at, Default::default(), true),
         // The latest state: the revision is read in the same snapshot.
-        None => {
+        (None, _) => {
             let (txn, revision) = snapshot()?;
-            (txn, revision, Default::default())
+            (
+                Arc::new(open_table(txn)?),
+                revision,
+                Default::default(),
+                true,
+            )
         }
         // A past state: the snapshot, with the changes since `at` undone
         // from the history once it holds every event up to the snapshot.
-        Some(at) => {
+        (Some(at), None) => {
             let (mut txn, mut snapshot_revision) = snapshot()?;
             if at > snapshot_revision {
                 // Committed after the snapshot began, or not at all.
@@ -650,12 +754,10 @@ fn list_blocking(
             let state = inner.history.reaching(snapshot_revision)?;
             let changed = state.undo_between(at, snapshot_revision, prefix, start_key)?;
             drop(state);
-            (txn, at, changed)
+            let exact = at == snapshot_revision;
+            (Arc::new(open_table(txn)?), at, changed, exact)
         }
     };
-    let table = txn
-        .open_table(KV)
-        .map_err(|e| StorageError::internal("opening the key table", e))?;
     let range = table
         .range(start_key..)
         .map_err(|e| StorageError::internal(format!("listing {prefix:?}"), e))?;
@@ -700,6 +802,10 @@ fn list_blocking(
     }
     let continue_token = if items.len() > limit {
         items.truncate(limit);
+        if exact {
+            drop(stored);
+            inner.db.list_snapshots().keep(revision, table);
+        }
         match items.last() {
             Some(last) => Some(ContinueToken::after(&last.key, revision).encode(prefix)?),
             None => None,

@@ -17,8 +17,18 @@ use futures_util::StreamExt as _;
 const EVENT_WAIT: Duration = Duration::from_secs(20);
 
 async fn open(dir: &tempfile::TempDir, history_capacity: usize) -> EmbeddedStorage {
+    open_with(dir, history_capacity, 0).await
+}
+
+/// A store that keeps `list_snapshots` snapshots for paged lists.
+async fn open_with(
+    dir: &tempfile::TempDir,
+    history_capacity: usize,
+    list_snapshots: usize,
+) -> EmbeddedStorage {
     let options = EmbeddedOptions {
         history_capacity,
+        list_snapshots,
         ..EmbeddedOptions::default()
     };
     EmbeddedStorage::open(dir.path(), options)
@@ -110,6 +120,77 @@ async fn bounded_history_expires_old_watches_and_continue_tokens() {
         .expect_err("a continue token from dropped history");
     assert!(err.is_expired(), "{err}");
     assert_eq!(revisions.len(), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paged_lists_read_on_from_their_snapshot_past_the_history() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // Five events of history, and snapshots for two paged lists.
+    let store = open_with(&dir, 5, 2).await;
+    let prefix = "/registry/pods/ns/";
+    create_many(&store, prefix, 4).await;
+    let first_page = |store: EmbeddedStorage| async move {
+        store
+            .list(
+                prefix,
+                ListOptions {
+                    limit: NonZeroUsize::new(2),
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("first page")
+    };
+    let page = first_page(store.clone()).await;
+    let token = page.continue_token.expect("a continue token");
+    // Far more writes than the history holds, in and out of the list.
+    create_many(&store, &format!("{prefix}late-"), 20).await;
+    for key in ["k00002", "k00003"] {
+        store
+            .delete(&format!("{prefix}{key}"), None)
+            .await
+            .expect("delete");
+    }
+    let rest = store
+        .list(
+            prefix,
+            ListOptions {
+                continue_token: Some(token.clone()),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("the next page reads the first page's snapshot");
+    assert_eq!(rest.revision, page.revision);
+    let keys: Vec<_> = page
+        .items
+        .iter()
+        .chain(&rest.items)
+        .map(|kv| kv.key.as_str())
+        .collect();
+    assert_eq!(
+        keys,
+        ["k00000", "k00001", "k00002", "k00003"].map(|key| format!("{prefix}{key}")),
+        "the list at its first page's revision, as the writes after it never happened"
+    );
+    assert!(rest.continue_token.is_none());
+
+    // Two later paged lists take the two places: the first list's snapshot
+    // is dropped and its token falls back to the history, long compacted.
+    let _second = first_page(store.clone()).await;
+    create_many(&store, "/registry/other/", 1).await;
+    let _third = first_page(store.clone()).await;
+    let err = store
+        .list(
+            prefix,
+            ListOptions {
+                continue_token: Some(token),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect_err("a dropped snapshot and compacted history");
+    assert!(err.is_expired(), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
