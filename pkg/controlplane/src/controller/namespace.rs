@@ -103,11 +103,20 @@ impl NamespaceController {
                 .delete_collection(Some(name), &ListOptions::default(), &delete)
                 .await
                 .map_err(|status| anyhow::anyhow!(status.message))?;
-            let left = store
-                .list(Some(name), &ListOptions::default())
+            // One object left is enough to know the namespace is not empty.
+            let one = ListOptions {
+                limit: Some(std::num::NonZeroUsize::MIN),
+                ..ListOptions::default()
+            };
+            let left = Arc::clone(store)
+                .list(Some(name), &one)
+                .await
+                .map_err(|status| anyhow::anyhow!(status.message))?
+                .body
+                .into_bytes()
                 .await
                 .map_err(|status| anyhow::anyhow!(status.message))?;
-            let list: serde_json::Value = serde_json::from_slice(&left.body)?;
+            let list: serde_json::Value = serde_json::from_slice(&left)?;
             remaining += list["items"].as_array().map_or(0, Vec::len);
         }
         if remaining > 0 {

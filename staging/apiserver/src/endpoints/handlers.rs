@@ -9,7 +9,7 @@ use std::time::Duration;
 use axum::body::Body as HttpBody;
 use axum::response::{IntoResponse, Response};
 use bytes::{Bytes, BytesMut};
-use futures_util::StreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde_json::Value;
 
@@ -19,7 +19,7 @@ use apimachinery::{fields, labels};
 use crate::registry::rest::Output;
 use crate::registry::rest::{
     Body, BodyFormat, DeleteOptions, FieldValidation, GetOptions, ListOptions, PatchType,
-    PropagationPolicy, Reply, ResourceVersionMatch, WatchLines, WriteOptions,
+    PropagationPolicy, Reply, ReplyBody, ResourceVersionMatch, WatchLines, WriteOptions,
 };
 use crate::registry::table::{IncludeObject, TableOptions, TableVersion};
 use crate::status::Status;
@@ -474,7 +474,18 @@ pub fn output_reply(store_reply: Reply, output: &Output) -> Response {
 
 /// The HTTP response of a store reply.
 pub fn reply(reply: Reply) -> Response {
-    let mut response = (reply.code, reply.body).into_response();
+    let mut response = match reply.body {
+        ReplyBody::Whole(bytes) => (reply.code, bytes).into_response(),
+        ReplyBody::Chunks(chunks) => {
+            // A failed chunk aborts the response: the client's read fails
+            // instead of ending at a short, well-formed-looking list.
+            let chunks = chunks.map_err(|status| {
+                tracing::warn!(message = %status.message, "a list answer failed after it started");
+                std::io::Error::other(status.message)
+            });
+            (reply.code, HttpBody::from_stream(chunks)).into_response()
+        }
+    };
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
@@ -553,6 +564,31 @@ pub fn watch_response(lines: WatchLines) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_chunked_reply_is_streamed_and_a_failed_chunk_aborts_it() {
+        use http_body_util::BodyExt;
+        let chunks = futures_util::stream::iter([
+            Ok(Bytes::from_static(br#"{"items":["#)),
+            Ok(Bytes::from_static(b"1,2]}")),
+        ]);
+        let response = reply(Reply::ok(ReplyBody::Chunks(chunks.boxed())));
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+        assert!(response.headers().get(header::CONTENT_LENGTH).is_none());
+        let body = response.into_body().collect().await.expect("a body");
+        assert_eq!(body.to_bytes(), Bytes::from_static(br#"{"items":[1,2]}"#));
+
+        let failing = futures_util::stream::iter([
+            Ok(Bytes::from_static(br#"{"items":["#)),
+            Err(Status::internal_error("the store went away")),
+        ]);
+        let response = reply(Reply::ok(ReplyBody::Chunks(failing.boxed())));
+        assert!(
+            response.into_body().collect().await.is_err(),
+            "a failed chunk must fail the client's read"
+        );
+    }
 
     #[test]
     fn the_user_agent_names_a_manager_when_the_request_does_not() {
@@ -806,7 +842,7 @@ mod tests {
     fn warnings_are_quoted() {
         let response = reply(Reply {
             code: StatusCode::CREATED,
-            body: Bytes::from_static(b"{}"),
+            body: Bytes::from_static(b"{}").into(),
             warnings: vec!["unknown field \"spec.foo\"".into()],
         });
         assert_eq!(

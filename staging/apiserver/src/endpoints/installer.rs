@@ -324,7 +324,7 @@ impl Api {
             (Method::GET, None) => {
                 let mut opts = handlers::list_options(&query, false, Duration::ZERO)?;
                 opts.output = output;
-                let reply = store.list(namespace, &opts).await?;
+                let reply = Arc::clone(store).list(namespace, &opts).await?;
                 return Ok(handlers::output_reply(reply, &output));
             }
             (Method::GET, Some(name)) => {

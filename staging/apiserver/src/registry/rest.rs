@@ -150,19 +150,67 @@ pub enum Subresource {
 
 /// A successful answer: the HTTP code, the JSON body and any
 /// `Warning` headers (`299 - "..."`).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Reply {
     pub code: StatusCode,
-    pub body: Bytes,
+    pub body: ReplyBody,
     pub warnings: Vec<String>,
 }
 
 impl Reply {
-    pub fn ok(body: Bytes) -> Self {
+    pub fn ok(body: impl Into<ReplyBody>) -> Self {
         Reply {
             code: StatusCode::OK,
-            body,
+            body: body.into(),
             warnings: Vec::new(),
+        }
+    }
+}
+
+/// The body of a [`Reply`]: whole, or (for a list too large to hold at
+/// once) its chunks in order, made as the client reads them. An error in
+/// the middle of the chunks ends the response unfinished, so the client
+/// sees a failed read rather than a short list.
+pub enum ReplyBody {
+    Whole(Bytes),
+    Chunks(BoxStream<'static, Result<Bytes, Status>>),
+}
+
+impl ReplyBody {
+    /// The whole body, the chunks read to their end.
+    pub async fn into_bytes(self) -> Result<Bytes, Status> {
+        match self {
+            ReplyBody::Whole(bytes) => Ok(bytes),
+            ReplyBody::Chunks(mut chunks) => {
+                let mut whole = Vec::new();
+                while let Some(chunk) = futures_util::StreamExt::next(&mut chunks).await {
+                    whole.extend_from_slice(&chunk?);
+                }
+                Ok(Bytes::from(whole))
+            }
+        }
+    }
+
+    /// The body when it is whole (every reply but a streamed list's).
+    pub fn whole(&self) -> Option<&Bytes> {
+        match self {
+            ReplyBody::Whole(bytes) => Some(bytes),
+            ReplyBody::Chunks(_) => None,
+        }
+    }
+}
+
+impl From<Bytes> for ReplyBody {
+    fn from(bytes: Bytes) -> Self {
+        ReplyBody::Whole(bytes)
+    }
+}
+
+impl std::fmt::Debug for ReplyBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReplyBody::Whole(bytes) => f.debug_tuple("Whole").field(&bytes.len()).finish(),
+            ReplyBody::Chunks(_) => f.write_str("Chunks"),
         }
     }
 }
@@ -184,7 +232,13 @@ pub trait RestStorage: Send + Sync {
         opts: &GetOptions,
     ) -> Result<Reply, Status>;
 
-    async fn list(&self, namespace: Option<&str>, opts: &ListOptions) -> Result<Reply, Status>;
+    /// A list; a large one may answer in chunks read from the store as the
+    /// client takes them, for which the chunks hold the store itself.
+    async fn list(
+        self: std::sync::Arc<Self>,
+        namespace: Option<&str>,
+        opts: &ListOptions,
+    ) -> Result<Reply, Status>;
 
     async fn watch(
         &self,

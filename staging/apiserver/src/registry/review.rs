@@ -61,7 +61,11 @@ impl<R: Review> RestStorage for ReviewRest<R> {
         Err(self.unsupported("get"))
     }
 
-    async fn list(&self, _: Option<&str>, _: &ListOptions) -> Result<Reply, Status> {
+    async fn list(
+        self: std::sync::Arc<Self>,
+        _: Option<&str>,
+        _: &ListOptions,
+    ) -> Result<Reply, Status> {
         Err(self.unsupported("list"))
     }
 
@@ -194,10 +198,11 @@ mod tests {
             .await
             .expect("created");
         assert_eq!(reply.code, StatusCode::CREATED);
-        let answer: serde_json::Value = serde_json::from_slice(&reply.body).expect("JSON");
+        let answer: serde_json::Value =
+            serde_json::from_slice(reply.body.whole().expect("whole")).expect("JSON");
         assert_eq!(answer["status"]["userInfo"]["username"], "alice");
         assert_eq!(answer["kind"], "SelfSubjectReview");
-        let refused = rest
+        let refused = Arc::new(rest)
             .list(None, &ListOptions::default())
             .await
             .expect_err("no list");

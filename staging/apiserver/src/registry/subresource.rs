@@ -198,7 +198,7 @@ where
         .map_err(|err| Status::internal_error(format!("encoding: {err}")))?;
     Ok(Reply {
         code: StatusCode::CREATED,
-        body: Bytes::from(body),
+        body: Bytes::from(body).into(),
         warnings,
     })
 }
@@ -384,7 +384,8 @@ mod tests {
         .expect("created");
         assert_eq!(reply.code, StatusCode::CREATED);
         assert_eq!(reply.warnings, ["dry run: nothing issued"]);
-        let answer: serde_json::Value = serde_json::from_slice(&reply.body).expect("JSON");
+        let answer: serde_json::Value =
+            serde_json::from_slice(reply.body.whole().expect("whole")).expect("JSON");
         assert_eq!(answer["kind"], "TokenRequest");
         assert_eq!(answer["apiVersion"], "authentication.k8s.io/v1");
         assert_eq!(answer["spec"]["audiences"], serde_json::json!(["api"]));
@@ -413,7 +414,8 @@ mod tests {
             )
             .await
             .expect("created");
-        let answer: serde_json::Value = serde_json::from_slice(&reply.body).expect("JSON");
+        let answer: serde_json::Value =
+            serde_json::from_slice(reply.body.whole().expect("whole")).expect("JSON");
         assert_eq!(answer["status"]["token"], "builder");
     }
 

@@ -74,7 +74,7 @@ impl<S: Strategy> Store<S> {
                         Ok(created) => {
                             return Ok(Reply {
                                 code: StatusCode::CREATED,
-                                body: Self::encode_reply(&created)?,
+                                body: Self::encode_reply(&created)?.into(),
                                 warnings: Vec::new(),
                             });
                         }

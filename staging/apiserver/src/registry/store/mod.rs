@@ -11,6 +11,7 @@
 //! through storage's one read-modify-write loop, `guaranteed_update`.
 
 use std::collections::BTreeMap;
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -44,7 +45,7 @@ use super::managed_fields;
 use super::rest::Output;
 use super::rest::{
     Body, BodyFormat, DeleteOptions, FieldValidation, GetOptions, ListOptions, PatchType, Reply,
-    ResourceVersionMatch, RestStorage, Subresource, WatchLines, WriteOptions,
+    ReplyBody, ResourceVersionMatch, RestStorage, Subresource, WatchLines, WriteOptions,
 };
 use super::scale;
 use super::stored_json;
@@ -72,7 +73,13 @@ pub struct Store<S: Strategy> {
     field_manager: std::sync::OnceLock<FieldManager>,
     /// The largest object written, as stored.
     max_object_bytes: usize,
+    /// The items a list without a limit reads from storage at once.
+    list_page_items: NonZeroUsize,
 }
+
+/// The items a list without a limit reads from storage at once: past this,
+/// its answer is written a page at a time ([`Store::list_in_pages`]).
+pub const DEFAULT_LIST_PAGE_ITEMS: NonZeroUsize = NonZeroUsize::new(1000).unwrap();
 
 /// The default bound on a stored object: etcd's default request limit
 /// (`--max-request-bytes`, 1.5 MiB), which upstream's objects meet in etcd.
@@ -91,7 +98,14 @@ impl<S: Strategy> Store<S> {
             patch_schema: std::sync::OnceLock::new(),
             field_manager: std::sync::OnceLock::new(),
             max_object_bytes: DEFAULT_MAX_OBJECT_BYTES,
+            list_page_items: DEFAULT_LIST_PAGE_ITEMS,
         }
+    }
+
+    /// Reads lists without a limit from storage `items` at a time.
+    pub fn with_list_page_items(mut self, items: NonZeroUsize) -> Self {
+        self.list_page_items = items;
+        self
     }
 
     /// Refuses to store objects larger than `bytes` (as stored, JSON).

@@ -195,6 +195,67 @@ impl<S: Strategy> Store<S> {
             .collect()
     }
 
+    /// A list the client set no limit on, read from storage a page of
+    /// [`Store::list_page_items`] at a time at one revision (the first
+    /// page's, carried by the continue tokens). A list that fits in one page
+    /// is answered whole; a longer one is answered in chunks, each page read
+    /// and encoded when the client has taken the one before, so the server
+    /// holds one page of a 100,000-object list, not all of it twice (the
+    /// items and their answer).
+    pub(super) async fn list_in_pages(
+        self: Arc<Self>,
+        namespace: Option<&str>,
+        opts: &ListOptions,
+    ) -> Result<Reply, Status> {
+        let mut page_opts = ListOptions {
+            limit: Some(self.list_page_items),
+            ..opts.clone()
+        };
+        let (items, revision, next) = self.list_matching(namespace, &page_opts, false).await?;
+        let heavy = cpu_work::reserve(items.len() >= cpu_work::HEAVY_ITEMS).await;
+        let Some(next) = next else {
+            return Ok(Reply::ok(
+                heavy.run(|| self.list_body(items, revision, None))?,
+            ));
+        };
+        let first = heavy.run(|| {
+            let mut out = self.list_head(revision, None, items_len(&items))?;
+            self.append_items(items, true, &mut out)?;
+            Ok::<_, Status>(Bytes::from(out))
+        })?;
+        drop(heavy);
+        page_opts.continue_token = Some(next);
+        let namespace = namespace.map(str::to_owned);
+        let rest = futures_util::stream::try_unfold(Some(page_opts), move |state| {
+            let store = Arc::clone(&self);
+            let namespace = namespace.clone();
+            async move {
+                let Some(mut page_opts) = state else {
+                    return Ok(None);
+                };
+                let (items, _, next) = store
+                    .list_matching(namespace.as_deref(), &page_opts, false)
+                    .await?;
+                let heavy = cpu_work::reserve(items.len() >= cpu_work::HEAVY_ITEMS).await;
+                let chunk = heavy.run(|| {
+                    let mut out = Vec::with_capacity(items_len(&items) + 2);
+                    store.append_items(items, false, &mut out)?;
+                    if next.is_none() {
+                        out.extend_from_slice(LIST_TAIL);
+                    }
+                    Ok::<_, Status>(Bytes::from(out))
+                })?;
+                let state = next.map(|token| {
+                    page_opts.continue_token = Some(token);
+                    page_opts
+                });
+                Ok(Some((chunk, state)))
+            }
+        });
+        let chunks = futures_util::stream::once(std::future::ready(Ok(first))).chain(rest);
+        Ok(Reply::ok(ReplyBody::Chunks(chunks.boxed())))
+    }
+
     /// The list answer for `items`: each one's stored bytes with its
     /// revision, not decoded and encoded again. The answer is sized once
     /// (no doubling copies of a large list) and each item is dropped once
@@ -205,27 +266,31 @@ impl<S: Strategy> Store<S> {
         revision: Revision,
         continue_token: Option<&str>,
     ) -> Result<Bytes, Status> {
-        // Each item: its bytes, `"resourceVersion":"<revision>",` and a comma.
-        let items_len = items
-            .iter()
-            .map(|item| item.kv.value.len() + 45)
-            .sum::<usize>();
-        self.list_body_with(revision, continue_token, items_len, |out| {
-            for (index, item) in items.into_iter().enumerate() {
-                if index > 0 {
-                    out.push(b',');
-                }
-                if !stored_json::append_with_resource_version(
-                    &item.kv.value,
-                    item.kv.mod_revision,
-                    out,
-                ) {
-                    let object = self.decode_stored(&item.kv)?;
-                    serde_json::to_writer(&mut *out, &object).map_err(encoding_error)?;
-                }
+        let mut out = self.list_head(revision, continue_token, items_len(&items))?;
+        self.append_items(items, true, &mut out)?;
+        out.extend_from_slice(LIST_TAIL);
+        Ok(Bytes::from(out))
+    }
+
+    /// Appends `items` to a list answer, comma-separated (and after a comma
+    /// unless they are the `first` of the list), each dropped once written.
+    fn append_items(
+        &self,
+        items: Vec<Listed<S::Object>>,
+        first: bool,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Status> {
+        for (index, item) in items.into_iter().enumerate() {
+            if index > 0 || !first {
+                out.push(b',');
             }
-            Ok(())
-        })
+            if !stored_json::append_with_resource_version(&item.kv.value, item.kv.mod_revision, out)
+            {
+                let object = self.decode_stored(&item.kv)?;
+                serde_json::to_writer(&mut *out, &object).map_err(encoding_error)?;
+            }
+        }
+        Ok(())
     }
 
     /// The list answer for typed objects (those a collection delete
@@ -235,26 +300,25 @@ impl<S: Strategy> Store<S> {
         items: &[S::Object],
         revision: Revision,
     ) -> Result<Bytes, Status> {
-        self.list_body_with(revision, None, 0, |out| {
-            for (index, item) in items.iter().enumerate() {
-                if index > 0 {
-                    out.push(b',');
-                }
-                serde_json::to_writer(&mut *out, item).map_err(encoding_error)?;
+        let mut out = self.list_head(revision, None, 0)?;
+        for (index, item) in items.iter().enumerate() {
+            if index > 0 {
+                out.push(b',');
             }
-            Ok(())
-        })
+            serde_json::to_writer(&mut out, item).map_err(encoding_error)?;
+        }
+        out.extend_from_slice(LIST_TAIL);
+        Ok(Bytes::from(out))
     }
 
-    /// `{"kind":...,"apiVersion":...,"metadata":{...},"items":[...]}` with
-    /// the items `write_items` appends (about `items_len` bytes).
-    fn list_body_with(
+    /// `{"kind":...,"apiVersion":...,"metadata":{...},"items":[`, with room
+    /// for `items_len` more bytes; [`LIST_TAIL`] closes it after the items.
+    fn list_head(
         &self,
         revision: Revision,
         continue_token: Option<&str>,
         items_len: usize,
-        write_items: impl FnOnce(&mut Vec<u8>) -> Result<(), Status>,
-    ) -> Result<Bytes, Status> {
+    ) -> Result<Vec<u8>, Status> {
         #[derive(Serialize)]
         #[serde(rename_all = "camelCase")]
         struct ListMeta<'a> {
@@ -282,10 +346,17 @@ impl<S: Strategy> Store<S> {
         // The head's closing brace comes after the items.
         out.pop();
         out.extend_from_slice(br#","items":["#);
-        write_items(&mut out)?;
-        out.extend_from_slice(b"]}");
-        Ok(Bytes::from(out))
+        Ok(out)
     }
+}
+
+/// What closes a list answer after its items.
+const LIST_TAIL: &[u8] = b"]}";
+
+/// About the bytes `items` take in a list answer: each one's stored bytes,
+/// `"resourceVersion":"<revision>",` and a comma.
+fn items_len<O>(items: &[Listed<O>]) -> usize {
+    items.iter().map(|item| item.kv.value.len() + 45).sum()
 }
 
 /// One object of a list: as stored, and typed when it was decoded.

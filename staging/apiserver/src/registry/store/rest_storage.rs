@@ -36,7 +36,14 @@ impl<S: Strategy> RestStorage for Store<S> {
         Ok(Reply::ok(body))
     }
 
-    async fn list(&self, namespace: Option<&str>, opts: &ListOptions) -> Result<Reply, Status> {
+    async fn list(
+        self: Arc<Self>,
+        namespace: Option<&str>,
+        opts: &ListOptions,
+    ) -> Result<Reply, Status> {
+        if opts.output == Output::Object && opts.limit.is_none() {
+            return self.list_in_pages(namespace, opts).await;
+        }
         let tabled = matches!(opts.output, Output::Table(_));
         let (items, revision, continue_token) = self.list_matching(namespace, opts, tabled).await?;
         let heavy = cpu_work::reserve(items.len() >= cpu_work::HEAVY_ITEMS).await;
@@ -83,7 +90,7 @@ impl<S: Strategy> RestStorage for Store<S> {
         };
         Ok(Reply {
             code: StatusCode::CREATED,
-            body,
+            body: body.into(),
             warnings,
         })
     }
@@ -135,7 +142,7 @@ impl<S: Strategy> RestStorage for Store<S> {
             .await?;
         Ok(Reply {
             code: StatusCode::OK,
-            body: heavy.run(|| Self::encode_reply(&updated))?,
+            body: heavy.run(|| Self::encode_reply(&updated))?.into(),
             warnings,
         })
     }
@@ -214,7 +221,7 @@ impl<S: Strategy> RestStorage for Store<S> {
             .await?;
         Ok(Reply {
             code: StatusCode::OK,
-            body: heavy.run(|| Self::encode_reply(&updated))?,
+            body: heavy.run(|| Self::encode_reply(&updated))?.into(),
             warnings,
         })
     }
@@ -304,7 +311,7 @@ impl<S: Strategy> RestStorage for Store<S> {
             .await?;
         Ok(Reply {
             code: StatusCode::OK,
-            body: Self::encode_reply(&scale)?,
+            body: Self::encode_reply(&scale)?.into(),
             warnings,
         })
     }
@@ -336,7 +343,7 @@ impl<S: Strategy> RestStorage for Store<S> {
             .await?;
         Ok(Reply {
             code: StatusCode::OK,
-            body: Self::encode_reply(&scale)?,
+            body: Self::encode_reply(&scale)?.into(),
             warnings,
         })
     }

@@ -414,6 +414,7 @@ async fn reads_answer_the_stored_bytes_as_the_decoded_object() {
     use futures_util::StreamExt;
     let (_dir, store) = store().await;
     let as_json = |bytes: &[u8]| serde_json::from_slice::<serde_json::Value>(bytes).expect("JSON");
+    let whole = |body: &ReplyBody| body.whole().expect("a whole body").clone();
     let typed = |obj: &ConfigMap| serde_json::to_value(obj).expect("encode");
     let mut watch = store
         .watch(
@@ -443,7 +444,7 @@ async fn reads_answer_the_stored_bytes_as_the_decoded_object() {
             )
             .await
             .expect("create");
-        answers.push(as_json(&reply.body));
+        answers.push(as_json(&whole(&reply.body)));
     }
     let a = store.get_object(Some("default"), "a").await.expect("a");
     let b = store.get_object(Some("default"), "b").await.expect("b");
@@ -452,18 +453,18 @@ async fn reads_answer_the_stored_bytes_as_the_decoded_object() {
         .get(Some("default"), "a", &GetOptions::default())
         .await
         .expect("get");
-    assert_eq!(as_json(&got.body), typed(&a));
+    assert_eq!(as_json(&whole(&got.body)), typed(&a));
 
-    let list = store
+    let list = Arc::clone(&store)
         .list(Some("default"), &ListOptions::default())
         .await
         .expect("list");
-    let list = as_json(&list.body);
+    let list = as_json(&whole(&list.body));
     assert_eq!(list["kind"], "ConfigMapList");
     assert_eq!(list["apiVersion"], "v1");
     assert!(list["metadata"]["resourceVersion"].is_string());
     assert_eq!(list["items"], serde_json::json!([typed(&a), typed(&b)]));
-    let selected = store
+    let selected = Arc::clone(&store)
         .list(
             Some("default"),
             &ListOptions {
@@ -474,10 +475,10 @@ async fn reads_answer_the_stored_bytes_as_the_decoded_object() {
         .await
         .expect("list by label");
     assert_eq!(
-        as_json(&selected.body)["items"],
+        as_json(&whole(&selected.body))["items"],
         serde_json::json!([typed(&b)])
     );
-    let first_page = store
+    let first_page = Arc::clone(&store)
         .list(
             Some("default"),
             &ListOptions {
@@ -487,7 +488,7 @@ async fn reads_answer_the_stored_bytes_as_the_decoded_object() {
         )
         .await
         .expect("a page");
-    let first_page = as_json(&first_page.body);
+    let first_page = as_json(&whole(&first_page.body));
     assert_eq!(first_page["items"], serde_json::json!([typed(&a)]));
     assert!(first_page["metadata"]["continue"].is_string());
 
@@ -513,5 +514,125 @@ async fn reads_answer_the_stored_bytes_as_the_decoded_object() {
         events[2]["object"]["metadata"]["resourceVersion"],
         events[1]["object"]["metadata"]["resourceVersion"],
         "a deleted object carries the deletion's revision"
+    );
+}
+
+#[tokio::test]
+async fn a_list_longer_than_a_page_is_answered_in_chunks_at_one_revision() {
+    use crate::registry::rest::RestStorage;
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let storage = EmbeddedStorage::open(dir.path(), EmbeddedOptions::default())
+        .await
+        .expect("an embedded store");
+    let paged = |items| {
+        Arc::new(
+            Store::new(
+                Arc::new(CountingStrategy::new()),
+                Arc::new(storage.clone()),
+                admission::Chain::default(),
+            )
+            .with_list_page_items(NonZeroUsize::new(items).unwrap()),
+        )
+    };
+    let (store, whole_store) = (paged(2), paged(1000));
+    for index in 0..5 {
+        let mut obj = config_map(&format!("cm-{index}"), &[("counter", "1")]);
+        let app = if index % 2 == 0 { "even" } else { "odd" };
+        obj.metadata.labels = Some(BTreeMap::from([("app".to_string(), app.to_string())]));
+        store
+            .create_object(Some("default"), obj, false)
+            .await
+            .expect("create");
+    }
+    let as_json = |bytes: &[u8]| serde_json::from_slice::<serde_json::Value>(bytes).expect("JSON");
+    let names = |list: &serde_json::Value| -> Vec<String> {
+        list["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|item| item["metadata"]["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+
+    // Five items in pages of two: three chunks, and the same answer as one
+    // page of all of them.
+    let reply = Arc::clone(&store)
+        .list(Some("default"), &ListOptions::default())
+        .await
+        .expect("list");
+    let ReplyBody::Chunks(mut chunks) = reply.body else {
+        panic!("a list of five in pages of two is answered in chunks");
+    };
+    let first = chunks
+        .next()
+        .await
+        .expect("a first chunk")
+        .expect("no error");
+    // Written between the chunks: not in the list, which stays at the
+    // first page's revision.
+    store
+        .create_object(Some("default"), config_map("cm-late", &[]), false)
+        .await
+        .expect("create");
+    store
+        .delete_object(Some("default"), "cm-4", &DeleteOptions::default())
+        .await
+        .expect("delete");
+    let mut answer = first.to_vec();
+    let mut count = 1;
+    while let Some(chunk) = chunks.next().await {
+        answer.extend_from_slice(&chunk.expect("no error"));
+        count += 1;
+    }
+    assert_eq!(count, 3, "one chunk a page");
+    let paged_list = as_json(&answer);
+    assert_eq!(names(&paged_list), ["cm-0", "cm-1", "cm-2", "cm-3", "cm-4"]);
+    let at = paged_list["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let whole_list = Arc::clone(&whole_store)
+        .list(
+            Some("default"),
+            &ListOptions {
+                resource_version: Some(at.clone()),
+                resource_version_match: Some(ResourceVersionMatch::Exact),
+                ..ListOptions::default()
+            },
+        )
+        .await
+        .expect("list at the revision");
+    let whole_list = as_json(whole_list.body.whole().expect("one page holds five"));
+    assert_eq!(paged_list, whole_list, "chunked and whole answers agree");
+
+    // A selector filters each page; the matches still fit one answer.
+    let selected = Arc::clone(&store)
+        .list(
+            Some("default"),
+            &ListOptions {
+                label_selector: apimachinery::labels::Selector::parse("app=even").unwrap(),
+                ..ListOptions::default()
+            },
+        )
+        .await
+        .expect("list by label");
+    let selected = as_json(&selected.body.into_bytes().await.expect("the whole list"));
+    assert_eq!(names(&selected), ["cm-0", "cm-2"]);
+
+    // A list that fits one page is answered whole, with a length.
+    let small = Arc::clone(&store)
+        .list(
+            Some("default"),
+            &ListOptions {
+                field_selector: apimachinery::fields::Selector::parse("metadata.name=cm-1")
+                    .unwrap(),
+                ..ListOptions::default()
+            },
+        )
+        .await
+        .expect("one item");
+    assert_eq!(
+        names(&as_json(small.body.whole().expect("whole"))),
+        ["cm-1"]
     );
 }
