@@ -898,3 +898,82 @@ async fn every_namespace_gets_a_default_service_account_back() {
     eventually(&server, "/api/v1/namespaces/fresh", 404).await;
     eventually(&server, path, 404).await;
 }
+
+#[tokio::test]
+async fn a_list_longer_than_a_storage_page_is_streamed_whole_at_one_revision() {
+    use futures_util::StreamExt;
+    use http_body_util::BodyExt;
+    // Past one storage page (1,000 items): the answer is sent in chunks.
+    const COUNT: usize = 1_005;
+    let server = Server::start().await;
+    let base = "/api/v1/namespaces/default/configmaps";
+    futures_util::stream::iter(0..COUNT)
+        .map(|index| {
+            let server = &server;
+            async move {
+                let name = format!("cm-{index:04}");
+                let (code, body) = server.post(base, &configmap(&name, json!({}))).await;
+                assert_eq!(code, 201, "{body}");
+            }
+        })
+        .buffer_unordered(16)
+        .collect::<Vec<()>>()
+        .await;
+
+    let response = server
+        .send_with(
+            "GET",
+            base,
+            None,
+            "application/json",
+            Some(support::TOKEN),
+            &[],
+        )
+        .await
+        .expect("the list");
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers().get("content-length").is_none(),
+        "a list this long is streamed, not sized up front"
+    );
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("the whole list");
+    let list: Value = serde_json::from_slice(&body.to_bytes()).expect("one JSON list");
+    assert_eq!(list["kind"], "ConfigMapList");
+    let revision: u64 = list["metadata"]["resourceVersion"]
+        .as_str()
+        .and_then(|rv| rv.parse().ok())
+        .expect("the list's resourceVersion");
+    let ours: Vec<String> = names(&list)
+        .into_iter()
+        .filter(|name| name.starts_with("cm-"))
+        .collect();
+    let expected: Vec<String> = (0..COUNT).map(|index| format!("cm-{index:04}")).collect();
+    assert_eq!(ours, expected, "every item once, in key order");
+    for item in list["items"].as_array().expect("items") {
+        let item_revision: u64 = item["metadata"]["resourceVersion"]
+            .as_str()
+            .and_then(|rv| rv.parse().ok())
+            .expect("each item's resourceVersion");
+        assert!(item_revision <= revision, "an item newer than its list");
+    }
+
+    // The same items as a client's own pages of 400.
+    let mut paged = Vec::new();
+    let mut next = String::new();
+    loop {
+        let (code, page) = server
+            .get(&format!("{base}?limit=400&continue={next}"))
+            .await;
+        assert_eq!(code, 200, "{page}");
+        paged.extend(names(&page));
+        match page["metadata"]["continue"].as_str() {
+            Some(token) if !token.is_empty() => next = token.to_string(),
+            _ => break,
+        }
+    }
+    assert_eq!(paged, names(&list));
+}
