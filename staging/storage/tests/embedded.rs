@@ -7,8 +7,8 @@ use std::num::NonZeroUsize;
 use std::time::Duration;
 
 use apiserver_storage::{
-    EmbeddedOptions, EmbeddedStorage, ListOptions, Revision, Storage, StorageError, WatchEvent,
-    WatchOptions, WatchStream,
+    EmbeddedOptions, EmbeddedStorage, ListOptions, ListResult, Revision, Storage, StorageError,
+    WatchEvent, WatchOptions, WatchStream,
 };
 use bytes::Bytes;
 use futures_util::StreamExt as _;
@@ -49,6 +49,37 @@ async fn next(watch: &mut WatchStream) -> Option<Result<WatchEvent, StorageError
         .expect("a watch item within the hang guard")
 }
 
+/// The first page of `limit` keys under `prefix`.
+async fn first_page(store: &EmbeddedStorage, prefix: &str, limit: usize) -> ListResult {
+    store
+        .list(
+            prefix,
+            ListOptions {
+                limit: NonZeroUsize::new(limit),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("first page")
+}
+
+/// The rest of a list from its continue token.
+async fn rest_of(
+    store: &EmbeddedStorage,
+    prefix: &str,
+    token: &str,
+) -> Result<ListResult, StorageError> {
+    store
+        .list(
+            prefix,
+            ListOptions {
+                continue_token: Some(token.to_owned()),
+                ..Default::default()
+            },
+        )
+        .await
+}
+
 async fn create_many(store: &EmbeddedStorage, prefix: &str, n: usize) -> Vec<Revision> {
     let mut tasks = Vec::new();
     for w in 0..8 {
@@ -80,16 +111,7 @@ async fn bounded_history_expires_old_watches_and_continue_tokens() {
     let store = open(&dir, 5).await;
     let prefix = "/registry/pods/ns/";
     let revisions = create_many(&store, prefix, 4).await;
-    let page = store
-        .list(
-            prefix,
-            ListOptions {
-                limit: NonZeroUsize::new(2),
-                ..Default::default()
-            },
-        )
-        .await
-        .expect("first page");
+    let page = first_page(&store, prefix, 2).await;
     let token = page.continue_token.expect("a continue token");
     let more = create_many(&store, "/registry/other/", 6).await;
     let current = *more.last().expect("revisions");
@@ -108,14 +130,7 @@ async fn bounded_history_expires_old_watches_and_continue_tokens() {
         "{err}"
     );
     assert!(store.watch(prefix, from(kept_from)).await.is_ok());
-    let err = store
-        .list(
-            prefix,
-            ListOptions {
-                continue_token: Some(token),
-                ..Default::default()
-            },
-        )
+    let err = rest_of(&store, prefix, &token)
         .await
         .expect_err("a continue token from dropped history");
     assert!(err.is_expired(), "{err}");
@@ -129,19 +144,7 @@ async fn paged_lists_read_on_from_their_snapshot_past_the_history() {
     let store = open_with(&dir, 5, 2).await;
     let prefix = "/registry/pods/ns/";
     create_many(&store, prefix, 4).await;
-    let first_page = |store: EmbeddedStorage| async move {
-        store
-            .list(
-                prefix,
-                ListOptions {
-                    limit: NonZeroUsize::new(2),
-                    ..Default::default()
-                },
-            )
-            .await
-            .expect("first page")
-    };
-    let page = first_page(store.clone()).await;
+    let page = first_page(&store, prefix, 2).await;
     let token = page.continue_token.expect("a continue token");
     // Far more writes than the history holds, in and out of the list.
     create_many(&store, &format!("{prefix}late-"), 20).await;
@@ -151,14 +154,7 @@ async fn paged_lists_read_on_from_their_snapshot_past_the_history() {
             .await
             .expect("delete");
     }
-    let rest = store
-        .list(
-            prefix,
-            ListOptions {
-                continue_token: Some(token.clone()),
-                ..Default::default()
-            },
-        )
+    let rest = rest_of(&store, prefix, &token)
         .await
         .expect("the next page reads the first page's snapshot");
     assert_eq!(rest.revision, page.revision);
@@ -177,17 +173,10 @@ async fn paged_lists_read_on_from_their_snapshot_past_the_history() {
 
     // Two later paged lists take the two places: the first list's snapshot
     // is dropped and its token falls back to the history, long compacted.
-    let _second = first_page(store.clone()).await;
+    let _second = first_page(&store, prefix, 2).await;
     create_many(&store, "/registry/other/", 1).await;
-    let _third = first_page(store.clone()).await;
-    let err = store
-        .list(
-            prefix,
-            ListOptions {
-                continue_token: Some(token),
-                ..Default::default()
-            },
-        )
+    let _third = first_page(&store, prefix, 2).await;
+    let err = rest_of(&store, prefix, &token)
         .await
         .expect_err("a dropped snapshot and compacted history");
     assert!(err.is_expired(), "{err}");
@@ -200,16 +189,7 @@ async fn history_starts_anew_after_restart() {
     let (old, token, last) = {
         let store = open(&dir, 100).await;
         let revisions = create_many(&store, prefix, 6).await;
-        let page = store
-            .list(
-                prefix,
-                ListOptions {
-                    limit: NonZeroUsize::new(2),
-                    ..Default::default()
-                },
-            )
-            .await
-            .expect("first page");
+        let page = first_page(&store, prefix, 2).await;
         // One more write, so the token's revision is older than the
         // reopened one (a token at the reopened revision stays servable).
         let last = store
@@ -230,14 +210,7 @@ async fn history_starts_anew_after_restart() {
         .err()
         .expect("a watch from before the restart");
     assert!(err.is_expired(), "{err}");
-    let err = store
-        .list(
-            prefix,
-            ListOptions {
-                continue_token: Some(token),
-                ..Default::default()
-            },
-        )
+    let err = rest_of(&store, prefix, &token)
         .await
         .expect_err("a continue token from before the restart");
     assert!(err.is_expired(), "{err}");
