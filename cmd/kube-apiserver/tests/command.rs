@@ -276,6 +276,8 @@ async fn starts_without_service_account_flags_serves_tls_and_exits_0_on_sigterm(
     let (code, version) = get(port, &ca, "/version", "secret").await.unwrap();
     assert_eq!(code, 200);
     assert!(version.contains("\"minor\": \"32"), "{version}");
+    let (code, with_slash) = get(port, &ca, "/version/", "secret").await.unwrap();
+    assert_eq!((code, with_slash), (200, version));
     // AlwaysAllow turned anonymous off: no token, no entry.
     let (code, body) = get(port, &ca, "/version", "wrong").await.unwrap();
     assert_eq!(code, 401, "{body}");

@@ -124,7 +124,10 @@ impl Server {
         readyz.push(healthz::shutdown(shutting_down));
         let metrics = self.metrics.clone();
         let handlers = Router::new()
+            // Upstream answers the trailing-slash form too (the Python
+            // client's `VersionApi` asks for `/version/`).
             .route("/version", get(version))
+            .route("/version/", get(version))
             .route("/metrics", get(move || async move { metrics.render() }))
             .merge(Endpoint::new("healthz", self.healthz_checks.clone()).router())
             .merge(Endpoint::new("livez", self.healthz_checks.clone()).router())
