@@ -221,3 +221,84 @@ async fn delete_namespace_removes_its_contents() {
     let (_, left) = server.get("/api/v1/namespaces/team/pods").await;
     assert_eq!(left["items"], json!([]));
 }
+
+const LEASE: &str = "apiVersion: coordination.k8s.io/v1
+kind: Lease
+metadata:
+  name: my-operator
+spec:
+  holderIdentity: pod-a_1234
+  leaseDurationSeconds: 15
+  acquireTime: \"2026-01-02T03:04:05.000000Z\"
+  renewTime: \"2026-01-02T03:04:05.000000Z\"
+  leaseTransitions: 0
+";
+
+#[tokio::test]
+async fn leases_for_leader_election() {
+    let server = Server::start().await;
+    let resources = ok(kubectl(
+        &server,
+        &["api-resources", "--api-group=coordination.k8s.io"],
+    ));
+    assert!(
+        resources
+            .lines()
+            .any(|line| line.starts_with("leases ") && line.contains("coordination.k8s.io/v1")),
+        "{resources}"
+    );
+    // Applied with kubectl's schema validation (from the OpenAPI document).
+    let manifest = file(&server, "lease.yaml", LEASE);
+    let applied = ok(kubectl(
+        &server,
+        &["apply", "-f", manifest.to_str().unwrap()],
+    ));
+    assert_eq!(
+        applied.trim(),
+        "lease.coordination.k8s.io/my-operator created"
+    );
+    let table = ok(kubectl(&server, &["get", "leases"]));
+    let mut lines = table.lines();
+    let header: Vec<&str> = lines
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    assert_eq!(header, ["NAME", "HOLDER", "AGE"], "{table}");
+    let row: Vec<&str> = lines
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    assert_eq!(row[..2], ["my-operator", "pod-a_1234"], "{table}");
+
+    // A takeover as client-go's leader election writes it: the read
+    // revision as precondition; the loser's stale write is a conflict.
+    let path = "/apis/coordination.k8s.io/v1/namespaces/default/leases/my-operator";
+    let (code, mut lease) = server.get(path).await;
+    assert_eq!(code, 200, "{lease}");
+    let stale = lease.clone();
+    lease["spec"]["holderIdentity"] = "pod-b_5678".into();
+    lease["spec"]["leaseTransitions"] = 1.into();
+    lease["spec"]["renewTime"] = "2026-01-02T03:04:20.123456Z".into();
+    let (code, taken) = server.put(path, &lease).await;
+    assert_eq!(code, 200, "{taken}");
+    assert_eq!(taken["spec"]["holderIdentity"], "pod-b_5678");
+    assert_eq!(taken["spec"]["renewTime"], "2026-01-02T03:04:20.123456Z");
+    let (code, conflict) = server.put(path, &stale).await;
+    assert_eq!(code, 409, "{conflict}");
+
+    let mut invalid = taken.clone();
+    invalid["spec"]["leaseDurationSeconds"] = 0.into();
+    let (code, refused) = server.put(path, &invalid).await;
+    assert_eq!(code, 422, "{refused}");
+    assert_eq!(
+        refused["message"],
+        "Lease.coordination.k8s.io \"my-operator\" is invalid: spec.leaseDurationSeconds: Invalid value: 0: must be greater than 0"
+    );
+    let deleted = ok(kubectl(&server, &["delete", "lease", "my-operator"]));
+    assert_eq!(
+        deleted.trim(),
+        "lease.coordination.k8s.io \"my-operator\" deleted"
+    );
+}

@@ -47,6 +47,7 @@ use crate::registry::authorization::{
     LocalSubjectAccessReviews, SelfSubjectAccessReviews, SelfSubjectRulesReviews,
     SubjectAccessReviews,
 };
+use crate::registry::coordination::lease::LeaseStrategy;
 use crate::registry::core::configmap::ConfigMapStrategy;
 use crate::registry::core::endpoints::EndpointsStrategy;
 use crate::registry::core::event::EventStrategy;
@@ -253,6 +254,7 @@ impl Instance {
         let cluster_roles = resources.add(stores.of(ClusterRoleStrategy::new(escalation.clone())));
         let role_bindings = resources.add(stores.of(RoleBindingStrategy::new(escalation.clone())));
         let roles = resources.add(stores.of(RoleStrategy::new(escalation)));
+        resources.add(stores.of(LeaseStrategy));
 
         let (existing, _) = services
             .list_objects(None)

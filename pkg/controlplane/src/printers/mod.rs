@@ -13,6 +13,7 @@ use k8s_openapi::chrono::{DateTime, Utc};
 use serde_json::Value;
 
 pub mod config;
+pub mod coordination;
 pub mod core;
 pub mod pod;
 pub mod rbac;

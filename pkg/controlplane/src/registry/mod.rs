@@ -3,5 +3,6 @@
 pub mod apps;
 pub mod authentication;
 pub mod authorization;
+pub mod coordination;
 pub mod core;
 pub mod rbac;
