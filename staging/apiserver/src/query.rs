@@ -50,6 +50,15 @@ impl Query {
         self.get_all(key).next()
     }
 
+    /// A boolean option as upstream's parameter codec reads it
+    /// (`Convert_Slice_string_To_bool`): its first value is false when it
+    /// is `0` or `false` in any case, and true otherwise (`True`, `yes`,
+    /// an empty value); `None` when the option is absent.
+    pub fn flag(&self, key: &str) -> Option<bool> {
+        self.get(key)
+            .map(|value| !(value == "0" || value.eq_ignore_ascii_case("false")))
+    }
+
     /// Every value of `key`, in order (list options: `dryRun`, `exclude`).
     pub fn get_all<'a>(&'a self, key: &str) -> impl Iterator<Item = &'a str> {
         self.pairs
@@ -101,6 +110,18 @@ fn accepted_by_go(pair: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn boolean_options_are_false_only_for_0_and_false() {
+        let query = parse("a=true&b=True&c=1&d=&e&f=yes&g=0&h=false&i=FALSE&a=0");
+        for key in ["a", "b", "c", "d", "e", "f"] {
+            assert_eq!(query.flag(key), Some(true), "{key}");
+        }
+        for key in ["g", "h", "i"] {
+            assert_eq!(query.flag(key), Some(false), "{key}");
+        }
+        assert_eq!(query.flag("missing"), None);
+    }
 
     fn parse(raw: &str) -> Query {
         Query::parse(Some(raw))

@@ -97,7 +97,7 @@ impl RequestInfo {
 
         if info.name.is_empty() && info.verb == "get" {
             let query = Query::parse(query);
-            let watch = matches!(query.get("watch"), Some("true" | "1"));
+            let watch = query.flag("watch").unwrap_or(false);
             info.verb = if watch { "watch" } else { "list" }.to_string();
             if let Some(selector) = query.get("fieldSelector")
                 && let Some(name) = selector.strip_prefix("metadata.name=")

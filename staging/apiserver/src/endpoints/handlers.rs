@@ -26,9 +26,9 @@ use crate::status::Status;
 
 pub use crate::query::Query;
 
-/// A boolean option set by its first value: `true` or `1`.
+/// A boolean option, false when absent ([`Query::flag`]).
 fn flag(query: &Query, key: &str) -> bool {
-    matches!(query.get(key), Some("true" | "1"))
+    query.flag(key).unwrap_or(false)
 }
 
 /// Whether the request asks for a watch (`?watch=true` or the `/watch/`
@@ -117,11 +117,7 @@ pub fn list_options(
             ));
         }
     }
-    let send_initial_events = match query.get("sendInitialEvents") {
-        Some("true") => Some(true),
-        Some("false") => Some(false),
-        _ => None,
-    };
+    let send_initial_events = query.flag("sendInitialEvents");
     if send_initial_events.is_some() && !watch {
         errors.push(FieldError::forbidden(
             &Path::new("sendInitialEvents"),
@@ -234,16 +230,7 @@ pub fn write_options(
         field_manager,
         user_agent_manager: manager_from_user_agent(&user_agent),
         field_validation,
-        force: match query.get("force") {
-            None => None,
-            Some("true") => Some(true),
-            Some("false") => Some(false),
-            Some(other) => {
-                return Err(Status::bad_request(format!(
-                    "force: invalid value {other:?}: must be true or false"
-                )));
-            }
-        },
+        force: query.flag("force"),
     })
 }
 
