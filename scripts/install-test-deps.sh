@@ -34,6 +34,9 @@ missing=()
 for command in "${!needs[@]}"; do
   command -v "$command" >/dev/null 2>&1 || missing+=("${needs[$command]}")
 done
+# The official Python client's test makes a virtual environment
+# (cmd/kube-apiserver/tests/python_client.rs); Debian's python3 needs this.
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
 for file in "${!files[@]}"; do
   [[ -e "$file" ]] || missing+=("${files[$file]}")
 done
