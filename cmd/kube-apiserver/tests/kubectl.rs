@@ -302,3 +302,97 @@ async fn leases_for_leader_election() {
         "lease.coordination.k8s.io \"my-operator\" deleted"
     );
 }
+
+const POD_TEMPLATE_AND_REVISION: &str = "apiVersion: v1
+kind: PodTemplate
+metadata:
+  name: worker
+template:
+  metadata:
+    labels:
+      app: worker
+  spec:
+    containers:
+    - name: work
+      image: busybox:1.36
+---
+apiVersion: apps/v1
+kind: ControllerRevision
+metadata:
+  name: web-6d4b7c
+  ownerReferences:
+  - apiVersion: apps/v1
+    kind: StatefulSet
+    name: web
+    uid: 6f1c1d3e-0000-4000-8000-000000000001
+    controller: true
+data:
+  spec:
+    template:
+      spec:
+        containers:
+        - name: nginx
+          image: nginx:1.27
+revision: 2
+";
+
+fn table_rows(table: &str) -> Vec<Vec<String>> {
+    table
+        .lines()
+        .map(|line| line.split_whitespace().map(str::to_string).collect())
+        .collect()
+}
+
+#[tokio::test]
+async fn pod_templates_and_controller_revisions() {
+    let server = Server::start().await;
+    let manifest = file(&server, "templates.yaml", POD_TEMPLATE_AND_REVISION);
+    let applied = ok(kubectl(
+        &server,
+        &["apply", "-f", manifest.to_str().unwrap()],
+    ));
+    assert_eq!(
+        applied.lines().collect::<Vec<_>>(),
+        [
+            "podtemplate/worker created",
+            "controllerrevision.apps/web-6d4b7c created"
+        ]
+    );
+    let templates = table_rows(&ok(kubectl(&server, &["get", "podtemplates"])));
+    assert_eq!(
+        templates[0],
+        ["NAME", "CONTAINERS", "IMAGES", "POD", "LABELS"]
+    );
+    assert_eq!(
+        templates[1],
+        ["worker", "work", "busybox:1.36", "app=worker"]
+    );
+    let revisions = table_rows(&ok(kubectl(&server, &["get", "controllerrevisions"])));
+    assert_eq!(revisions[0], ["NAME", "CONTROLLER", "REVISION", "AGE"]);
+    assert_eq!(
+        revisions[1][..3],
+        ["web-6d4b7c", "statefulset.apps/web", "2"]
+    );
+
+    // The template was defaulted as a workload's and counts its changes.
+    let path = "/api/v1/namespaces/default/podtemplates/worker";
+    let (_, mut template) = server.get(path).await;
+    assert_eq!(template["template"]["spec"]["restartPolicy"], "Always");
+    assert_eq!(template["metadata"]["generation"], 1);
+    template["template"]["spec"]["containers"][0]["image"] = "busybox:1.37".into();
+    let (code, changed) = server.put(path, &template).await;
+    assert_eq!(code, 200, "{changed}");
+    assert_eq!(changed["metadata"]["generation"], 2);
+
+    // A revision's data never changes.
+    let path = "/apis/apps/v1/namespaces/default/controllerrevisions/web-6d4b7c";
+    let (_, mut revision) = server.get(path).await;
+    revision["data"]["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:1.28".into();
+    let (code, refused) = server.put(path, &revision).await;
+    assert_eq!(code, 422, "{refused}");
+    assert_eq!(refused["details"]["causes"][0]["field"], "data");
+    assert_eq!(
+        refused["details"]["causes"][0]["reason"],
+        "FieldValueInvalid"
+    );
+}

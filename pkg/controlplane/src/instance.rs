@@ -38,6 +38,7 @@ use crate::controller::service_account::ServiceAccountController;
 use crate::controller::service_repair::{self, ServiceRepair};
 use crate::rbac::index::Kind;
 use crate::rbac::{EscalationCheck, RbacIndex, bootstrap_policy, reconcile};
+use crate::registry::apps::controller_revision::ControllerRevisionStrategy;
 use crate::registry::apps::daemonset::DaemonSetStrategy;
 use crate::registry::apps::deployment::DeploymentStrategy;
 use crate::registry::apps::replicaset::ReplicaSetStrategy;
@@ -54,6 +55,7 @@ use crate::registry::core::event::EventStrategy;
 use crate::registry::core::namespace::NamespaceStrategy;
 use crate::registry::core::node::NodeStrategy;
 use crate::registry::core::pod::PodStrategy;
+use crate::registry::core::pod_template::PodTemplateStrategy;
 use crate::registry::core::replication_controller::ReplicationControllerStrategy;
 use crate::registry::core::secret::SecretStrategy;
 use crate::registry::core::service::ServiceStrategy;
@@ -220,6 +222,7 @@ impl Instance {
             storage.clone(),
         )));
         let endpoints = resources.add(stores.of(EndpointsStrategy));
+        resources.add(stores.of(PodTemplateStrategy));
         resources.add(stores.of(ReplicationControllerStrategy));
         resources.add(stores.of(ConfigMapStrategy));
         let secrets = resources.add(stores.of(SecretStrategy));
@@ -230,6 +233,7 @@ impl Instance {
         resources.add(stores.of(ReplicaSetStrategy));
         resources.add(stores.of(StatefulSetStrategy));
         resources.add(stores.of(DaemonSetStrategy));
+        resources.add(stores.of(ControllerRevisionStrategy));
         if let Some(issuer) = &accounts.token_issuer {
             resources.add_subresource(TokenRest {
                 service_accounts: service_accounts.clone(),

@@ -1,16 +1,17 @@
 //! The workload Tables: replication controllers, deployments, replica
 //! sets, stateful sets and daemon sets (replica counts, and the wide
-//! containers, images and selector).
+//! containers, images and selector), and what they are made from: pod
+//! templates and controller revisions.
 
 use std::sync::LazyLock;
 
 use apiserver::registry::table::{ColumnDefinition, field_description};
 use k8s_openapi::api::apps::v1::{
-    DaemonSet, DaemonSetSpec, DaemonSetStatus, Deployment, DeploymentSpec, DeploymentStatus,
-    ReplicaSet, ReplicaSetSpec, ReplicaSetStatus, StatefulSet, StatefulSetSpec,
+    ControllerRevision, DaemonSet, DaemonSetSpec, DaemonSetStatus, Deployment, DeploymentSpec,
+    DeploymentStatus, ReplicaSet, ReplicaSetSpec, ReplicaSetStatus, StatefulSet, StatefulSetSpec,
 };
 use k8s_openapi::api::core::v1::{
-    PodSpec, PodTemplateSpec, ReplicationController, ReplicationControllerSpec,
+    PodSpec, PodTemplate, PodTemplateSpec, ReplicationController, ReplicationControllerSpec,
     ReplicationControllerStatus,
 };
 use k8s_openapi::chrono::{DateTime, Utc};
@@ -248,6 +249,83 @@ pub fn daemon_set_row(set: &DaemonSet, now: DateTime<Utc>) -> Vec<Value> {
         containers,
         images,
         Value::from(format_label_selector(Some(&spec.selector))),
+    ]
+}
+
+/// The controller revision columns.
+pub fn controller_revision_columns() -> &'static [ColumnDefinition] {
+    static COLUMNS: LazyLock<Vec<ColumnDefinition>> = LazyLock::new(|| {
+        vec![
+            ColumnDefinition::name(),
+            ColumnDefinition::new("Controller", "string", "Controller of the object"),
+            ColumnDefinition::new(
+                "Revision",
+                "string",
+                field_description::<ControllerRevision>("revision"),
+            ),
+            ColumnDefinition::age(),
+        ]
+    });
+    &COLUMNS
+}
+
+/// Name, the controller as `kind.group/name` (`<none>` without one), the
+/// revision, age.
+pub fn controller_revision_row(revision: &ControllerRevision, now: DateTime<Utc>) -> Vec<Value> {
+    let controller = revision
+        .metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .find(|owner| owner.controller == Some(true))
+        .map_or_else(
+            || "<none>".to_string(),
+            |owner| {
+                let group = owner
+                    .api_version
+                    .rsplit_once('/')
+                    .map_or("", |(group, _)| group);
+                let kind = owner.kind.to_lowercase();
+                match group {
+                    "" => format!("{kind}/{}", owner.name),
+                    group => format!("{kind}.{group}/{}", owner.name),
+                }
+            },
+        );
+    vec![
+        name_cell(&revision.metadata),
+        Value::from(controller),
+        Value::from(revision.revision),
+        age_cell(&revision.metadata, now),
+    ]
+}
+
+/// The pod template columns.
+pub fn pod_template_columns() -> &'static [ColumnDefinition] {
+    static COLUMNS: LazyLock<Vec<ColumnDefinition>> = LazyLock::new(|| {
+        vec![
+            ColumnDefinition::name(),
+            ColumnDefinition::new("Containers", "string", CONTAINERS),
+            ColumnDefinition::new("Images", "string", IMAGES),
+            ColumnDefinition::new("Pod Labels", "string", "The labels for the pod template."),
+        ]
+    });
+    &COLUMNS
+}
+
+/// Name, the template's containers and images, its labels.
+pub fn pod_template_row(template: &PodTemplate) -> Vec<Value> {
+    let [names, images] = template_cells(template.template.as_ref());
+    let labels = template
+        .template
+        .as_ref()
+        .and_then(|template| template.metadata.as_ref())
+        .and_then(|meta| meta.labels.as_ref());
+    vec![
+        name_cell(&template.metadata),
+        names,
+        images,
+        Value::from(format_labels(labels)),
     ]
 }
 

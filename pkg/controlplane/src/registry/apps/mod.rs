@@ -1,5 +1,6 @@
 //! The `apps/v1` group's kinds.
 
+pub mod controller_revision;
 pub mod daemonset;
 pub mod deployment;
 pub mod replicaset;

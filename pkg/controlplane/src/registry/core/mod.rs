@@ -7,6 +7,7 @@ pub mod event;
 pub mod namespace;
 pub mod node;
 pub mod pod;
+pub mod pod_template;
 pub mod replication_controller;
 pub mod secret;
 pub mod service;
