@@ -396,3 +396,81 @@ async fn pod_templates_and_controller_revisions() {
         "FieldValueInvalid"
     );
 }
+
+const ENDPOINT_SLICE: &str = "apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: web-x7k2p
+  labels:
+    kubernetes.io/service-name: web
+addressType: IPv4
+ports:
+- name: http
+  port: 80
+- port: 8443
+  protocol: TCP
+endpoints:
+- addresses: [\"10.1.0.1\"]
+  conditions:
+    ready: true
+  nodeName: node-1
+- addresses: [\"10.1.0.2\"]
+- addresses: [\"10.1.0.3\"]
+- addresses: [\"10.1.0.4\"]
+";
+
+#[tokio::test]
+async fn endpoint_slices() {
+    let server = Server::start().await;
+    let manifest = file(&server, "slice.yaml", ENDPOINT_SLICE);
+    let applied = ok(kubectl(
+        &server,
+        &["apply", "-f", manifest.to_str().unwrap()],
+    ));
+    assert_eq!(
+        applied.trim(),
+        "endpointslice.discovery.k8s.io/web-x7k2p created"
+    );
+    let table = table_rows(&ok(kubectl(
+        &server,
+        &[
+            "get",
+            "endpointslices",
+            "-l",
+            "kubernetes.io/service-name=web",
+        ],
+    )));
+    assert_eq!(
+        table[0],
+        ["NAME", "ADDRESSTYPE", "PORTS", "ENDPOINTS", "AGE"]
+    );
+    assert_eq!(
+        table[1][..6],
+        [
+            "web-x7k2p",
+            "IPv4",
+            "80,8443",
+            "10.1.0.1,10.1.0.2,10.1.0.3",
+            "+",
+            "1"
+        ]
+    );
+    let path = "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices/web-x7k2p";
+    let (_, mut slice) = server.get(path).await;
+    assert_eq!(
+        slice["ports"][1]["name"], "",
+        "a port's name defaults to empty"
+    );
+    assert_eq!(slice["ports"][0]["protocol"], "TCP");
+    slice["addressType"] = "IPv6".into();
+    let (code, refused) = server.put(path, &slice).await;
+    assert_eq!(code, 422, "{refused}");
+    let causes: Vec<&str> = refused["details"]["causes"]
+        .as_array()
+        .expect("causes")
+        .iter()
+        .filter_map(|cause| cause["field"].as_str())
+        .collect();
+    assert!(causes.contains(&"addressType"), "{refused}");
+    assert!(causes.contains(&"endpoints[0].addresses[0]"), "{refused}");
+}

@@ -62,6 +62,7 @@ use crate::registry::core::service::ServiceStrategy;
 use crate::registry::core::service::ipallocator;
 use crate::registry::core::service_account::ServiceAccountStrategy;
 use crate::registry::core::service_account::token::TokenRest;
+use crate::registry::discovery::endpoint_slice::EndpointSliceStrategy;
 use crate::registry::rbac::cluster_role::ClusterRoleStrategy;
 use crate::registry::rbac::cluster_role_binding::ClusterRoleBindingStrategy;
 use crate::registry::rbac::role::RoleStrategy;
@@ -259,6 +260,7 @@ impl Instance {
         let role_bindings = resources.add(stores.of(RoleBindingStrategy::new(escalation.clone())));
         let roles = resources.add(stores.of(RoleStrategy::new(escalation)));
         resources.add(stores.of(LeaseStrategy));
+        resources.add(stores.of(EndpointSliceStrategy));
 
         let (existing, _) = services
             .list_objects(None)

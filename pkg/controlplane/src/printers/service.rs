@@ -1,12 +1,14 @@
-//! The service and endpoints Tables (`printService`, `printEndpoints`):
-//! type, cluster IP, external IPs by service type, ports with node ports,
-//! and the first endpoints `ip:port` with `+ N more...`.
+//! The service, endpoints and endpoint slice Tables (`printService`,
+//! `printEndpoints`, `printEndpointSlice`): type, cluster IP, external IPs
+//! by service type, ports with node ports, and the first endpoints
+//! `ip:port` (or a slice's first ports and addresses) with `+ N more...`.
 
 use std::collections::BTreeSet;
 use std::sync::LazyLock;
 
 use apiserver::registry::table::{ColumnDefinition, field_description};
 use k8s_openapi::api::core::v1::{Endpoints, Service, ServiceSpec};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::chrono::{DateTime, Utc};
 use serde_json::Value;
 
@@ -167,6 +169,79 @@ pub fn endpoints_row(endpoints: &Endpoints, now: DateTime<Utc>) -> Vec<Value> {
         Value::from(format_endpoints(endpoints)),
         age_cell(&endpoints.metadata, now),
     ]
+}
+
+/// The endpoint slice columns.
+pub fn endpoint_slice_columns() -> &'static [ColumnDefinition] {
+    static COLUMNS: LazyLock<Vec<ColumnDefinition>> = LazyLock::new(|| {
+        vec![
+            ColumnDefinition::name(),
+            ColumnDefinition::new(
+                "AddressType",
+                "string",
+                field_description::<EndpointSlice>("addressType"),
+            ),
+            ColumnDefinition::new(
+                "Ports",
+                "string",
+                field_description::<EndpointSlice>("ports"),
+            ),
+            ColumnDefinition::new(
+                "Endpoints",
+                "string",
+                field_description::<EndpointSlice>("endpoints"),
+            ),
+            ColumnDefinition::age(),
+        ]
+    });
+    &COLUMNS
+}
+
+/// Name, address type, the first three ports (number, else name, else
+/// `*`) and addresses, each with `+ N more...` (`<unset>` when none), age.
+pub fn endpoint_slice_row(slice: &EndpointSlice, now: DateTime<Utc>) -> Vec<Value> {
+    let ports = slice
+        .ports
+        .iter()
+        .flatten()
+        .map(|port| match (port.port, &port.name) {
+            (Some(number), _) => number.to_string(),
+            (None, Some(name)) => name.clone(),
+            (None, None) => "*".to_string(),
+        });
+    let addresses = slice
+        .endpoints
+        .iter()
+        .flat_map(|endpoint| endpoint.addresses.iter().cloned());
+    vec![
+        name_cell(&slice.metadata),
+        Value::from(slice.address_type.clone()),
+        Value::from(first_three_and_more(ports)),
+        Value::from(first_three_and_more(addresses)),
+        age_cell(&slice.metadata, now),
+    ]
+}
+
+/// `listWithMoreString`: up to three values joined by `,`, then
+/// `+ N more...`; `<unset>` for none.
+fn first_three_and_more(values: impl Iterator<Item = String>) -> String {
+    const MAX: usize = 3;
+    let mut shown = Vec::new();
+    let mut count = 0;
+    for value in values {
+        if shown.len() < MAX {
+            shown.push(value);
+        }
+        count += 1;
+    }
+    let joined = shown.join(",");
+    if count > MAX {
+        format!("{joined} + {} more...", count - MAX)
+    } else if joined.is_empty() {
+        "<unset>".to_string()
+    } else {
+        joined
+    }
 }
 
 #[cfg(test)]

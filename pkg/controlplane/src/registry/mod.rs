@@ -5,4 +5,5 @@ pub mod authentication;
 pub mod authorization;
 pub mod coordination;
 pub mod core;
+pub mod discovery;
 pub mod rbac;
