@@ -977,3 +977,55 @@ async fn a_list_longer_than_a_storage_page_is_streamed_whole_at_one_revision() {
     }
     assert_eq!(paged, names(&list));
 }
+
+#[tokio::test]
+async fn a_scheduler_binds_a_pod_once_through_pods_binding() {
+    let server = Server::start().await;
+    let pods = "/api/v1/namespaces/default/pods";
+    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web"},
+                     "spec": {"containers": [{"name": "nginx", "image": "nginx:1.27"}]}});
+    let (code, created) = server.post(pods, &pod).await;
+    assert_eq!(code, 201, "{created}");
+    let binding = |node: &str| {
+        json!({"apiVersion": "v1", "kind": "Binding",
+               "metadata": {"name": "web", "annotations": {"scheduled-by": "test"}},
+               "target": {"apiVersion": "v1", "kind": "Node", "name": node}})
+    };
+    let path = format!("{pods}/web/binding");
+    let (code, answer) = server.post(&path, &binding("node-1")).await;
+    assert_eq!(code, 201, "{answer}");
+    assert_eq!(answer["kind"], "Status");
+    assert_eq!(answer["status"], "Success");
+    let (_, bound) = server.get(&format!("{pods}/web")).await;
+    assert_eq!(bound["spec"]["nodeName"], "node-1");
+    assert_eq!(bound["metadata"]["annotations"]["scheduled-by"], "test");
+    let scheduled: Vec<&Value> = bound["status"]["conditions"]
+        .as_array()
+        .expect("conditions")
+        .iter()
+        .filter(|c| c["type"] == "PodScheduled")
+        .collect();
+    assert_eq!(scheduled.len(), 1, "{bound}");
+    assert_eq!(scheduled[0]["status"], "True");
+
+    let (code, again) = server.post(&path, &binding("node-2")).await;
+    assert_eq!(code, 409, "{again}");
+    assert_eq!(
+        again["message"],
+        "Operation cannot be fulfilled on pods/binding \"web\": pod web is already assigned to node \"node-1\""
+    );
+    let (code, nameless) = server.post(&path, &binding("")).await;
+    assert_eq!(code, 422, "{nameless}");
+    let mut other = binding("node-3");
+    other["metadata"]["name"] = "db".into();
+    let (code, mismatch) = server.post(&path, &other).await;
+    assert_eq!(code, 400, "{mismatch}");
+    let (code, missing) = server
+        .post(&format!("{pods}/nobody/binding"), &{
+            let mut b = binding("node-1");
+            b["metadata"]["name"] = "nobody".into();
+            b
+        })
+        .await;
+    assert_eq!(code, 404, "{missing}");
+}

@@ -55,6 +55,7 @@ use crate::registry::core::event::EventStrategy;
 use crate::registry::core::namespace::NamespaceStrategy;
 use crate::registry::core::node::NodeStrategy;
 use crate::registry::core::pod::PodStrategy;
+use crate::registry::core::pod::binding::BindingRest;
 use crate::registry::core::pod_template::PodTemplateStrategy;
 use crate::registry::core::replication_controller::ReplicationControllerStrategy;
 use crate::registry::core::secret::SecretStrategy;
@@ -235,6 +236,7 @@ impl Instance {
         resources.add(stores.of(StatefulSetStrategy));
         resources.add(stores.of(DaemonSetStrategy));
         resources.add(stores.of(ControllerRevisionStrategy));
+        resources.add_subresource(BindingRest { pods: pods.clone() });
         if let Some(issuer) = &accounts.token_issuer {
             resources.add_subresource(TokenRest {
                 service_accounts: service_accounts.clone(),

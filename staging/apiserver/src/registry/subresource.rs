@@ -1,7 +1,8 @@
 //! Subresources served by a handler of their own rather than by the parent's
 //! store, and only created (upstream's `rest.NamedCreater`): `POST
 //! .../serviceaccounts/{name}/token` takes and answers an
-//! `authentication.k8s.io/v1` `TokenRequest`. A [`NamedCreate`] is the
+//! `authentication.k8s.io/v1` `TokenRequest`; `POST .../pods/{name}/binding`
+//! takes a `Binding` and answers a `Status`. A [`NamedCreate`] is the
 //! typed handler, [`NamedCreateRest`] serves it as the object-safe
 //! [`SubresourceRest`] the routes hold, and [`SubresourceKind`] is what
 //! discovery and OpenAPI say about it. The `status` and `scale`
@@ -78,6 +79,10 @@ pub trait NamedCreate: Send + Sync + 'static {
         + Send
         + Sync;
 
+    /// What it answers: the object itself (`TokenRequest`), or another
+    /// kind (`pods/binding` answers a success `Status`).
+    type Answer: Serialize + Send;
+
     /// The parent resource (`serviceaccounts`).
     fn parent(&self) -> &ResourceInfo;
 
@@ -99,7 +104,7 @@ pub trait NamedCreate: Send + Sync + 'static {
         user: &UserInfo,
         object: Self::Object,
         dry_run: bool,
-    ) -> Result<Created<Self::Object>, Status>;
+    ) -> Result<Created<Self::Answer>, Status>;
 }
 
 /// A subresource handler as the routes hold it, whatever its Rust type.
@@ -178,16 +183,17 @@ pub fn attach_create_subresources(
 /// problems as warnings when `opts` asks for them), hands it to `create`
 /// with the request's user, and answers 201 Created with the result as JSON
 /// and the decoding's warnings, then the handler's.
-pub(super) async fn answer_created<T, F, Fut>(
+pub(super) async fn answer_created<T, A, F, Fut>(
     body: &Body,
     opts: &WriteOptions,
     kind: &str,
     create: F,
 ) -> Result<Reply, Status>
 where
-    T: Serialize + DeserializeOwned,
+    T: DeserializeOwned,
+    A: Serialize,
     F: FnOnce(T, Arc<UserInfo>) -> Fut,
-    Fut: Future<Output = Result<Created<T>, Status>>,
+    Fut: Future<Output = Result<Created<A>, Status>>,
 {
     let body = without_status(body, kind)?;
     let (object, mut warnings) = decode_body::<T>(&body, opts.field_validation, kind)?;
@@ -289,6 +295,7 @@ pub(crate) mod testing {
     #[async_trait::async_trait]
     impl NamedCreate for EchoToken {
         type Object = TokenRequest;
+        type Answer = TokenRequest;
 
         fn parent(&self) -> &ResourceInfo {
             &self.parent

@@ -1,6 +1,7 @@
 //! Pods: the strategy (`pkg/registry/core/pod/strategy.go`), and the pod
 //! defaults and validation that the pod templates of workloads share.
 
+pub mod binding;
 pub mod defaults;
 pub mod qos;
 pub mod quantity;

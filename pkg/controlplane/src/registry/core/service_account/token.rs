@@ -180,6 +180,7 @@ impl TokenRest {
 #[async_trait::async_trait]
 impl NamedCreate for TokenRest {
     type Object = TokenRequest;
+    type Answer = TokenRequest;
 
     fn parent(&self) -> &ResourceInfo {
         self.service_accounts.info()
