@@ -63,6 +63,14 @@ pub struct ListOptions {
     pub output: Output,
 }
 
+impl ListOptions {
+    /// Whether a label or field selector narrows the list or watch (the
+    /// objects must then be decoded to be matched).
+    pub fn selects(&self) -> bool {
+        !self.label_selector.is_empty() || !self.field_selector.is_empty()
+    }
+}
+
 /// How a write reads and checks its body (`fieldValidation`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum FieldValidation {

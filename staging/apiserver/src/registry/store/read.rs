@@ -120,7 +120,7 @@ impl<S: Strategy> Store<S> {
                 }
             }
         }
-        let selects = !opts.label_selector.is_empty() || !opts.field_selector.is_empty();
+        let selects = opts.selects();
         let full = |items: &Vec<Listed<S::Object>>| {
             opts.limit.is_some_and(|limit| items.len() >= limit.get())
         };

@@ -252,10 +252,7 @@ impl<S: Strategy> Watcher<S> {
     /// (`None` for other watches and bytes of another shape).
     fn unfiltered_line(&self, event: &WatchEvent, revision: Revision) -> Option<Bytes> {
         let opts = &self.opts;
-        if !opts.label_selector.is_empty()
-            || !opts.field_selector.is_empty()
-            || !matches!(opts.output, Output::Object)
-        {
+        if opts.selects() || !matches!(opts.output, Output::Object) {
             return None;
         }
         let (kind, kv) = match event {
