@@ -256,7 +256,7 @@ fn container_release_is_reproducible_hermetic_and_runs_on_both_platforms() {
         .filter_map(|line| line.split_once('|'))
         .map(|(name, version)| (name.to_owned(), serde_json::Value::from(version)))
         .collect();
-    assert!(installed.contains_key("rustc:amd64"), "{listed}");
+    assert!(installed.contains_key("rustc-web:amd64"), "{listed}");
     assert_eq!(
         image["packages"]
             .as_object()

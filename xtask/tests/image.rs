@@ -265,9 +265,9 @@ fn run(command: &mut Command, what: &str) -> Output {
 }
 
 /// A snapshot-archive layout under `root/archive/debian/<timestamp>/`: every
-/// `.deb` of `packages` in the `trixie` suite for amd64 and arm64, an empty
-/// `trixie-backports`, Release files signed by a key made here. Returns the
-/// keyring that verifies it.
+/// `.deb` of `packages` in the `trixie` suite for amd64 and arm64, its
+/// Release file signed by a key made here. Returns the keyring that verifies
+/// it.
 fn build_mirror(root: &Path, timestamp: &str, packages: &Path) -> PathBuf {
     let archive = root.join("archive/debian").join(timestamp);
     let pool = archive.join("pool/main");
@@ -306,50 +306,45 @@ fn build_mirror(root: &Path, timestamp: &str, packages: &Path) -> PathBuf {
         "gpg --quick-generate-key",
     );
 
-    for (suite, with_packages) in [("trixie", true), ("trixie-backports", false)] {
-        let dists = archive.join("dists").join(suite);
-        for arch in ["amd64", "arm64"] {
-            let dir = dists.join("main").join(format!("binary-{arch}"));
-            std::fs::create_dir_all(&dir).unwrap();
-            let index = if with_packages {
-                run(
-                    Command::new("apt-ftparchive").current_dir(&archive).args([
-                        "--arch",
-                        arch,
-                        "packages",
-                        "pool/main",
-                    ]),
-                    "apt-ftparchive packages",
-                )
-                .stdout
-            } else {
-                Vec::new()
-            };
-            std::fs::write(dir.join("Packages"), index).unwrap();
-        }
-        let release = run(
-            Command::new("apt-ftparchive")
-                .current_dir(&dists)
-                .arg("-o")
-                .arg(format!("APT::FTPArchive::Release::Codename={suite}"))
-                .arg("-o")
-                .arg(format!("APT::FTPArchive::Release::Suite={suite}"))
-                .args([
-                    "-o",
-                    "APT::FTPArchive::Release::Architectures=amd64 arm64",
-                    "-o",
-                    "APT::FTPArchive::Release::Components=main",
-                    "release",
-                    ".",
-                ]),
-            "apt-ftparchive release",
+    let suite = "trixie";
+    let dists = archive.join("dists").join(suite);
+    for arch in ["amd64", "arm64"] {
+        let dir = dists.join("main").join(format!("binary-{arch}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let index = run(
+            Command::new("apt-ftparchive").current_dir(&archive).args([
+                "--arch",
+                arch,
+                "packages",
+                "pool/main",
+            ]),
+            "apt-ftparchive packages",
         )
         .stdout;
-        std::fs::write(dists.join("Release"), release).unwrap();
-        let mut sign = gpg(&["--yes", "--clearsign", "--output"]);
-        sign.arg(dists.join("InRelease")).arg(dists.join("Release"));
-        run(&mut sign, "gpg --clearsign");
+        std::fs::write(dir.join("Packages"), index).unwrap();
     }
+    let release = run(
+        Command::new("apt-ftparchive")
+            .current_dir(&dists)
+            .arg("-o")
+            .arg(format!("APT::FTPArchive::Release::Codename={suite}"))
+            .arg("-o")
+            .arg(format!("APT::FTPArchive::Release::Suite={suite}"))
+            .args([
+                "-o",
+                "APT::FTPArchive::Release::Architectures=amd64 arm64",
+                "-o",
+                "APT::FTPArchive::Release::Components=main",
+                "release",
+                ".",
+            ]),
+        "apt-ftparchive release",
+    )
+    .stdout;
+    std::fs::write(dists.join("Release"), release).unwrap();
+    let mut sign = gpg(&["--yes", "--clearsign", "--output"]);
+    sign.arg(dists.join("InRelease")).arg(dists.join("Release"));
+    run(&mut sign, "gpg --clearsign");
     let keyring = root.join("mirror-keyring.gpg");
     let exported = run(&mut gpg(&["--export"]), "gpg --export").stdout;
     std::fs::write(&keyring, exported).unwrap();

@@ -21,12 +21,13 @@ pub const SNAPSHOT_ENV: &str = "KUBE_CROSS_SNAPSHOT";
 /// default the keys apt on this machine trusts.
 pub const KEYRING_ENV: &str = "KUBE_CROSS_KEYRING";
 
-/// The suites the image is made from: the Debian release, and its backports
-/// for the Rust toolchain.
+/// The suite the image is made from: the Debian release alone. Its Rust is
+/// `rustc-web`, the toolchain Debian keeps current within the stable release;
+/// a stable release moves only at point releases, which publish every
+/// architecture at once, so the native and arm64 standard libraries never
+/// stand at two versions (backports publishes each architecture when it is
+/// built, and its amd64 toolchain can be a version ahead for days).
 pub const SUITE: &str = "trixie";
-pub const SUITES: [&str; 2] = ["trixie", "trixie-backports"];
-/// The suite whose versions win over the release's (the Rust toolchain).
-pub const PREFERRED_SUITE: &str = "trixie-backports";
 
 /// One archive to install the image's packages from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,16 +89,13 @@ impl Archive {
         })
     }
 
-    /// One-line apt sources for the image's suites.
+    /// One-line apt sources for the image's suite.
     pub fn source_lines(&self) -> Vec<String> {
         let options = match &self.keyring {
             Some(keyring) => format!("[signed-by={}] ", keyring.display()),
             None => String::new(),
         };
-        SUITES
-            .iter()
-            .map(|suite| format!("deb {options}{} {suite} main", self.url))
-            .collect()
+        vec![format!("deb {options}{} {SUITE} main", self.url)]
     }
 
     /// `Debian's archive at URL (from ORIGIN)`, for messages.
@@ -461,10 +459,7 @@ Signed-By:
         };
         assert_eq!(
             archive.source_lines(),
-            [
-                "deb [signed-by=/k.gpg] http://mirror.example/debian trixie main",
-                "deb [signed-by=/k.gpg] http://mirror.example/debian trixie-backports main",
-            ]
+            ["deb [signed-by=/k.gpg] http://mirror.example/debian trixie main",]
         );
         assert!(check_url("ftp://x").is_err());
         assert!(check_url("http://x/ y").is_err());

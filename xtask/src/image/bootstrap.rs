@@ -182,14 +182,10 @@ fn package_cache() -> Result<Option<PathBuf>> {
 /// is removed or fixed: apt's sources and options, resolv.conf, hostname
 /// (mmdebstrap itself drops logs, caches, lists and machine-id).
 fn mmdebstrap_args(plan: &Plan<'_>, out: &Path, cache: Option<&Path>) -> Vec<String> {
-    let preference = super::resolve::backports_preference().replace('\n', "\\n");
     let mut args = vec![
         "--variant=apt".to_owned(),
         "--format=tar".to_owned(),
         format!("--architectures={}", ARCHITECTURES.join(",")),
-        format!(
-            "--setup-hook=mkdir -p \"$1\"/etc/apt/preferences.d && printf '{preference}' > \"$1\"/etc/apt/preferences.d/backports"
-        ),
         format!(
             "--include={}",
             plan.packages

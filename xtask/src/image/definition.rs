@@ -17,6 +17,8 @@ use crate::workspace::Workspace;
 /// packages for (the arm64 standard library through multiarch).
 pub const NATIVE_ARCH: &str = "amd64";
 pub const ARCHITECTURES: [&str; 2] = ["amd64", "arm64"];
+/// The Rust compiler's package: its version names the image's `VERSION`.
+pub const RUSTC_PACKAGE: &str = "rustc-web";
 
 /// `packages.txt`'s directive naming the archive state the pins come from.
 const SNAPSHOT_DIRECTIVE: &str = "# snapshot=";
@@ -230,6 +232,17 @@ pub fn parse_packages(text: &str) -> Result<(Vec<PackagePin>, Snapshot)> {
     if packages.is_empty() {
         bail!("no packages listed");
     }
+    for pin in &packages {
+        if let Some(twin) = packages
+            .iter()
+            .find(|other| other.name == pin.name && other.version != pin.version)
+        {
+            bail!(
+                "{pin} and {twin}: a package installed for two architectures must be pinned at one \
+                 version (dpkg refuses two versions of a Multi-Arch: same package)"
+            );
+        }
+    }
     let snapshot = snapshot.context(
         "no `# snapshot=YYYYMMDDTHHMMSSZ` line: it records the archive state the pins come from \
          (`cargo xtask image update` writes it)",
@@ -345,6 +358,14 @@ gcc=4:14.2.0-1
         // The native architecture is the unqualified name.
         let (pins, _) = parse_packages("# snapshot=20261203T183012Z\nlibc6:amd64=2\n").unwrap();
         assert_eq!(pins[0].apt_name(), "libc6");
+        let err = format!(
+            "{:#}",
+            parse_packages("# snapshot=20261203T183012Z\nstd=2\nstd:arm64=1\n").unwrap_err()
+        );
+        assert!(
+            err.contains("std=2 and std:arm64=1") && err.contains("one version"),
+            "{err}"
+        );
     }
 
     #[test]

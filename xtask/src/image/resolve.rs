@@ -1,8 +1,8 @@
 //! Which versions an archive serves: apt run against a private state
-//! directory (this machine's apt state untouched) with the image's suites,
-//! architectures and backports preference, then `apt-cache policy` for the
-//! definition's packages. Tells whether every pin is still there and what the
-//! current version of each package is.
+//! directory (this machine's apt state untouched) with the image's suite and
+//! architectures, then `apt-cache policy` for the definition's packages.
+//! Tells whether every pin is still there and which versions to move to,
+//! keeping packages that must share a version together.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -10,14 +10,8 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use xshell::{Shell, cmd};
 
-use super::apt_sources::{Archive, ArchiveKind, PREFERRED_SUITE};
+use super::apt_sources::{Archive, ArchiveKind};
 use super::definition::{ARCHITECTURES, NATIVE_ARCH, PackagePin};
-
-/// apt's preference that makes the backports suite win (the Rust toolchain
-/// lives there); the same file goes into the image.
-pub fn backports_preference() -> String {
-    format!("Package: *\nPin: release n={PREFERRED_SUITE}\nPin-Priority: 990\n")
-}
 
 /// What an archive serves of one pinned package.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +21,8 @@ pub struct Resolved {
     pub pinned_available: bool,
     /// The version apt would install today (`None`: the package is gone).
     pub candidate: Option<String>,
+    /// Every version the archive serves, newest first (apt's order).
+    pub versions: Vec<String>,
 }
 
 /// The answer for a whole definition.
@@ -44,38 +40,97 @@ impl Resolution {
             .collect()
     }
 
-    /// Every package at the version apt would install today.
+    /// Every package at the newest version it can move to today.
     pub fn current_pins(&self) -> Result<Vec<PackagePin>> {
-        self.packages.iter().map(Resolved::current_pin).collect()
+        self.choose(|_| false)
     }
 
     /// Every package at its pinned version where the archive still serves
-    /// it, else at its current one.
+    /// it (to every package pinned with it), else at its current one.
     pub fn pins_or_current(&self) -> Result<Vec<PackagePin>> {
-        self.packages
+        self.choose(|group| group.iter().all(|r| r.pinned_available))
+    }
+
+    /// Picks a version for each lockstep group: the pins where `keep_pins`
+    /// says so, else the newest version every member is served at.
+    fn choose(&self, keep_pins: impl Fn(&[&Resolved]) -> bool) -> Result<Vec<PackagePin>> {
+        let mut chosen: BTreeMap<&str, String> = BTreeMap::new();
+        for group in self.lockstep_groups() {
+            let version = if keep_pins(&group) {
+                group[0].pin.version.clone()
+            } else {
+                lockstep_version(&group)?
+            };
+            chosen.insert(&group[0].pin.version, version);
+        }
+        Ok(self
+            .packages
             .iter()
-            .map(|r| {
-                if r.pinned_available {
-                    Ok(r.pin.clone())
-                } else {
-                    r.current_pin()
-                }
-            })
-            .collect()
+            .map(|r| r.pin.with_version(&chosen[r.pin.version.as_str()]))
+            .collect())
+    }
+
+    /// Packages pinned at one version move together: they are one source
+    /// package's binaries (rustc needs its own standard library) or a
+    /// library and its foreign-architecture twin, which dpkg refuses at two
+    /// versions.
+    fn lockstep_groups(&self) -> Vec<Vec<&Resolved>> {
+        let mut groups: BTreeMap<&str, Vec<&Resolved>> = BTreeMap::new();
+        for resolved in &self.packages {
+            groups
+                .entry(&resolved.pin.version)
+                .or_default()
+                .push(resolved);
+        }
+        groups.into_values().collect()
     }
 }
 
-impl Resolved {
-    fn current_pin(&self) -> Result<PackagePin> {
-        match &self.candidate {
-            Some(version) => Ok(self.pin.with_version(version)),
-            None => bail!(
-                "the archive has no {} at any version: remove it from images/kube-cross/packages.txt \
-                 or name what replaced it",
-                self.pin.apt_name()
-            ),
-        }
+/// The newest version every member of a lockstep group is served at, looked
+/// for from the first member's candidate down to the pinned version (never
+/// older than the pins). Fails when the archive has the members at different
+/// versions only, as while a new upload is built for one architecture and
+/// not yet for the other.
+fn lockstep_version(group: &[&Resolved]) -> Result<String> {
+    let first = group[0];
+    let Some(candidate) = &first.candidate else {
+        bail!(
+            "the archive has no {} at any version: remove it from images/kube-cross/packages.txt \
+             or name what replaced it",
+            first.pin.apt_name()
+        );
+    };
+    let pinned = &first.pin.version;
+    // apt lists versions newest first: try the candidate, then the ones
+    // between it and the pinned one. Without the pinned one in the list
+    // nothing tells which versions are older than it, so only the candidate.
+    let position = |version: &String| first.versions.iter().position(|v| v == version);
+    let newest_first: Vec<&String> = match (position(candidate), position(pinned)) {
+        (Some(from), Some(to)) if from <= to => first.versions[from..=to].iter().collect(),
+        _ => vec![candidate],
+    };
+    if let Some(version) = newest_first
+        .into_iter()
+        .find(|version| group.iter().all(|r| r.versions.contains(version)))
+    {
+        return Ok(version.clone());
     }
+    let served: Vec<String> = group
+        .iter()
+        .map(|r| {
+            format!(
+                "{} at {}",
+                r.pin.apt_name(),
+                r.candidate.as_deref().unwrap_or("no version")
+            )
+        })
+        .collect();
+    bail!(
+        "packages pinned together at {pinned} have no common version in the archive today ({}): \
+         they must be installed at one version, so the archive is between two uploads (one built \
+         for some architectures only); try again when it has caught up",
+        served.join(", ")
+    )
 }
 
 /// Asks `archive` for the definition's packages. Fails when the archive
@@ -93,6 +148,7 @@ pub fn resolve(archive: &Archive, packages: &[PackagePin]) -> Result<Resolution>
                 pin: pin.clone(),
                 pinned_available: known.is_some_and(|p| p.versions.contains(&pin.version)),
                 candidate: known.and_then(|p| p.candidate.clone()),
+                versions: known.map(|p| p.versions.clone()).unwrap_or_default(),
             }
         })
         .collect();
@@ -114,7 +170,6 @@ impl PrivateApt {
         let root = dir.path();
         for sub in [
             "etc/apt/apt.conf.d",
-            "etc/apt/preferences.d",
             "etc/apt/sources.list.d",
             "var/lib/apt/lists/partial",
             "var/cache/apt/archives/partial",
@@ -132,7 +187,6 @@ impl PrivateApt {
             "etc/apt/sources.list",
             archive.source_lines().join("\n") + "\n",
         )?;
-        write("etc/apt/preferences.d/backports", backports_preference())?;
         write("apt.conf", apt_config(root, archive.kind))?;
         Ok(PrivateApt {
             dir,
@@ -309,59 +363,113 @@ snapshot:
         assert!(!parsed.contains_key("hello"));
     }
 
+    /// `name[:arch]=pinned` served at `versions` (newest first), the first
+    /// of them being apt's candidate.
+    fn served(spec: &str, versions: &[&str]) -> Resolved {
+        let (name, pinned) = spec.split_once('=').unwrap();
+        let (name, arch) = match name.split_once(':') {
+            Some((name, arch)) => (name, Some(arch.to_owned())),
+            None => (name, None),
+        };
+        Resolved {
+            pin: PackagePin {
+                name: name.into(),
+                arch,
+                version: pinned.into(),
+            },
+            pinned_available: versions.contains(&pinned),
+            candidate: versions.first().map(|v| v.to_string()),
+            versions: versions.iter().map(|v| v.to_string()).collect(),
+        }
+    }
+
+    fn shown(pins: Result<Vec<PackagePin>>) -> Vec<String> {
+        pins.unwrap().iter().map(|p| p.to_string()).collect()
+    }
+
     #[test]
     fn resolution_names_what_is_gone() {
-        let pin = |spec: &str| {
-            let (name, version) = spec.split_once('=').unwrap();
-            PackagePin {
-                name: name.into(),
-                arch: None,
-                version: version.into(),
-            }
-        };
         let resolution = Resolution {
             packages: vec![
-                Resolved {
-                    pin: pin("rustc=1.96.1"),
-                    pinned_available: false,
-                    candidate: Some("1.97.1".into()),
-                },
-                Resolved {
-                    pin: pin("gcc=14"),
-                    pinned_available: true,
-                    candidate: Some("14".into()),
-                },
+                served("rustc=1.96.1", &["1.97.1", "1.85.1"]),
+                served("gcc=14", &["14"]),
             ],
         };
         assert_eq!(resolution.missing_pins().len(), 1);
-        let shown = |pins: Vec<PackagePin>| pins.iter().map(|p| p.to_string()).collect::<Vec<_>>();
+        assert_eq!(shown(resolution.current_pins()), ["rustc=1.97.1", "gcc=14"]);
         assert_eq!(
-            shown(resolution.current_pins().unwrap()),
-            ["rustc=1.97.1", "gcc=14"]
-        );
-        assert_eq!(
-            shown(resolution.pins_or_current().unwrap()),
+            shown(resolution.pins_or_current()),
             ["rustc=1.97.1", "gcc=14"]
         );
         let mut kept = resolution.clone();
-        kept.packages[1].candidate = Some("15".into());
-        assert_eq!(
-            shown(kept.pins_or_current().unwrap()),
-            ["rustc=1.97.1", "gcc=14"]
-        );
-        assert_eq!(
-            shown(kept.current_pins().unwrap()),
-            ["rustc=1.97.1", "gcc=15"]
-        );
+        kept.packages[1] = served("gcc=14", &["15", "14"]);
+        assert_eq!(shown(kept.pins_or_current()), ["rustc=1.97.1", "gcc=14"]);
+        assert_eq!(shown(kept.current_pins()), ["rustc=1.97.1", "gcc=15"]);
         let gone = Resolution {
-            packages: vec![Resolved {
-                pin: pin("hello=1"),
-                pinned_available: false,
-                candidate: None,
-            }],
+            packages: vec![served("hello=1", &[])],
         };
         let err = gone.current_pins().unwrap_err().to_string();
         assert!(err.contains("no hello at any version"), "{err}");
+    }
+
+    /// The toolchain's packages share one version: while the archive has a
+    /// new upload for amd64 only, they stay where every one of them is
+    /// served, and never go below the pins.
+    #[test]
+    fn packages_pinned_together_move_together() {
+        let toolchain = |arm64: &[&str]| Resolution {
+            packages: vec![
+                served("rustc=1.97", &["1.98", "1.97", "1.85"]),
+                served("libstd-rust-dev=1.97", &["1.98", "1.97", "1.85"]),
+                served("libstd-rust-dev:arm64=1.97", arm64),
+                served("gcc=14", &["15", "14"]),
+            ],
+        };
+        let lagging = toolchain(&["1.97", "1.85"]);
+        assert_eq!(
+            shown(lagging.current_pins()),
+            [
+                "rustc=1.97",
+                "libstd-rust-dev=1.97",
+                "libstd-rust-dev:arm64=1.97",
+                "gcc=15"
+            ]
+        );
+        let caught_up = toolchain(&["1.98", "1.85"]);
+        assert_eq!(
+            shown(caught_up.current_pins()),
+            [
+                "rustc=1.98",
+                "libstd-rust-dev=1.98",
+                "libstd-rust-dev:arm64=1.98",
+                "gcc=15"
+            ]
+        );
+        // The pins are gone where the archive keeps one version per suite
+        // and the new one is built for amd64 only: no set installs, and
+        // 1.85 (older than the pins) is not offered instead.
+        let mut skewed = toolchain(&["1.97", "1.85"]);
+        for resolved in &mut skewed.packages[..2] {
+            *resolved = served(&resolved.pin.to_string(), &["1.98", "1.85"]);
+        }
+        for choice in [skewed.current_pins(), skewed.pins_or_current()] {
+            let err = choice.unwrap_err().to_string();
+            assert!(err.contains("pinned together at 1.97"), "{err}");
+            assert!(
+                err.contains("rustc at 1.98") && err.contains("libstd-rust-dev:arm64 at 1.97"),
+                "{err}"
+            );
+        }
+        // With the pins still served, a group is kept whole.
+        assert_eq!(
+            shown(lagging.pins_or_current()),
+            [
+                "rustc=1.97",
+                "libstd-rust-dev=1.97",
+                "libstd-rust-dev:arm64=1.97",
+                "gcc=14"
+            ]
+        );
     }
 
     #[test]

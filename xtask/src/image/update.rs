@@ -38,7 +38,7 @@ pub fn update(engine: &Engine, ws: &Workspace) -> Result<()> {
     } else {
         let rustc = current
             .iter()
-            .find(|p| p.name == "rustc" && p.arch.is_none())
+            .find(|p| p.name == definition::RUSTC_PACKAGE && p.arch.is_none())
             .map(|p| definition::upstream_version(&p.version).to_owned())
             .unwrap_or_else(|| toolchain_of_version(&old.version));
         let version = definition::next_version(&old.version, &rustc, SUITE);
