@@ -40,7 +40,7 @@ PACKAGES = {
 }
 ROOTS = [("api::core::v1", k) for k in [
     "Namespace", "Pod", "Service", "Endpoints", "ReplicationController", "ConfigMap",
-    "Secret", "Event", "ServiceAccount", "Node"]] + \
+    "Secret", "Event", "ServiceAccount", "Node", "ResourceQuota"]] + \
     [("api::apps::v1", k) for k in ["Deployment", "ReplicaSet", "StatefulSet", "DaemonSet"]] + \
     [("api::autoscaling::v1", "Scale")] + \
     [("api::rbac::v1", k) for k in ["Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"]] + \

@@ -303,6 +303,93 @@ async fn leases_for_leader_election() {
     );
 }
 
+/// `kubectl create quota`, upstream's validation messages, the status
+/// written only through `/status` (as the quota controller writes it), and
+/// `kubectl get quota`'s used/hard columns.
+#[tokio::test]
+async fn resource_quotas_with_kubectl() {
+    let server = Server::start().await;
+    let created = ok(kubectl(
+        &server,
+        &[
+            "create",
+            "quota",
+            "compute",
+            "--hard=pods=4,requests.cpu=1,limits.memory=2Gi",
+            "--scopes=NotTerminating",
+        ],
+    ));
+    assert_eq!(created.trim(), "resourcequota/compute created");
+    // kubectl sends protobuf, with the quantity in its canonical form.
+    let refused = kubectl(&server, &["create", "quota", "bad", "--hard=pods=1.5"]);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("spec.hard[pods]: Invalid value: \"1500m\": must be an integer"),
+        "{stderr}"
+    );
+
+    let status = r#"{"status":{"hard":{"pods":"4","requests.cpu":"1","limits.memory":"2Gi"},"used":{"pods":"1","requests.cpu":"500m","limits.memory":"1Gi"}}}"#;
+    ok(kubectl(
+        &server,
+        &[
+            "patch",
+            "quota",
+            "compute",
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            status,
+        ],
+    ));
+    // The main resource changes the spec and keeps the status.
+    ok(kubectl(
+        &server,
+        &[
+            "patch",
+            "quota",
+            "compute",
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"hard":{"pods":"5"}},"status":{"used":{"pods":"3"}}}"#,
+        ],
+    ));
+    let (code, quota) = server
+        .get("/api/v1/namespaces/default/resourcequotas/compute")
+        .await;
+    assert_eq!(code, 200, "{quota}");
+    assert_eq!(quota["spec"]["hard"]["pods"], "5");
+    assert_eq!(quota["status"]["used"]["pods"], "1");
+
+    let table = ok(kubectl(&server, &["get", "quota"]));
+    let rows = table_rows(&table);
+    assert_eq!(rows[0], ["NAME", "AGE", "REQUEST", "LIMIT"], "{table}");
+    let row = table.lines().nth(1).unwrap_or_default();
+    assert!(row.starts_with("compute "), "{table}");
+    assert!(
+        row.contains("pods: 1/4, requests.cpu: 500m/1") && row.ends_with("limits.memory: 1Gi/2Gi"),
+        "{table}"
+    );
+
+    let rescoped = kubectl(
+        &server,
+        &[
+            "patch",
+            "quota",
+            "compute",
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"scopes":["Terminating"]}}"#,
+        ],
+    );
+    assert!(!rescoped.status.success());
+    let stderr = String::from_utf8_lossy(&rescoped.stderr);
+    assert!(
+        stderr.contains("spec.scopes: Invalid value: [\"Terminating\"]: field is immutable"),
+        "{stderr}"
+    );
+}
+
 const POD_TEMPLATE_AND_REVISION: &str = "apiVersion: v1
 kind: PodTemplate
 metadata:

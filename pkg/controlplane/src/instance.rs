@@ -58,6 +58,7 @@ use crate::registry::core::pod::PodStrategy;
 use crate::registry::core::pod::binding::BindingRest;
 use crate::registry::core::pod_template::PodTemplateStrategy;
 use crate::registry::core::replication_controller::ReplicationControllerStrategy;
+use crate::registry::core::resource_quota::ResourceQuotaStrategy;
 use crate::registry::core::secret::SecretStrategy;
 use crate::registry::core::service::ServiceStrategy;
 use crate::registry::core::service::ipallocator;
@@ -226,6 +227,7 @@ impl Instance {
         let endpoints = resources.add(stores.of(EndpointsStrategy));
         resources.add(stores.of(PodTemplateStrategy));
         resources.add(stores.of(ReplicationControllerStrategy));
+        resources.add(stores.of(ResourceQuotaStrategy));
         resources.add(stores.of(ConfigMapStrategy));
         let secrets = resources.add(stores.of(SecretStrategy));
         let events = resources.add(stores.of(EventStrategy));

@@ -16,6 +16,7 @@ pub mod config;
 pub mod coordination;
 pub mod core;
 pub mod pod;
+pub mod policy;
 pub mod rbac;
 pub mod service;
 pub mod workloads;

@@ -133,6 +133,7 @@ fn decode_kind(api_version: &str, kind: &str, raw: &[u8]) -> Result<Value, BodyE
         ("v1", "Event") => object::<core::Event>(api_version, kind, raw),
         ("v1", "ServiceAccount") => object::<core::ServiceAccount>(api_version, kind, raw),
         ("v1", "Node") => object::<core::Node>(api_version, kind, raw),
+        ("v1", "ResourceQuota") => object::<core::ResourceQuota>(api_version, kind, raw),
         ("apps/v1", "Deployment") => object::<apps::Deployment>(api_version, kind, raw),
         ("apps/v1", "ReplicaSet") => object::<apps::ReplicaSet>(api_version, kind, raw),
         ("apps/v1", "StatefulSet") => object::<apps::StatefulSet>(api_version, kind, raw),

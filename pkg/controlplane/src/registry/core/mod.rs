@@ -9,6 +9,7 @@ pub mod node;
 pub mod pod;
 pub mod pod_template;
 pub mod replication_controller;
+pub mod resource_quota;
 pub mod secret;
 pub mod service;
 pub mod service_account;

@@ -2852,6 +2852,35 @@ impl KubeJson for k8s_pb::api::core::v1::ResourceHealth {
     }
 }
 
+impl KubeJson for k8s_pb::api::core::v1::ResourceQuota {
+    fn kube_json(&self) -> Result<Value, BodyError> {
+        let mut object = Map::new();
+        message(&mut object, "metadata", &self.metadata)?;
+        message(&mut object, "spec", &self.spec)?;
+        message(&mut object, "status", &self.status)?;
+        Ok(Value::Object(object))
+    }
+}
+
+impl KubeJson for k8s_pb::api::core::v1::ResourceQuotaSpec {
+    fn kube_json(&self) -> Result<Value, BodyError> {
+        let mut object = Map::new();
+        message_map(&mut object, "hard", &self.hard)?;
+        scalar_list(&mut object, "scopes", &self.scopes);
+        message(&mut object, "scopeSelector", &self.scope_selector)?;
+        Ok(Value::Object(object))
+    }
+}
+
+impl KubeJson for k8s_pb::api::core::v1::ResourceQuotaStatus {
+    fn kube_json(&self) -> Result<Value, BodyError> {
+        let mut object = Map::new();
+        message_map(&mut object, "hard", &self.hard)?;
+        message_map(&mut object, "used", &self.used)?;
+        Ok(Value::Object(object))
+    }
+}
+
 impl KubeJson for k8s_pb::api::core::v1::ResourceRequirements {
     fn kube_json(&self) -> Result<Value, BodyError> {
         let mut object = Map::new();
@@ -2889,6 +2918,24 @@ impl KubeJson for k8s_pb::api::core::v1::ScaleIoVolumeSource {
         scalar(&mut object, "volumeName", &self.volume_name, Zero::Omit);
         scalar(&mut object, "fsType", &self.fs_type, Zero::Omit);
         scalar(&mut object, "readOnly", &self.read_only, Zero::Omit);
+        Ok(Value::Object(object))
+    }
+}
+
+impl KubeJson for k8s_pb::api::core::v1::ScopeSelector {
+    fn kube_json(&self) -> Result<Value, BodyError> {
+        let mut object = Map::new();
+        message_list(&mut object, "matchExpressions", &self.match_expressions)?;
+        Ok(Value::Object(object))
+    }
+}
+
+impl KubeJson for k8s_pb::api::core::v1::ScopedResourceSelectorRequirement {
+    fn kube_json(&self) -> Result<Value, BodyError> {
+        let mut object = Map::new();
+        scalar(&mut object, "scopeName", &self.scope_name, Zero::Keep);
+        scalar(&mut object, "operator", &self.operator, Zero::Keep);
+        scalar_list(&mut object, "values", &self.values);
         Ok(Value::Object(object))
     }
 }
