@@ -390,6 +390,73 @@ async fn resource_quotas_with_kubectl() {
     );
 }
 
+const LIMIT_RANGE: &str = "apiVersion: v1
+kind: LimitRange
+metadata:
+  name: bounds
+spec:
+  limits:
+  - type: Container
+    max:
+      cpu: \"2\"
+    min:
+      memory: 64Mi
+  - type: Pod
+    max:
+      memory: 4Gi
+";
+
+/// A limit range applied with kubectl, defaulted as upstream defaults a
+/// container item, listed with the default columns, refused with
+/// upstream's message when its bounds cross.
+#[tokio::test]
+async fn limit_ranges_with_kubectl() {
+    let server = Server::start().await;
+    let manifest = file(&server, "limits.yaml", LIMIT_RANGE);
+    let applied = ok(kubectl(
+        &server,
+        &["apply", "-f", manifest.to_str().unwrap()],
+    ));
+    assert_eq!(applied.trim(), "limitrange/bounds created");
+    let (code, range) = server
+        .get("/api/v1/namespaces/default/limitranges/bounds")
+        .await;
+    assert_eq!(code, 200, "{range}");
+    let container = &range["spec"]["limits"][0];
+    assert_eq!(container["default"], json!({"cpu": "2"}), "{range}");
+    assert_eq!(
+        container["defaultRequest"],
+        json!({"cpu": "2", "memory": "64Mi"}),
+        "{range}"
+    );
+    assert_eq!(range["spec"]["limits"][1].get("default"), None, "{range}");
+
+    let table = ok(kubectl(&server, &["get", "limits"]));
+    let rows = table_rows(&table);
+    assert_eq!(rows[0], ["NAME", "CREATED", "AT"], "{table}");
+    assert_eq!(rows[1][0], "bounds", "{table}");
+
+    let refused = kubectl(
+        &server,
+        &[
+            "patch",
+            "limitrange",
+            "bounds",
+            "--type=json",
+            "-p",
+            r#"[{"op":"add","path":"/spec/limits/0/min/cpu","value":"3"}]"#,
+        ],
+    );
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains(
+            "spec.limits[0].min[cpu]: Invalid value: \"3\": min value 3 is greater than max value 2"
+        ),
+        "{stderr}"
+    );
+}
+
 const POD_TEMPLATE_AND_REVISION: &str = "apiVersion: v1
 kind: PodTemplate
 metadata:

@@ -52,6 +52,7 @@ use crate::registry::coordination::lease::LeaseStrategy;
 use crate::registry::core::configmap::ConfigMapStrategy;
 use crate::registry::core::endpoints::EndpointsStrategy;
 use crate::registry::core::event::EventStrategy;
+use crate::registry::core::limit_range::LimitRangeStrategy;
 use crate::registry::core::namespace::NamespaceStrategy;
 use crate::registry::core::node::NodeStrategy;
 use crate::registry::core::pod::PodStrategy;
@@ -228,6 +229,7 @@ impl Instance {
         resources.add(stores.of(PodTemplateStrategy));
         resources.add(stores.of(ReplicationControllerStrategy));
         resources.add(stores.of(ResourceQuotaStrategy));
+        resources.add(stores.of(LimitRangeStrategy));
         resources.add(stores.of(ConfigMapStrategy));
         let secrets = resources.add(stores.of(SecretStrategy));
         let events = resources.add(stores.of(EventStrategy));

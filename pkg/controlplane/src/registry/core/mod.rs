@@ -4,6 +4,7 @@
 pub mod configmap;
 pub mod endpoints;
 pub mod event;
+pub mod limit_range;
 pub mod namespace;
 pub mod node;
 pub mod pod;

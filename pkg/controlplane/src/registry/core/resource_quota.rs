@@ -132,25 +132,29 @@ fn is_integer_resource(name: &str) -> bool {
     INTEGER_RESOURCES.contains(&name) || is_extended_resource(name)
 }
 
-/// `ValidateResourceQuotaResourceName`: a qualified name; without a domain,
-/// one Kubernetes knows (`validateResourceName`) and one quota tracks.
-fn validate_quota_resource_name(name: &str, path: &Path) -> ErrorList {
-    let mut errors: ErrorList = is_qualified_name(name)
+/// `validateResourceName`: a qualified name; without a domain, one
+/// Kubernetes knows.
+pub(crate) fn validate_resource_name(name: &str, path: &Path) -> ErrorList {
+    let errors: ErrorList = is_qualified_name(name)
         .into_iter()
         .map(|message| Error::invalid(path, name, message))
         .collect();
-    if name.contains('/') {
-        return errors;
-    }
     let known = is_standard_quota_resource(name) || STANDARD_RESOURCES_BEYOND_QUOTA.contains(&name);
-    if errors.is_empty() && !known {
-        errors.push(Error::invalid(
+    if errors.is_empty() && !name.contains('/') && !known {
+        return vec![Error::invalid(
             path,
             name,
             "must be a standard resource type or fully qualified",
-        ));
+        )];
     }
-    if !is_standard_quota_resource(name) {
+    errors
+}
+
+/// `ValidateResourceQuotaResourceName`: a valid resource name; without a
+/// domain, one quota tracks.
+fn validate_quota_resource_name(name: &str, path: &Path) -> ErrorList {
+    let mut errors = validate_resource_name(name, path);
+    if !name.contains('/') && !is_standard_quota_resource(name) {
         errors.push(Error::invalid(
             path,
             name,

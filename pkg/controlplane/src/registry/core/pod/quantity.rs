@@ -47,6 +47,11 @@ impl ParsedQuantity {
     pub fn cmp_value(self, other: Self) -> Ordering {
         self.0.cmp(&other.0)
     }
+
+    /// The value in units, as a float (for ratios).
+    pub fn to_f64(self) -> f64 {
+        self.0 as f64 / NANO_PER_UNIT as f64
+    }
 }
 
 /// The multiplier of a suffix, as a power of two or of ten.

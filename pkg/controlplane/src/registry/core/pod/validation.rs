@@ -704,12 +704,12 @@ fn is_standard_container_resource(name: &str) -> bool {
 
 /// Whether requests may be below limits (`IsOvercommitAllowed`): only the
 /// native resources but huge pages.
-fn is_overcommit_allowed(name: &str) -> bool {
+pub(crate) fn is_overcommit_allowed(name: &str) -> bool {
     let native = !name.contains('/') || name.contains("kubernetes.io/");
     native && !name.starts_with("hugepages-")
 }
 
-fn validate_container_resource_name(name: &str, path: &Path) -> ErrorList {
+pub(crate) fn validate_container_resource_name(name: &str, path: &Path) -> ErrorList {
     let mut errors: ErrorList = apimachinery::validation::is_qualified_name(name)
         .into_iter()
         .map(|msg| Error::invalid(path, name, msg))
