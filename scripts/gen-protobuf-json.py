@@ -33,6 +33,7 @@ PACKAGES = {
     "api::rbac::v1": [f"{API}/rbac/v1/types.go"],
     "api::authorization::v1": [f"{API}/authorization/v1/types.go"],
     "api::authentication::v1": [f"{API}/authentication/v1/types.go"],
+    "api::policy::v1": [f"{API}/policy/v1/types.go"],
     "apimachinery::pkg::apis::meta::v1": [f"{APIMACHINERY}/pkg/apis/meta/v1/types.go"],
     "apimachinery::pkg::runtime": [f"{APIMACHINERY}/pkg/runtime/types.go"],
     "apimachinery::pkg::util::intstr": [],
@@ -47,7 +48,8 @@ ROOTS = [("api::core::v1", k) for k in [
     [("api::authorization::v1", k) for k in [
         "SelfSubjectAccessReview", "SubjectAccessReview", "LocalSubjectAccessReview",
         "SelfSubjectRulesReview"]] + \
-    [("api::authentication::v1", k) for k in ["SelfSubjectReview", "TokenReview", "TokenRequest"]]
+    [("api::authentication::v1", k) for k in ["SelfSubjectReview", "TokenReview", "TokenRequest"]] + \
+    [("api::policy::v1", "PodDisruptionBudget")]
 # Messages with their own JSON form, written by hand in protobuf.rs.
 SPECIAL = {
     ("apimachinery::pkg::apis::meta::v1", "Time"),

@@ -457,6 +457,113 @@ async fn limit_ranges_with_kubectl() {
     );
 }
 
+/// `kubectl create pdb` (protobuf), its columns, a status written through
+/// `/status` as the disruption controller writes it, and upstream's
+/// messages for a bound over 100% and for a malformed condition.
+#[tokio::test]
+async fn pod_disruption_budgets_with_kubectl() {
+    let server = Server::start().await;
+    let created = ok(kubectl(
+        &server,
+        &[
+            "create",
+            "pdb",
+            "web",
+            "--selector=app=web",
+            "--min-available=50%",
+        ],
+    ));
+    assert_eq!(created.trim(), "poddisruptionbudget.policy/web created");
+    let refused = kubectl(
+        &server,
+        &[
+            "create",
+            "pdb",
+            "greedy",
+            "--selector=app=web",
+            "--max-unavailable=150%",
+        ],
+    );
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains(
+            "spec.maxUnavailable: Invalid value: \"150%\": must not be greater than 100%"
+        ),
+        "{stderr}"
+    );
+
+    let status = r#"{"status":{"disruptionsAllowed":2,"currentHealthy":4,"desiredHealthy":2,"expectedPods":4,"conditions":[{"type":"DisruptionAllowed","status":"True","reason":"SufficientPods","message":"","lastTransitionTime":"2026-01-02T03:04:05Z"}]}}"#;
+    ok(kubectl(
+        &server,
+        &[
+            "patch",
+            "pdb",
+            "web",
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            status,
+        ],
+    ));
+    let table = ok(kubectl(&server, &["get", "pdb"]));
+    let rows = table_rows(&table);
+    assert_eq!(
+        rows[0],
+        [
+            "NAME",
+            "MIN",
+            "AVAILABLE",
+            "MAX",
+            "UNAVAILABLE",
+            "ALLOWED",
+            "DISRUPTIONS",
+            "AGE"
+        ],
+        "{table}"
+    );
+    assert_eq!(rows[1][..4], ["web", "50%", "N/A", "2"], "{table}");
+
+    let bad_condition = r#"{"status":{"conditions":[{"type":"DisruptionAllowed","status":"Yes","reason":"SufficientPods","message":"","lastTransitionTime":"2026-01-02T03:04:05Z"}]}}"#;
+    let refused = kubectl(
+        &server,
+        &[
+            "patch",
+            "pdb",
+            "web",
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            bad_condition,
+        ],
+    );
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("status.conditions[0].status: Unsupported value: \"Yes\""),
+        "{stderr}"
+    );
+    // A spec change bumps the generation; the status stays.
+    ok(kubectl(
+        &server,
+        &[
+            "patch",
+            "pdb",
+            "web",
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"minAvailable":3}}"#,
+        ],
+    ));
+    let (code, budget) = server
+        .get("/apis/policy/v1/namespaces/default/poddisruptionbudgets/web")
+        .await;
+    assert_eq!(code, 200, "{budget}");
+    assert_eq!(budget["metadata"]["generation"], 2, "{budget}");
+    assert_eq!(budget["spec"]["minAvailable"], 3, "{budget}");
+    assert_eq!(budget["status"]["disruptionsAllowed"], 2, "{budget}");
+}
+
 const POD_TEMPLATE_AND_REVISION: &str = "apiVersion: v1
 kind: PodTemplate
 metadata:

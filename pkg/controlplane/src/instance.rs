@@ -66,6 +66,7 @@ use crate::registry::core::service::ipallocator;
 use crate::registry::core::service_account::ServiceAccountStrategy;
 use crate::registry::core::service_account::token::TokenRest;
 use crate::registry::discovery::endpoint_slice::EndpointSliceStrategy;
+use crate::registry::policy::pod_disruption_budget::PodDisruptionBudgetStrategy;
 use crate::registry::rbac::cluster_role::ClusterRoleStrategy;
 use crate::registry::rbac::cluster_role_binding::ClusterRoleBindingStrategy;
 use crate::registry::rbac::role::RoleStrategy;
@@ -267,6 +268,7 @@ impl Instance {
         let roles = resources.add(stores.of(RoleStrategy::new(escalation)));
         resources.add(stores.of(LeaseStrategy));
         resources.add(stores.of(EndpointSliceStrategy));
+        resources.add(stores.of(PodDisruptionBudgetStrategy));
 
         let (existing, _) = services
             .list_objects(None)

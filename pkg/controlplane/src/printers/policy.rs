@@ -1,10 +1,13 @@
-//! The Table columns of the namespace policy kinds: resource quotas (used
-//! against hard, requests and limits apart) and limit ranges.
+//! The Table columns of the policy kinds: resource quotas (used against
+//! hard, requests and limits apart) and pod disruption budgets (their bound
+//! and the disruptions allowed now).
 
 use std::sync::LazyLock;
 
 use apiserver::registry::table::ColumnDefinition;
 use k8s_openapi::api::core::v1::ResourceQuota;
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use k8s_openapi::chrono::{DateTime, Utc};
 use serde_json::Value;
 
@@ -57,5 +60,49 @@ pub fn resource_quota_row(quota: &ResourceQuota, now: DateTime<Utc>) -> Vec<Valu
         age_cell(&quota.metadata, now),
         Value::from(requests.join(", ")),
         Value::from(limits.join(", ")),
+    ]
+}
+
+/// `podDisruptionBudgetColumnDefinitions`.
+pub fn pod_disruption_budget_columns() -> &'static [ColumnDefinition] {
+    static COLUMNS: LazyLock<Vec<ColumnDefinition>> = LazyLock::new(|| {
+        vec![
+            ColumnDefinition::name(),
+            ColumnDefinition::new(
+                "Min Available",
+                "string",
+                "The minimum number of pods that must be available.",
+            ),
+            ColumnDefinition::new(
+                "Max Unavailable",
+                "string",
+                "The maximum number of pods that may be unavailable.",
+            ),
+            ColumnDefinition::new(
+                "Allowed Disruptions",
+                "integer",
+                "Calculated number of pods that may be disrupted at this time.",
+            ),
+            ColumnDefinition::age(),
+        ]
+    });
+    &COLUMNS
+}
+
+/// `printPodDisruptionBudget`: each bound or `N/A`, the disruptions the
+/// status allows, age.
+pub fn pod_disruption_budget_row(budget: &PodDisruptionBudget, now: DateTime<Utc>) -> Vec<Value> {
+    let spec = budget.spec.as_ref();
+    let bound = |value: Option<&IntOrString>| match value {
+        Some(IntOrString::Int(number)) => number.to_string(),
+        Some(IntOrString::String(text)) => text.clone(),
+        None => "N/A".to_owned(),
+    };
+    vec![
+        name_cell(&budget.metadata),
+        Value::from(bound(spec.and_then(|s| s.min_available.as_ref()))),
+        Value::from(bound(spec.and_then(|s| s.max_unavailable.as_ref()))),
+        Value::from(budget.status.as_ref().map_or(0, |s| s.disruptions_allowed)),
+        age_cell(&budget.metadata, now),
     ]
 }

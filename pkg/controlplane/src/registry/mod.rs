@@ -6,4 +6,5 @@ pub mod authorization;
 pub mod coordination;
 pub mod core;
 pub mod discovery;
+pub mod policy;
 pub mod rbac;

@@ -10,6 +10,8 @@
 
 mod go_value;
 
+pub mod conditions;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{

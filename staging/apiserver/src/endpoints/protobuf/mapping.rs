@@ -3537,6 +3537,66 @@ impl KubeJson for k8s_pb::api::core::v1::WorkloadReference {
     }
 }
 
+impl KubeJson for k8s_pb::api::policy::v1::PodDisruptionBudget {
+    fn kube_json(&self) -> Result<Value, BodyError> {
+        let mut object = Map::new();
+        message(&mut object, "metadata", &self.metadata)?;
+        message(&mut object, "spec", &self.spec)?;
+        message(&mut object, "status", &self.status)?;
+        Ok(Value::Object(object))
+    }
+}
+
+impl KubeJson for k8s_pb::api::policy::v1::PodDisruptionBudgetSpec {
+    fn kube_json(&self) -> Result<Value, BodyError> {
+        let mut object = Map::new();
+        message(&mut object, "minAvailable", &self.min_available)?;
+        message(&mut object, "selector", &self.selector)?;
+        message(&mut object, "maxUnavailable", &self.max_unavailable)?;
+        scalar(
+            &mut object,
+            "unhealthyPodEvictionPolicy",
+            &self.unhealthy_pod_eviction_policy,
+            Zero::Keep,
+        );
+        Ok(Value::Object(object))
+    }
+}
+
+impl KubeJson for k8s_pb::api::policy::v1::PodDisruptionBudgetStatus {
+    fn kube_json(&self) -> Result<Value, BodyError> {
+        let mut object = Map::new();
+        scalar(
+            &mut object,
+            "observedGeneration",
+            &self.observed_generation,
+            Zero::Omit,
+        );
+        message_map(&mut object, "disruptedPods", &self.disrupted_pods)?;
+        scalar(
+            &mut object,
+            "disruptionsAllowed",
+            &self.disruptions_allowed,
+            Zero::Keep,
+        );
+        scalar(
+            &mut object,
+            "currentHealthy",
+            &self.current_healthy,
+            Zero::Keep,
+        );
+        scalar(
+            &mut object,
+            "desiredHealthy",
+            &self.desired_healthy,
+            Zero::Keep,
+        );
+        scalar(&mut object, "expectedPods", &self.expected_pods, Zero::Keep);
+        message_list(&mut object, "conditions", &self.conditions)?;
+        Ok(Value::Object(object))
+    }
+}
+
 impl KubeJson for k8s_pb::api::rbac::v1::AggregationRule {
     fn kube_json(&self) -> Result<Value, BodyError> {
         let mut object = Map::new();

@@ -1,0 +1,3 @@
+//! The `policy/v1` group's kinds.
+
+pub mod pod_disruption_budget;
