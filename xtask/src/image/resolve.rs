@@ -92,14 +92,15 @@ impl Resolution {
 /// versions only, as while a new upload is built for one architecture and
 /// not yet for the other.
 fn lockstep_version(group: &[&Resolved]) -> Result<String> {
-    let first = group[0];
-    let Some(candidate) = &first.candidate else {
+    if let Some(gone) = group.iter().find(|r| r.candidate.is_none()) {
         bail!(
             "the archive has no {} at any version: remove it from images/kube-cross/packages.txt \
              or name what replaced it",
-            first.pin.apt_name()
+            gone.pin.apt_name()
         );
-    };
+    }
+    let first = group[0];
+    let candidate = first.candidate.as_ref().unwrap_or(&first.pin.version);
     let pinned = &first.pin.version;
     // apt lists versions newest first: try the candidate, then the ones
     // between it and the pinned one. Without the pinned one in the list
@@ -410,6 +411,12 @@ snapshot:
         };
         let err = gone.current_pins().unwrap_err().to_string();
         assert!(err.contains("no hello at any version"), "{err}");
+        // A member gone is named as gone, not as a version skew.
+        let half_gone = Resolution {
+            packages: vec![served("lib=1", &["2", "1"]), served("lib:arm64=1", &[])],
+        };
+        let err = half_gone.current_pins().unwrap_err().to_string();
+        assert!(err.contains("no lib:arm64 at any version"), "{err}");
     }
 
     /// The toolchain's packages share one version: while the archive has a
