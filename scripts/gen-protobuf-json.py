@@ -49,7 +49,7 @@ ROOTS = [("api::core::v1", k) for k in [
         "SelfSubjectAccessReview", "SubjectAccessReview", "LocalSubjectAccessReview",
         "SelfSubjectRulesReview"]] + \
     [("api::authentication::v1", k) for k in ["SelfSubjectReview", "TokenReview", "TokenRequest"]] + \
-    [("api::policy::v1", "PodDisruptionBudget")]
+    [("api::policy::v1", k) for k in ["PodDisruptionBudget", "Eviction"]]
 # Messages with their own JSON form, written by hand in protobuf.rs.
 SPECIAL = {
     ("apimachinery::pkg::apis::meta::v1", "Time"),

@@ -564,6 +564,51 @@ async fn pod_disruption_budgets_with_kubectl() {
     assert_eq!(budget["status"]["disruptionsAllowed"], 2, "{budget}");
 }
 
+/// `kubectl drain`: the node cordoned, its pod evicted through
+/// `pods/eviction` (a protobuf `Eviction`), the node drained.
+#[tokio::test]
+async fn kubectl_drain_evicts_a_nodes_pods() {
+    let server = Server::start().await;
+    let (code, node) = server
+        .post(
+            "/api/v1/nodes",
+            &json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"}}),
+        )
+        .await;
+    assert_eq!(code, 201, "{node}");
+    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web"},
+                     "spec": {"nodeName": "n1",
+                              "containers": [{"name": "nginx", "image": "nginx:1.27"}]}});
+    let (code, mut created) = server.post("/api/v1/namespaces/default/pods", &pod).await;
+    assert_eq!(code, 201, "{created}");
+    created["status"] = json!({"phase": "Running",
+                               "conditions": [{"type": "Ready", "status": "True"}]});
+    let (code, running) = server
+        .put("/api/v1/namespaces/default/pods/web/status", &created)
+        .await;
+    assert_eq!(code, 200, "{running}");
+
+    let drained = ok(kubectl(
+        &server,
+        &[
+            "drain",
+            "n1",
+            "--force",
+            "--grace-period=0",
+            "--timeout=30s",
+        ],
+    ));
+    for line in ["node/n1 cordoned", "pod/web evicted", "node/n1 drained"] {
+        assert!(drained.contains(line), "{line:?} missing from {drained}");
+    }
+    let (_, node) = server.get("/api/v1/nodes/n1").await;
+    assert_eq!(node["spec"]["unschedulable"], true, "{node}");
+    assert_eq!(
+        server.get("/api/v1/namespaces/default/pods/web").await.0,
+        404
+    );
+}
+
 const POD_TEMPLATE_AND_REVISION: &str = "apiVersion: v1
 kind: PodTemplate
 metadata:

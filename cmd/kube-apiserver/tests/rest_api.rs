@@ -978,6 +978,134 @@ async fn a_list_longer_than_a_storage_page_is_streamed_whole_at_one_revision() {
     assert_eq!(paged, names(&list));
 }
 
+/// `pods/eviction` as `kubectl drain` uses it: a budget the disruption
+/// controller has not seen yet, a charged budget, an exhausted one (429 with
+/// upstream's cause), an unready pod the budget can spare, a pending pod, a
+/// dry run, and two budgets for one pod (500).
+#[tokio::test]
+async fn evictions_honour_the_pods_disruption_budget() {
+    let server = Server::start().await;
+    let pods = "/api/v1/namespaces/default/pods";
+    let budgets = "/apis/policy/v1/namespaces/default/poddisruptionbudgets";
+    let make_pod = |name: &str| {
+        json!({"apiVersion": "v1", "kind": "Pod",
+               "metadata": {"name": name, "labels": {"app": "web"}},
+               "spec": {"containers": [{"name": "nginx", "image": "nginx:1.27"}]}})
+    };
+    // A pod as a kubelet reports it: running, ready or not.
+    let run = |name: &'static str, ready: bool| {
+        let server = &server;
+        async move {
+            let (code, mut pod) = server.get(&format!("{pods}/{name}")).await;
+            assert_eq!(code, 200, "{pod}");
+            pod["status"] = json!({"phase": "Running", "conditions": [
+                {"type": "Ready", "status": if ready { "True" } else { "False" }}]});
+            let (code, updated) = server.put(&format!("{pods}/{name}/status"), &pod).await;
+            assert_eq!(code, 200, "{updated}");
+        }
+    };
+    let evict = |name: &'static str, query: &'static str| {
+        let server = &server;
+        async move {
+            let eviction = json!({"apiVersion": "policy/v1", "kind": "Eviction",
+                                  "metadata": {"name": name, "namespace": "default"}});
+            server
+                .post(&format!("{pods}/{name}/eviction{query}"), &eviction)
+                .await
+        }
+    };
+    for name in ["web-1", "web-2", "web-3"] {
+        let (code, created) = server.post(pods, &make_pod(name)).await;
+        assert_eq!(code, 201, "{created}");
+    }
+    run("web-1", true).await;
+    run("web-2", true).await;
+    let budget = json!({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+                        "metadata": {"name": "web"},
+                        "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "web"}}}});
+    let (code, created) = server.post(budgets, &budget).await;
+    assert_eq!(code, 201, "{created}");
+
+    let (code, waiting) = evict("web-1", "").await;
+    assert_eq!(code, 429, "{waiting}");
+    assert_eq!(
+        waiting["details"]["causes"][0]["message"],
+        "The disruption budget web is still being processed by the server."
+    );
+    assert_eq!(waiting["details"]["retryAfterSeconds"], 10);
+
+    // What the disruption controller would write.
+    let (_, mut observed) = server.get(&format!("{budgets}/web")).await;
+    observed["status"] = json!({"observedGeneration": 1, "disruptionsAllowed": 1,
+                                "currentHealthy": 2, "desiredHealthy": 1, "expectedPods": 2});
+    let (code, written) = server
+        .put(&format!("{budgets}/web/status"), &observed)
+        .await;
+    assert_eq!(code, 200, "{written}");
+
+    let (code, dry) = evict("web-1", "?dryRun=All").await;
+    assert_eq!(code, 201, "{dry}");
+    assert_eq!(server.get(&format!("{pods}/web-1")).await.0, 200);
+    let (_, unchanged) = server.get(&format!("{budgets}/web")).await;
+    assert_eq!(unchanged["status"]["disruptionsAllowed"], 1, "{unchanged}");
+
+    let (code, evicted) = evict("web-1", "").await;
+    assert_eq!(code, 201, "{evicted}");
+    assert_eq!(evicted["status"], "Success");
+    assert_eq!(server.get(&format!("{pods}/web-1")).await.0, 404);
+    let (_, charged) = server.get(&format!("{budgets}/web")).await;
+    assert_eq!(charged["status"]["disruptionsAllowed"], 0, "{charged}");
+    assert!(
+        charged["status"]["disruptedPods"]["web-1"].is_string(),
+        "{charged}"
+    );
+    assert_eq!(
+        charged["status"]["conditions"][0]["reason"], "InsufficientPods",
+        "{charged}"
+    );
+
+    let (code, refused) = evict("web-2", "").await;
+    assert_eq!(code, 429, "{refused}");
+    assert_eq!(
+        refused["message"],
+        "Cannot evict pod as it would violate the pod's disruption budget."
+    );
+    assert_eq!(
+        refused["details"]["causes"][0]["reason"],
+        "DisruptionBudget"
+    );
+    assert_eq!(
+        refused["details"]["causes"][0]["message"],
+        "The disruption budget web needs 1 healthy pods and has 2 currently"
+    );
+    assert_eq!(server.get(&format!("{pods}/web-2")).await.0, 200);
+
+    // Unready, and the budget has the healthy pods it needs: no charge.
+    run("web-2", false).await;
+    let (code, spared) = evict("web-2", "").await;
+    assert_eq!(code, 201, "{spared}");
+    assert_eq!(server.get(&format!("{pods}/web-2")).await.0, 404);
+
+    // Pending: not running yet, no budget consulted.
+    let (code, pending) = evict("web-3", "").await;
+    assert_eq!(code, 201, "{pending}");
+    assert_eq!(server.get(&format!("{pods}/web-3")).await.0, 404);
+
+    let (code, created) = server.post(pods, &make_pod("web-4")).await;
+    assert_eq!(code, 201, "{created}");
+    run("web-4", true).await;
+    let mut second = budget.clone();
+    second["metadata"]["name"] = "web-too".into();
+    let (code, created) = server.post(budgets, &second).await;
+    assert_eq!(code, 201, "{created}");
+    let (code, ambiguous) = evict("web-4", "").await;
+    assert_eq!(code, 500, "{ambiguous}");
+    assert_eq!(
+        ambiguous["message"],
+        "This pod has more than one PodDisruptionBudget, which the eviction subresource does not support."
+    );
+}
+
 #[tokio::test]
 async fn a_scheduler_binds_a_pod_once_through_pods_binding() {
     let server = Server::start().await;

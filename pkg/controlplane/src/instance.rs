@@ -57,6 +57,7 @@ use crate::registry::core::namespace::NamespaceStrategy;
 use crate::registry::core::node::NodeStrategy;
 use crate::registry::core::pod::PodStrategy;
 use crate::registry::core::pod::binding::BindingRest;
+use crate::registry::core::pod::eviction::EvictionRest;
 use crate::registry::core::pod_template::PodTemplateStrategy;
 use crate::registry::core::replication_controller::ReplicationControllerStrategy;
 use crate::registry::core::resource_quota::ResourceQuotaStrategy;
@@ -242,6 +243,11 @@ impl Instance {
         resources.add(stores.of(DaemonSetStrategy));
         resources.add(stores.of(ControllerRevisionStrategy));
         resources.add_subresource(BindingRest { pods: pods.clone() });
+        let budgets = resources.add(stores.of(PodDisruptionBudgetStrategy));
+        resources.add_subresource(EvictionRest {
+            pods: pods.clone(),
+            budgets,
+        });
         if let Some(issuer) = &accounts.token_issuer {
             resources.add_subresource(TokenRest {
                 service_accounts: service_accounts.clone(),
@@ -268,7 +274,6 @@ impl Instance {
         let roles = resources.add(stores.of(RoleStrategy::new(escalation)));
         resources.add(stores.of(LeaseStrategy));
         resources.add(stores.of(EndpointSliceStrategy));
-        resources.add(stores.of(PodDisruptionBudgetStrategy));
 
         let (existing, _) = services
             .list_objects(None)

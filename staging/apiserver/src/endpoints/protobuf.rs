@@ -142,6 +142,7 @@ fn decode_kind(api_version: &str, kind: &str, raw: &[u8]) -> Result<Value, BodyE
         ("policy/v1", "PodDisruptionBudget") => {
             object::<policy::PodDisruptionBudget>(api_version, kind, raw)
         }
+        ("policy/v1", "Eviction") => object::<policy::Eviction>(api_version, kind, raw),
         ("rbac.authorization.k8s.io/v1", "Role") => object::<rbac::Role>(api_version, kind, raw),
         ("rbac.authorization.k8s.io/v1", "ClusterRole") => {
             object::<rbac::ClusterRole>(api_version, kind, raw)

@@ -3537,6 +3537,15 @@ impl KubeJson for k8s_pb::api::core::v1::WorkloadReference {
     }
 }
 
+impl KubeJson for k8s_pb::api::policy::v1::Eviction {
+    fn kube_json(&self) -> Result<Value, BodyError> {
+        let mut object = Map::new();
+        message(&mut object, "metadata", &self.metadata)?;
+        message(&mut object, "deleteOptions", &self.delete_options)?;
+        Ok(Value::Object(object))
+    }
+}
+
 impl KubeJson for k8s_pb::api::policy::v1::PodDisruptionBudget {
     fn kube_json(&self) -> Result<Value, BodyError> {
         let mut object = Map::new();
@@ -3703,6 +3712,39 @@ impl KubeJson for k8s_pb::apimachinery::pkg::apis::meta::v1::Condition {
     }
 }
 
+impl KubeJson for k8s_pb::apimachinery::pkg::apis::meta::v1::DeleteOptions {
+    fn kube_json(&self) -> Result<Value, BodyError> {
+        let mut object = Map::new();
+        scalar(
+            &mut object,
+            "gracePeriodSeconds",
+            &self.grace_period_seconds,
+            Zero::Keep,
+        );
+        message(&mut object, "preconditions", &self.preconditions)?;
+        scalar(
+            &mut object,
+            "orphanDependents",
+            &self.orphan_dependents,
+            Zero::Keep,
+        );
+        scalar(
+            &mut object,
+            "propagationPolicy",
+            &self.propagation_policy,
+            Zero::Keep,
+        );
+        scalar_list(&mut object, "dryRun", &self.dry_run);
+        scalar(
+            &mut object,
+            "ignoreStoreReadErrorWithClusterBreakingPotential",
+            &self.ignore_store_read_error_with_cluster_breaking_potential,
+            Zero::Keep,
+        );
+        Ok(Value::Object(object))
+    }
+}
+
 impl KubeJson for k8s_pb::apimachinery::pkg::apis::meta::v1::FieldSelectorRequirement {
     fn kube_json(&self) -> Result<Value, BodyError> {
         let mut object = Map::new();
@@ -3790,6 +3832,20 @@ impl KubeJson for k8s_pb::apimachinery::pkg::apis::meta::v1::OwnerReference {
             &mut object,
             "blockOwnerDeletion",
             &self.block_owner_deletion,
+            Zero::Keep,
+        );
+        Ok(Value::Object(object))
+    }
+}
+
+impl KubeJson for k8s_pb::apimachinery::pkg::apis::meta::v1::Preconditions {
+    fn kube_json(&self) -> Result<Value, BodyError> {
+        let mut object = Map::new();
+        scalar(&mut object, "uid", &self.uid, Zero::Keep);
+        scalar(
+            &mut object,
+            "resourceVersion",
+            &self.resource_version,
             Zero::Keep,
         );
         Ok(Value::Object(object))

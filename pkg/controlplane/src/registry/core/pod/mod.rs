@@ -3,6 +3,7 @@
 
 pub mod binding;
 pub mod defaults;
+pub mod eviction;
 pub mod qos;
 pub mod quantity;
 pub mod validation;
