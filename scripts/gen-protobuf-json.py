@@ -34,6 +34,7 @@ PACKAGES = {
     "api::authorization::v1": [f"{API}/authorization/v1/types.go"],
     "api::authentication::v1": [f"{API}/authentication/v1/types.go"],
     "api::policy::v1": [f"{API}/policy/v1/types.go"],
+    "api::batch::v1": [f"{API}/batch/v1/types.go"],
     "apimachinery::pkg::apis::meta::v1": [f"{APIMACHINERY}/pkg/apis/meta/v1/types.go"],
     "apimachinery::pkg::runtime": [f"{APIMACHINERY}/pkg/runtime/types.go"],
     "apimachinery::pkg::util::intstr": [],
@@ -49,7 +50,8 @@ ROOTS = [("api::core::v1", k) for k in [
         "SelfSubjectAccessReview", "SubjectAccessReview", "LocalSubjectAccessReview",
         "SelfSubjectRulesReview"]] + \
     [("api::authentication::v1", k) for k in ["SelfSubjectReview", "TokenReview", "TokenRequest"]] + \
-    [("api::policy::v1", k) for k in ["PodDisruptionBudget", "Eviction"]]
+    [("api::policy::v1", k) for k in ["PodDisruptionBudget", "Eviction"]] + \
+    [("api::batch::v1", "Job")]
 # Messages with their own JSON form, written by hand in protobuf.rs.
 SPECIAL = {
     ("apimachinery::pkg::apis::meta::v1", "Time"),

@@ -609,6 +609,99 @@ async fn kubectl_drain_evicts_a_nodes_pods() {
     );
 }
 
+/// `kubectl create job` (protobuf): defaults and the generated selector,
+/// `kubectl get jobs` before and after a status a job controller would
+/// write, a template that may not change, and pods that must not restart
+/// `Always`.
+#[tokio::test]
+async fn jobs_with_kubectl() {
+    let server = Server::start().await;
+    let created = ok(kubectl(
+        &server,
+        &[
+            "create",
+            "job",
+            "pi",
+            "--image=perl:5.34",
+            "--",
+            "perl",
+            "-e",
+            "print 3.14",
+        ],
+    ));
+    assert_eq!(created.trim(), "job.batch/pi created");
+    let path = "/apis/batch/v1/namespaces/default/jobs/pi";
+    let (code, job) = server.get(path).await;
+    assert_eq!(code, 200, "{job}");
+    let uid = job["metadata"]["uid"].as_str().expect("uid").to_owned();
+    assert_eq!(job["spec"]["backoffLimit"], 6, "{job}");
+    assert_eq!(job["spec"]["completionMode"], "NonIndexed", "{job}");
+    assert_eq!(
+        job["spec"]["selector"]["matchLabels"]["batch.kubernetes.io/controller-uid"],
+        uid.as_str()
+    );
+    let labels = &job["spec"]["template"]["metadata"]["labels"];
+    assert_eq!(labels["batch.kubernetes.io/job-name"], "pi", "{job}");
+    assert_eq!(labels["controller-uid"], uid.as_str(), "{job}");
+    assert_eq!(job["metadata"]["labels"], *labels, "{job}");
+
+    let table = ok(kubectl(&server, &["get", "jobs"]));
+    let rows = table_rows(&table);
+    assert_eq!(
+        rows[0],
+        ["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"],
+        "{table}"
+    );
+    assert_eq!(rows[1][..3], ["pi", "Running", "0/1"], "{table}");
+
+    let mut finished = job.clone();
+    finished["status"] = json!({"succeeded": 1,
+        "startTime": "2026-01-02T03:04:05Z", "completionTime": "2026-01-02T03:04:15Z",
+        "conditions": [{"type": "Complete", "status": "True"}]});
+    let (code, written) = server.put(&format!("{path}/status"), &finished).await;
+    assert_eq!(code, 200, "{written}");
+    let table = ok(kubectl(&server, &["get", "jobs"]));
+    assert_eq!(
+        table_rows(&table)[1][..4],
+        ["pi", "Complete", "1/1", "10s"],
+        "{table}"
+    );
+
+    let changed = kubectl(&server, &["set", "image", "job/pi", "pi=perl:5.36"]);
+    assert!(!changed.status.success());
+    let stderr = String::from_utf8_lossy(&changed.stderr);
+    assert!(
+        stderr.contains("spec.template: Invalid value: ") && stderr.contains("field is immutable"),
+        "{stderr}"
+    );
+
+    let manifest = file(
+        &server,
+        "job.yaml",
+        "apiVersion: batch/v1
+kind: Job
+metadata:
+  name: forever
+spec:
+  template:
+    spec:
+      restartPolicy: Always
+      containers:
+      - name: work
+        image: busybox:1.36
+",
+    );
+    let refused = kubectl(&server, &["apply", "-f", manifest.to_str().unwrap()]);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains(
+            "spec.template.spec.restartPolicy: Unsupported value: \"Always\": supported values: \"OnFailure\", \"Never\""
+        ),
+        "{stderr}"
+    );
+}
+
 const POD_TEMPLATE_AND_REVISION: &str = "apiVersion: v1
 kind: PodTemplate
 metadata:

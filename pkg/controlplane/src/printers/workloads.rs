@@ -1,7 +1,7 @@
 //! The workload Tables: replication controllers, deployments, replica
 //! sets, stateful sets and daemon sets (replica counts, and the wide
-//! containers, images and selector), and what they are made from: pod
-//! templates and controller revisions.
+//! containers, images and selector), jobs (status, completions, duration),
+//! and what they are made from: pod templates and controller revisions.
 
 use std::sync::LazyLock;
 
@@ -10,6 +10,7 @@ use k8s_openapi::api::apps::v1::{
     ControllerRevision, DaemonSet, DaemonSetSpec, DaemonSetStatus, Deployment, DeploymentSpec,
     DeploymentStatus, ReplicaSet, ReplicaSetSpec, ReplicaSetStatus, StatefulSet, StatefulSetSpec,
 };
+use k8s_openapi::api::batch::v1::{Job, JobSpec, JobStatus};
 use k8s_openapi::api::core::v1::{
     PodSpec, PodTemplate, PodTemplateSpec, ReplicationController, ReplicationControllerSpec,
     ReplicationControllerStatus,
@@ -326,6 +327,94 @@ pub fn pod_template_row(template: &PodTemplate) -> Vec<Value> {
         names,
         images,
         Value::from(format_labels(labels)),
+    ]
+}
+
+/// `jobColumnDefinitions`.
+pub fn job_columns() -> &'static [ColumnDefinition] {
+    static COLUMNS: LazyLock<Vec<ColumnDefinition>> = LazyLock::new(|| {
+        vec![
+            ColumnDefinition::name(),
+            ColumnDefinition::new("Status", "string", "Status of the job."),
+            ColumnDefinition::new(
+                "Completions",
+                "string",
+                field_description::<JobStatus>("succeeded"),
+            ),
+            ColumnDefinition::new("Duration", "string", "Time required to complete the job."),
+            ColumnDefinition::age(),
+            ColumnDefinition::new("Containers", "string", CONTAINERS).wide(),
+            ColumnDefinition::new("Images", "string", IMAGES).wide(),
+            ColumnDefinition::new(
+                "Selector",
+                "string",
+                field_description::<JobSpec>("selector"),
+            )
+            .wide(),
+        ]
+    });
+    &COLUMNS
+}
+
+/// `printJob`: the first of Complete, Failed, Terminating, Suspended,
+/// FailureTarget, SuccessCriteriaMet that holds, else Running; succeeded
+/// of completions (`N/1 of P` for a parallel job without completions); the
+/// run's duration; the wide cells.
+pub fn job_row(job: &Job, now: DateTime<Utc>) -> Vec<Value> {
+    let spec = job.spec.as_ref();
+    let status = job.status.as_ref();
+    let succeeded = status.and_then(|s| s.succeeded).unwrap_or(0);
+    let completions = match spec.and_then(|s| s.completions) {
+        Some(completions) => format!("{succeeded}/{completions}"),
+        None => match spec.and_then(|s| s.parallelism).unwrap_or(0) {
+            parallelism if parallelism > 1 => format!("{succeeded}/1 of {parallelism}"),
+            _ => format!("{succeeded}/1"),
+        },
+    };
+    let start = status.and_then(|s| s.start_time.as_ref());
+    let duration = match (start, status.and_then(|s| s.completion_time.as_ref())) {
+        (None, _) => String::new(),
+        (Some(start), None) => {
+            apiserver::registry::table::human_duration(now.signed_duration_since(start.0))
+        }
+        (Some(start), Some(end)) => {
+            apiserver::registry::table::human_duration(end.0.signed_duration_since(start.0))
+        }
+    };
+    let holds = |kind: &str| {
+        status
+            .and_then(|s| s.conditions.as_ref())
+            .into_iter()
+            .flatten()
+            .any(|c| c.type_ == kind && c.status == "True")
+    };
+    let state = if holds("Complete") {
+        "Complete"
+    } else if holds("Failed") {
+        "Failed"
+    } else if job.metadata.deletion_timestamp.is_some() {
+        "Terminating"
+    } else if holds("Suspended") {
+        "Suspended"
+    } else if holds("FailureTarget") {
+        "FailureTarget"
+    } else if holds("SuccessCriteriaMet") {
+        "SuccessCriteriaMet"
+    } else {
+        "Running"
+    };
+    let [containers, images] = template_cells(spec.map(|s| &s.template));
+    vec![
+        name_cell(&job.metadata),
+        Value::from(state),
+        Value::from(completions),
+        Value::from(duration),
+        age_cell(&job.metadata, now),
+        containers,
+        images,
+        Value::from(format_label_selector(
+            spec.and_then(|s| s.selector.as_ref()),
+        )),
     ]
 }
 

@@ -3,6 +3,7 @@
 pub mod apps;
 pub mod authentication;
 pub mod authorization;
+pub mod batch;
 pub mod coordination;
 pub mod core;
 pub mod discovery;

@@ -118,7 +118,8 @@ fn envelope(body: &[u8]) -> Result<k8s_pb::apimachinery::pkg::runtime::Unknown, 
 fn decode_kind(api_version: &str, kind: &str, raw: &[u8]) -> Result<Value, BodyError> {
     use k8s_pb::api::{
         apps::v1 as apps, authentication::v1 as authentication, authorization::v1 as authorization,
-        autoscaling::v1 as autoscaling, core::v1 as core, policy::v1 as policy, rbac::v1 as rbac,
+        autoscaling::v1 as autoscaling, batch::v1 as batch, core::v1 as core, policy::v1 as policy,
+        rbac::v1 as rbac,
     };
     match (api_version, kind) {
         ("v1", "Namespace") => object::<core::Namespace>(api_version, kind, raw),
@@ -139,6 +140,7 @@ fn decode_kind(api_version: &str, kind: &str, raw: &[u8]) -> Result<Value, BodyE
         ("apps/v1", "StatefulSet") => object::<apps::StatefulSet>(api_version, kind, raw),
         ("apps/v1", "DaemonSet") => object::<apps::DaemonSet>(api_version, kind, raw),
         ("autoscaling/v1", "Scale") => object::<autoscaling::Scale>(api_version, kind, raw),
+        ("batch/v1", "Job") => object::<batch::Job>(api_version, kind, raw),
         ("policy/v1", "PodDisruptionBudget") => {
             object::<policy::PodDisruptionBudget>(api_version, kind, raw)
         }

@@ -817,6 +817,201 @@ impl KubeJson for k8s_pb::api::autoscaling::v1::ScaleStatus {
     }
 }
 
+impl KubeJson for k8s_pb::api::batch::v1::Job {
+    fn kube_json(&self) -> Result<Value, BodyError> {
+        let mut object = Map::new();
+        message(&mut object, "metadata", &self.metadata)?;
+        message(&mut object, "spec", &self.spec)?;
+        message(&mut object, "status", &self.status)?;
+        Ok(Value::Object(object))
+    }
+}
+
+impl KubeJson for k8s_pb::api::batch::v1::JobCondition {
+    fn kube_json(&self) -> Result<Value, BodyError> {
+        let mut object = Map::new();
+        scalar(&mut object, "type", &self.r#type, Zero::Keep);
+        scalar(&mut object, "status", &self.status, Zero::Keep);
+        message(&mut object, "lastProbeTime", &self.last_probe_time)?;
+        message(
+            &mut object,
+            "lastTransitionTime",
+            &self.last_transition_time,
+        )?;
+        scalar(&mut object, "reason", &self.reason, Zero::Omit);
+        scalar(&mut object, "message", &self.message, Zero::Omit);
+        Ok(Value::Object(object))
+    }
+}
+
+impl KubeJson for k8s_pb::api::batch::v1::JobSpec {
+    fn kube_json(&self) -> Result<Value, BodyError> {
+        let mut object = Map::new();
+        scalar(&mut object, "parallelism", &self.parallelism, Zero::Keep);
+        scalar(&mut object, "completions", &self.completions, Zero::Keep);
+        scalar(
+            &mut object,
+            "activeDeadlineSeconds",
+            &self.active_deadline_seconds,
+            Zero::Keep,
+        );
+        message(&mut object, "selector", &self.selector)?;
+        scalar(
+            &mut object,
+            "manualSelector",
+            &self.manual_selector,
+            Zero::Keep,
+        );
+        message(&mut object, "template", &self.template)?;
+        scalar(&mut object, "backoffLimit", &self.backoff_limit, Zero::Keep);
+        scalar(
+            &mut object,
+            "ttlSecondsAfterFinished",
+            &self.ttl_seconds_after_finished,
+            Zero::Keep,
+        );
+        scalar(
+            &mut object,
+            "completionMode",
+            &self.completion_mode,
+            Zero::Keep,
+        );
+        scalar(&mut object, "suspend", &self.suspend, Zero::Keep);
+        message(&mut object, "podFailurePolicy", &self.pod_failure_policy)?;
+        scalar(
+            &mut object,
+            "backoffLimitPerIndex",
+            &self.backoff_limit_per_index,
+            Zero::Keep,
+        );
+        scalar(
+            &mut object,
+            "maxFailedIndexes",
+            &self.max_failed_indexes,
+            Zero::Keep,
+        );
+        scalar(
+            &mut object,
+            "podReplacementPolicy",
+            &self.pod_replacement_policy,
+            Zero::Keep,
+        );
+        scalar(&mut object, "managedBy", &self.managed_by, Zero::Keep);
+        message(&mut object, "successPolicy", &self.success_policy)?;
+        Ok(Value::Object(object))
+    }
+}
+
+impl KubeJson for k8s_pb::api::batch::v1::JobStatus {
+    fn kube_json(&self) -> Result<Value, BodyError> {
+        let mut object = Map::new();
+        message_list(&mut object, "conditions", &self.conditions)?;
+        message(&mut object, "startTime", &self.start_time)?;
+        message(&mut object, "completionTime", &self.completion_time)?;
+        scalar(&mut object, "active", &self.active, Zero::Omit);
+        scalar(&mut object, "succeeded", &self.succeeded, Zero::Omit);
+        scalar(&mut object, "failed", &self.failed, Zero::Omit);
+        scalar(
+            &mut object,
+            "completedIndexes",
+            &self.completed_indexes,
+            Zero::Omit,
+        );
+        message(
+            &mut object,
+            "uncountedTerminatedPods",
+            &self.uncounted_terminated_pods,
+        )?;
+        scalar(&mut object, "ready", &self.ready, Zero::Keep);
+        scalar(
+            &mut object,
+            "failedIndexes",
+            &self.failed_indexes,
+            Zero::Keep,
+        );
+        scalar(&mut object, "terminating", &self.terminating, Zero::Keep);
+        Ok(Value::Object(object))
+    }
+}
+
+impl KubeJson for k8s_pb::api::batch::v1::PodFailurePolicy {
+    fn kube_json(&self) -> Result<Value, BodyError> {
+        let mut object = Map::new();
+        message_list(&mut object, "rules", &self.rules)?;
+        Ok(Value::Object(object))
+    }
+}
+
+impl KubeJson for k8s_pb::api::batch::v1::PodFailurePolicyOnExitCodesRequirement {
+    fn kube_json(&self) -> Result<Value, BodyError> {
+        let mut object = Map::new();
+        scalar(
+            &mut object,
+            "containerName",
+            &self.container_name,
+            Zero::Keep,
+        );
+        scalar(&mut object, "operator", &self.operator, Zero::Keep);
+        scalar_list(&mut object, "values", &self.values);
+        Ok(Value::Object(object))
+    }
+}
+
+impl KubeJson for k8s_pb::api::batch::v1::PodFailurePolicyOnPodConditionsPattern {
+    fn kube_json(&self) -> Result<Value, BodyError> {
+        let mut object = Map::new();
+        scalar(&mut object, "type", &self.r#type, Zero::Keep);
+        scalar(&mut object, "status", &self.status, Zero::Keep);
+        Ok(Value::Object(object))
+    }
+}
+
+impl KubeJson for k8s_pb::api::batch::v1::PodFailurePolicyRule {
+    fn kube_json(&self) -> Result<Value, BodyError> {
+        let mut object = Map::new();
+        scalar(&mut object, "action", &self.action, Zero::Keep);
+        message(&mut object, "onExitCodes", &self.on_exit_codes)?;
+        message_list(&mut object, "onPodConditions", &self.on_pod_conditions)?;
+        Ok(Value::Object(object))
+    }
+}
+
+impl KubeJson for k8s_pb::api::batch::v1::SuccessPolicy {
+    fn kube_json(&self) -> Result<Value, BodyError> {
+        let mut object = Map::new();
+        message_list(&mut object, "rules", &self.rules)?;
+        Ok(Value::Object(object))
+    }
+}
+
+impl KubeJson for k8s_pb::api::batch::v1::SuccessPolicyRule {
+    fn kube_json(&self) -> Result<Value, BodyError> {
+        let mut object = Map::new();
+        scalar(
+            &mut object,
+            "succeededIndexes",
+            &self.succeeded_indexes,
+            Zero::Keep,
+        );
+        scalar(
+            &mut object,
+            "succeededCount",
+            &self.succeeded_count,
+            Zero::Keep,
+        );
+        Ok(Value::Object(object))
+    }
+}
+
+impl KubeJson for k8s_pb::api::batch::v1::UncountedTerminatedPods {
+    fn kube_json(&self) -> Result<Value, BodyError> {
+        let mut object = Map::new();
+        scalar_list(&mut object, "succeeded", &self.succeeded);
+        scalar_list(&mut object, "failed", &self.failed);
+        Ok(Value::Object(object))
+    }
+}
+
 impl KubeJson for k8s_pb::api::core::v1::Affinity {
     fn kube_json(&self) -> Result<Value, BodyError> {
         let mut object = Map::new();

@@ -1,0 +1,3 @@
+//! The `batch/v1` group's kinds.
+
+pub mod job;
