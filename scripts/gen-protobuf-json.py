@@ -51,7 +51,7 @@ ROOTS = [("api::core::v1", k) for k in [
         "SelfSubjectRulesReview"]] + \
     [("api::authentication::v1", k) for k in ["SelfSubjectReview", "TokenReview", "TokenRequest"]] + \
     [("api::policy::v1", k) for k in ["PodDisruptionBudget", "Eviction"]] + \
-    [("api::batch::v1", "Job")]
+    [("api::batch::v1", k) for k in ["Job", "CronJob"]]
 # Messages with their own JSON form, written by hand in protobuf.rs.
 SPECIAL = {
     ("apimachinery::pkg::apis::meta::v1", "Time"),

@@ -702,6 +702,72 @@ spec:
     );
 }
 
+/// `kubectl create cronjob` (protobuf), its defaults and columns, and a
+/// schedule robfig/cron would not parse, with its message.
+#[tokio::test]
+async fn cron_jobs_with_kubectl() {
+    let server = Server::start().await;
+    let created = ok(kubectl(
+        &server,
+        &[
+            "create",
+            "cronjob",
+            "hello",
+            "--image=busybox:1.36",
+            "--schedule=*/5 * * * *",
+            "--",
+            "echo",
+            "hi",
+        ],
+    ));
+    assert_eq!(created.trim(), "cronjob.batch/hello created");
+    let (code, cron_job) = server
+        .get("/apis/batch/v1/namespaces/default/cronjobs/hello")
+        .await;
+    assert_eq!(code, 200, "{cron_job}");
+    assert_eq!(cron_job["spec"]["concurrencyPolicy"], "Allow", "{cron_job}");
+    assert_eq!(
+        cron_job["spec"]["successfulJobsHistoryLimit"], 3,
+        "{cron_job}"
+    );
+
+    let table = ok(kubectl(&server, &["get", "cronjobs"]));
+    let rows = table_rows(&table);
+    assert_eq!(
+        rows[0],
+        [
+            "NAME", "SCHEDULE", "TIMEZONE", "SUSPEND", "ACTIVE", "LAST", "SCHEDULE", "AGE"
+        ],
+        "{table}"
+    );
+    assert_eq!(
+        rows[1][..10],
+        [
+            "hello", "*/5", "*", "*", "*", "*", "<none>", "False", "0", "<none>"
+        ],
+        "{table}"
+    );
+
+    let refused = kubectl(
+        &server,
+        &[
+            "create",
+            "cronjob",
+            "late",
+            "--image=busybox:1.36",
+            "--schedule=61 * * * *",
+        ],
+    );
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains(
+            "spec.schedule: Invalid value: \"61 * * * *\": end of range (61) above maximum (59): 61"
+        ),
+        "{stderr}"
+    );
+}
+
 const POD_TEMPLATE_AND_REVISION: &str = "apiVersion: v1
 kind: PodTemplate
 metadata:

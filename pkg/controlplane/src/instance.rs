@@ -48,6 +48,7 @@ use crate::registry::authorization::{
     LocalSubjectAccessReviews, SelfSubjectAccessReviews, SelfSubjectRulesReviews,
     SubjectAccessReviews,
 };
+use crate::registry::batch::cron_job::CronJobStrategy;
 use crate::registry::batch::job::JobStrategy;
 use crate::registry::coordination::lease::LeaseStrategy;
 use crate::registry::core::configmap::ConfigMapStrategy;
@@ -244,6 +245,7 @@ impl Instance {
         resources.add(stores.of(DaemonSetStrategy));
         resources.add(stores.of(ControllerRevisionStrategy));
         resources.add(stores.of(JobStrategy));
+        resources.add(stores.of(CronJobStrategy));
         resources.add_subresource(BindingRest { pods: pods.clone() });
         let budgets = resources.add(stores.of(PodDisruptionBudgetStrategy));
         resources.add_subresource(EvictionRest {

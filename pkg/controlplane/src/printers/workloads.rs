@@ -1,7 +1,8 @@
 //! The workload Tables: replication controllers, deployments, replica
 //! sets, stateful sets and daemon sets (replica counts, and the wide
-//! containers, images and selector), jobs (status, completions, duration),
-//! and what they are made from: pod templates and controller revisions.
+//! containers, images and selector), jobs (status, completions, duration)
+//! and cron jobs (schedule, last run), and what they are made from: pod
+//! templates and controller revisions.
 
 use std::sync::LazyLock;
 
@@ -10,7 +11,7 @@ use k8s_openapi::api::apps::v1::{
     ControllerRevision, DaemonSet, DaemonSetSpec, DaemonSetStatus, Deployment, DeploymentSpec,
     DeploymentStatus, ReplicaSet, ReplicaSetSpec, ReplicaSetStatus, StatefulSet, StatefulSetSpec,
 };
-use k8s_openapi::api::batch::v1::{Job, JobSpec, JobStatus};
+use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, Job, JobSpec, JobStatus};
 use k8s_openapi::api::core::v1::{
     PodSpec, PodTemplate, PodTemplateSpec, ReplicationController, ReplicationControllerSpec,
     ReplicationControllerStatus,
@@ -414,6 +415,86 @@ pub fn job_row(job: &Job, now: DateTime<Utc>) -> Vec<Value> {
         images,
         Value::from(format_label_selector(
             spec.and_then(|s| s.selector.as_ref()),
+        )),
+    ]
+}
+
+/// `cronJobColumnDefinitions`.
+pub fn cron_job_columns() -> &'static [ColumnDefinition] {
+    static COLUMNS: LazyLock<Vec<ColumnDefinition>> = LazyLock::new(|| {
+        vec![
+            ColumnDefinition::name(),
+            ColumnDefinition::new(
+                "Schedule",
+                "string",
+                field_description::<CronJobSpec>("schedule"),
+            ),
+            ColumnDefinition::new(
+                "Timezone",
+                "string",
+                field_description::<CronJobSpec>("timeZone"),
+            ),
+            ColumnDefinition::new(
+                "Suspend",
+                "boolean",
+                field_description::<CronJobSpec>("suspend"),
+            ),
+            ColumnDefinition::new(
+                "Active",
+                "integer",
+                "Active holds pointers to currently running jobs.",
+            ),
+            ColumnDefinition::new(
+                "Last Schedule",
+                "string",
+                "LastScheduleTime keeps information of when was the last time the job was successfully scheduled.",
+            ),
+            ColumnDefinition::age(),
+            ColumnDefinition::new("Containers", "string", CONTAINERS).wide(),
+            ColumnDefinition::new("Images", "string", IMAGES).wide(),
+            ColumnDefinition::new(
+                "Selector",
+                "string",
+                field_description::<JobSpec>("selector"),
+            )
+            .wide(),
+        ]
+    });
+    &COLUMNS
+}
+
+/// `printCronJob`: schedule, zone (`<none>`), suspend (`<unset>`), running
+/// jobs, time since the last run (`<none>`), age, and the job template's
+/// wide cells.
+pub fn cron_job_row(cron_job: &CronJob, now: DateTime<Utc>) -> Vec<Value> {
+    let spec = cron_job.spec.as_ref();
+    let status = cron_job.status.as_ref();
+    let suspend = match spec.and_then(|s| s.suspend) {
+        Some(true) => "True",
+        Some(false) => "False",
+        None => "<unset>",
+    };
+    let last_schedule = match status.and_then(|s| s.last_schedule_time.as_ref()) {
+        Some(time) => apiserver::registry::table::translate_timestamp_since(Some(time), now),
+        None => "<none>".to_owned(),
+    };
+    let job_spec = spec.and_then(|s| s.job_template.spec.as_ref());
+    let [containers, images] = template_cells(job_spec.map(|s| &s.template));
+    vec![
+        name_cell(&cron_job.metadata),
+        Value::from(spec.map(|s| s.schedule.clone()).unwrap_or_default()),
+        Value::from(
+            spec.and_then(|s| s.time_zone.clone())
+                .unwrap_or_else(|| "<none>".to_owned()),
+        ),
+        Value::from(suspend),
+        Value::from(status.and_then(|s| s.active.as_ref()).map_or(0, Vec::len)),
+        Value::from(last_schedule),
+        age_cell(&cron_job.metadata, now),
+        containers,
+        images,
+        Value::from(format_label_selector(
+            job_spec.and_then(|s| s.selector.as_ref()),
         )),
     ]
 }

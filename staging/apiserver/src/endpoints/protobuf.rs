@@ -141,6 +141,7 @@ fn decode_kind(api_version: &str, kind: &str, raw: &[u8]) -> Result<Value, BodyE
         ("apps/v1", "DaemonSet") => object::<apps::DaemonSet>(api_version, kind, raw),
         ("autoscaling/v1", "Scale") => object::<autoscaling::Scale>(api_version, kind, raw),
         ("batch/v1", "Job") => object::<batch::Job>(api_version, kind, raw),
+        ("batch/v1", "CronJob") => object::<batch::CronJob>(api_version, kind, raw),
         ("policy/v1", "PodDisruptionBudget") => {
             object::<policy::PodDisruptionBudget>(api_version, kind, raw)
         }

@@ -206,7 +206,7 @@ fn validate_generated_selector(job: &Job) -> ErrorList {
 
 /// `validateJobSpec`: counts, completion mode, replacement policy and the
 /// template.
-fn validate_job_spec_fields(spec: &JobSpec, path: &Path) -> ErrorList {
+pub(crate) fn validate_job_spec_fields(spec: &JobSpec, path: &Path) -> ErrorList {
     let mut errors = Vec::new();
     for (value, field) in [
         (spec.parallelism, "parallelism"),

@@ -817,6 +817,65 @@ impl KubeJson for k8s_pb::api::autoscaling::v1::ScaleStatus {
     }
 }
 
+impl KubeJson for k8s_pb::api::batch::v1::CronJob {
+    fn kube_json(&self) -> Result<Value, BodyError> {
+        let mut object = Map::new();
+        message(&mut object, "metadata", &self.metadata)?;
+        message(&mut object, "spec", &self.spec)?;
+        message(&mut object, "status", &self.status)?;
+        Ok(Value::Object(object))
+    }
+}
+
+impl KubeJson for k8s_pb::api::batch::v1::CronJobSpec {
+    fn kube_json(&self) -> Result<Value, BodyError> {
+        let mut object = Map::new();
+        scalar(&mut object, "schedule", &self.schedule, Zero::Keep);
+        scalar(
+            &mut object,
+            "startingDeadlineSeconds",
+            &self.starting_deadline_seconds,
+            Zero::Keep,
+        );
+        scalar(
+            &mut object,
+            "concurrencyPolicy",
+            &self.concurrency_policy,
+            Zero::Omit,
+        );
+        scalar(&mut object, "suspend", &self.suspend, Zero::Keep);
+        message(&mut object, "jobTemplate", &self.job_template)?;
+        scalar(
+            &mut object,
+            "successfulJobsHistoryLimit",
+            &self.successful_jobs_history_limit,
+            Zero::Keep,
+        );
+        scalar(
+            &mut object,
+            "failedJobsHistoryLimit",
+            &self.failed_jobs_history_limit,
+            Zero::Keep,
+        );
+        scalar(&mut object, "timeZone", &self.time_zone, Zero::Keep);
+        Ok(Value::Object(object))
+    }
+}
+
+impl KubeJson for k8s_pb::api::batch::v1::CronJobStatus {
+    fn kube_json(&self) -> Result<Value, BodyError> {
+        let mut object = Map::new();
+        message_list(&mut object, "active", &self.active)?;
+        message(&mut object, "lastScheduleTime", &self.last_schedule_time)?;
+        message(
+            &mut object,
+            "lastSuccessfulTime",
+            &self.last_successful_time,
+        )?;
+        Ok(Value::Object(object))
+    }
+}
+
 impl KubeJson for k8s_pb::api::batch::v1::Job {
     fn kube_json(&self) -> Result<Value, BodyError> {
         let mut object = Map::new();
@@ -930,6 +989,15 @@ impl KubeJson for k8s_pb::api::batch::v1::JobStatus {
             Zero::Keep,
         );
         scalar(&mut object, "terminating", &self.terminating, Zero::Keep);
+        Ok(Value::Object(object))
+    }
+}
+
+impl KubeJson for k8s_pb::api::batch::v1::JobTemplateSpec {
+    fn kube_json(&self) -> Result<Value, BodyError> {
+        let mut object = Map::new();
+        message(&mut object, "metadata", &self.metadata)?;
+        message(&mut object, "spec", &self.spec)?;
         Ok(Value::Object(object))
     }
 }
