@@ -27,6 +27,16 @@ fn ok(output: Output) -> String {
     stdout(&output)
 }
 
+/// The stderr of a kubectl run that must fail.
+fn failed(output: Output) -> String {
+    assert!(
+        !output.status.success(),
+        "kubectl succeeded where it must fail: {}",
+        stdout(&output)
+    );
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
 const POD: &str = "apiVersion: v1
 kind: Pod
 metadata:
@@ -322,8 +332,7 @@ async fn resource_quotas_with_kubectl() {
     assert_eq!(created.trim(), "resourcequota/compute created");
     // kubectl sends protobuf, with the quantity in its canonical form.
     let refused = kubectl(&server, &["create", "quota", "bad", "--hard=pods=1.5"]);
-    assert!(!refused.status.success());
-    let stderr = String::from_utf8_lossy(&refused.stderr);
+    let stderr = failed(refused);
     assert!(
         stderr.contains("spec.hard[pods]: Invalid value: \"1500m\": must be an integer"),
         "{stderr}"
@@ -382,8 +391,7 @@ async fn resource_quotas_with_kubectl() {
             r#"{"spec":{"scopes":["Terminating"]}}"#,
         ],
     );
-    assert!(!rescoped.status.success());
-    let stderr = String::from_utf8_lossy(&rescoped.stderr);
+    let stderr = failed(rescoped);
     assert!(
         stderr.contains("spec.scopes: Invalid value: [\"Terminating\"]: field is immutable"),
         "{stderr}"
@@ -447,8 +455,7 @@ async fn limit_ranges_with_kubectl() {
             r#"[{"op":"add","path":"/spec/limits/0/min/cpu","value":"3"}]"#,
         ],
     );
-    assert!(!refused.status.success());
-    let stderr = String::from_utf8_lossy(&refused.stderr);
+    let stderr = failed(refused);
     assert!(
         stderr.contains(
             "spec.limits[0].min[cpu]: Invalid value: \"3\": min value 3 is greater than max value 2"
@@ -484,8 +491,7 @@ async fn pod_disruption_budgets_with_kubectl() {
             "--max-unavailable=150%",
         ],
     );
-    assert!(!refused.status.success());
-    let stderr = String::from_utf8_lossy(&refused.stderr);
+    let stderr = failed(refused);
     assert!(
         stderr.contains(
             "spec.maxUnavailable: Invalid value: \"150%\": must not be greater than 100%"
@@ -537,8 +543,7 @@ async fn pod_disruption_budgets_with_kubectl() {
             bad_condition,
         ],
     );
-    assert!(!refused.status.success());
-    let stderr = String::from_utf8_lossy(&refused.stderr);
+    let stderr = failed(refused);
     assert!(
         stderr.contains("status.conditions[0].status: Unsupported value: \"Yes\""),
         "{stderr}"
@@ -668,8 +673,7 @@ async fn jobs_with_kubectl() {
     );
 
     let changed = kubectl(&server, &["set", "image", "job/pi", "pi=perl:5.36"]);
-    assert!(!changed.status.success());
-    let stderr = String::from_utf8_lossy(&changed.stderr);
+    let stderr = failed(changed);
     assert!(
         stderr.contains("spec.template: Invalid value: ") && stderr.contains("field is immutable"),
         "{stderr}"
@@ -692,8 +696,7 @@ spec:
 ",
     );
     let refused = kubectl(&server, &["apply", "-f", manifest.to_str().unwrap()]);
-    assert!(!refused.status.success());
-    let stderr = String::from_utf8_lossy(&refused.stderr);
+    let stderr = failed(refused);
     assert!(
         stderr.contains(
             "spec.template.spec.restartPolicy: Unsupported value: \"Always\": supported values: \"OnFailure\", \"Never\""
@@ -758,8 +761,7 @@ async fn cron_jobs_with_kubectl() {
             "--schedule=61 * * * *",
         ],
     );
-    assert!(!refused.status.success());
-    let stderr = String::from_utf8_lossy(&refused.stderr);
+    let stderr = failed(refused);
     assert!(
         stderr.contains(
             "spec.schedule: Invalid value: \"61 * * * *\": end of range (61) above maximum (59): 61"

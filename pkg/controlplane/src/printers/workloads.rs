@@ -35,6 +35,16 @@ fn template_cells(template: Option<&PodTemplateSpec>) -> [Value; 2] {
     container_cells(containers)
 }
 
+/// The wide columns of a kind made from a pod template: its containers,
+/// images and selector.
+fn template_wide_columns(selector: String) -> [ColumnDefinition; 3] {
+    [
+        ColumnDefinition::new("Containers", "string", CONTAINERS).wide(),
+        ColumnDefinition::new("Images", "string", IMAGES).wide(),
+        ColumnDefinition::new("Selector", "string", selector).wide(),
+    ]
+}
+
 /// Desired / current / ready columns then the wide ones, as replication
 /// controllers and replica sets print.
 fn replica_columns(
@@ -43,16 +53,15 @@ fn replica_columns(
     ready: String,
     selector: String,
 ) -> Vec<ColumnDefinition> {
-    vec![
+    let mut columns = vec![
         ColumnDefinition::name(),
         ColumnDefinition::new("Desired", "integer", desired),
         ColumnDefinition::new("Current", "integer", current),
         ColumnDefinition::new("Ready", "integer", ready),
         ColumnDefinition::age(),
-        ColumnDefinition::new("Containers", "string", CONTAINERS).wide(),
-        ColumnDefinition::new("Images", "string", IMAGES).wide(),
-        ColumnDefinition::new("Selector", "string", selector).wide(),
-    ]
+    ];
+    columns.extend(template_wide_columns(selector));
+    columns
 }
 
 /// The replication controller columns.
@@ -132,15 +141,12 @@ pub fn deployment_columns() -> &'static [ColumnDefinition] {
                 field_description::<DeploymentStatus>("availableReplicas"),
             ),
             ColumnDefinition::age(),
-            ColumnDefinition::new("Containers", "string", CONTAINERS).wide(),
-            ColumnDefinition::new("Images", "string", IMAGES).wide(),
-            ColumnDefinition::new(
-                "Selector",
-                "string",
-                field_description::<DeploymentSpec>("selector"),
-            )
-            .wide(),
         ]
+        .into_iter()
+        .chain(template_wide_columns(field_description::<DeploymentSpec>(
+            "selector",
+        )))
+        .collect()
     });
     &COLUMNS
 }
@@ -216,15 +222,12 @@ pub fn daemon_set_columns() -> &'static [ColumnDefinition] {
                 field_description::<PodSpec>("nodeSelector"),
             ),
             ColumnDefinition::age(),
-            ColumnDefinition::new("Containers", "string", CONTAINERS).wide(),
-            ColumnDefinition::new("Images", "string", IMAGES).wide(),
-            ColumnDefinition::new(
-                "Selector",
-                "string",
-                field_description::<DaemonSetSpec>("selector"),
-            )
-            .wide(),
         ]
+        .into_iter()
+        .chain(template_wide_columns(field_description::<DaemonSetSpec>(
+            "selector",
+        )))
+        .collect()
     });
     &COLUMNS
 }
@@ -344,15 +347,12 @@ pub fn job_columns() -> &'static [ColumnDefinition] {
             ),
             ColumnDefinition::new("Duration", "string", "Time required to complete the job."),
             ColumnDefinition::age(),
-            ColumnDefinition::new("Containers", "string", CONTAINERS).wide(),
-            ColumnDefinition::new("Images", "string", IMAGES).wide(),
-            ColumnDefinition::new(
-                "Selector",
-                "string",
-                field_description::<JobSpec>("selector"),
-            )
-            .wide(),
         ]
+        .into_iter()
+        .chain(template_wide_columns(field_description::<JobSpec>(
+            "selector",
+        )))
+        .collect()
     });
     &COLUMNS
 }
@@ -450,15 +450,10 @@ pub fn cron_job_columns() -> &'static [ColumnDefinition] {
                 "LastScheduleTime keeps information of when was the last time the job was successfully scheduled.",
             ),
             ColumnDefinition::age(),
-            ColumnDefinition::new("Containers", "string", CONTAINERS).wide(),
-            ColumnDefinition::new("Images", "string", IMAGES).wide(),
-            ColumnDefinition::new(
-                "Selector",
-                "string",
-                field_description::<JobSpec>("selector"),
-            )
-            .wide(),
         ]
+        .into_iter()
+        .chain(template_wide_columns(field_description::<JobSpec>("selector")))
+        .collect()
     });
     &COLUMNS
 }
