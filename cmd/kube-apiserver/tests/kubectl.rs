@@ -770,6 +770,119 @@ async fn cron_jobs_with_kubectl() {
     );
 }
 
+/// A claim applied with kubectl, bound the way a volume controller binds it
+/// (status, then the volume name), grown, and refused when it shrinks
+/// below its capacity; `kubectl get pvc` before and after.
+#[tokio::test]
+async fn persistent_volume_claims_with_kubectl() {
+    let server = Server::start().await;
+    let manifest = file(
+        &server,
+        "claim.yaml",
+        "apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: data
+spec:
+  accessModes: [ReadWriteOnce]
+  storageClassName: standard
+  resources:
+    requests:
+      storage: 1Gi
+",
+    );
+    let applied = ok(kubectl(
+        &server,
+        &["apply", "-f", manifest.to_str().unwrap()],
+    ));
+    assert_eq!(applied.trim(), "persistentvolumeclaim/data created");
+    let table = ok(kubectl(&server, &["get", "pvc"]));
+    let rows = table_rows(&table);
+    assert_eq!(
+        rows[0],
+        [
+            "NAME",
+            "STATUS",
+            "VOLUME",
+            "CAPACITY",
+            "ACCESS",
+            "MODES",
+            "STORAGECLASS",
+            "VOLUMEATTRIBUTESCLASS",
+            "AGE"
+        ],
+        "{table}"
+    );
+    assert_eq!(
+        rows[1][..4],
+        ["data", "Pending", "standard", "<unset>"],
+        "{table}"
+    );
+
+    let path = "/api/v1/namespaces/default/persistentvolumeclaims/data";
+    let (_, mut claim) = server.get(path).await;
+    claim["status"] = json!({"phase": "Bound", "accessModes": ["ReadWriteOnce"],
+                             "capacity": {"storage": "1Gi"}});
+    let (code, written) = server.put(&format!("{path}/status"), &claim).await;
+    assert_eq!(code, 200, "{written}");
+    ok(kubectl(
+        &server,
+        &[
+            "patch",
+            "pvc",
+            "data",
+            "-p",
+            r#"{"spec":{"volumeName":"pv-1"}}"#,
+        ],
+    ));
+    let table = ok(kubectl(&server, &["get", "pvc"]));
+    assert_eq!(
+        table_rows(&table)[1][..7],
+        ["data", "Bound", "pv-1", "1Gi", "RWO", "standard", "<unset>"],
+        "{table}"
+    );
+    ok(kubectl(
+        &server,
+        &[
+            "patch",
+            "pvc",
+            "data",
+            "-p",
+            r#"{"spec":{"resources":{"requests":{"storage":"2Gi"}}}}"#,
+        ],
+    ));
+    let stderr = failed(kubectl(
+        &server,
+        &[
+            "patch",
+            "pvc",
+            "data",
+            "-p",
+            r#"{"spec":{"resources":{"requests":{"storage":"512Mi"}}}}"#,
+        ],
+    ));
+    assert!(
+        stderr.contains(
+            "spec.resources.requests.storage: Forbidden: field can not be less than status.capacity"
+        ),
+        "{stderr}"
+    );
+    let stderr = failed(kubectl(
+        &server,
+        &[
+            "patch",
+            "pvc",
+            "data",
+            "-p",
+            r#"{"spec":{"accessModes":["ReadWriteMany"]}}"#,
+        ],
+    ));
+    assert!(
+        stderr.contains("spec: Forbidden: spec is immutable after creation"),
+        "{stderr}"
+    );
+}
+
 const POD_TEMPLATE_AND_REVISION: &str = "apiVersion: v1
 kind: PodTemplate
 metadata:

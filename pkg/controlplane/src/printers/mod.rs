@@ -19,6 +19,7 @@ pub mod pod;
 pub mod policy;
 pub mod rbac;
 pub mod service;
+pub mod storage;
 pub mod workloads;
 
 /// The object's name cell.
