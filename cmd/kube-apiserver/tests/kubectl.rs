@@ -770,12 +770,73 @@ async fn cron_jobs_with_kubectl() {
     );
 }
 
-/// A claim applied with kubectl, bound the way a volume controller binds it
-/// (status, then the volume name), grown, and refused when it shrinks
-/// below its capacity; `kubectl get pvc` before and after.
+/// A volume and a claim applied with kubectl; the claim bound the way a
+/// volume controller binds it (status, then the volume name), grown, and
+/// refused when it shrinks below its capacity; `kubectl get pv` and `pvc`;
+/// a volume's source fixed after create.
 #[tokio::test]
-async fn persistent_volume_claims_with_kubectl() {
+async fn persistent_volumes_and_claims_with_kubectl() {
     let server = Server::start().await;
+    let volume = file(
+        &server,
+        "volume.yaml",
+        "apiVersion: v1
+kind: PersistentVolume
+metadata:
+  name: pv-1
+spec:
+  accessModes: [ReadWriteOnce]
+  capacity:
+    storage: 1Gi
+  storageClassName: standard
+  hostPath:
+    path: /data/pv-1
+",
+    );
+    let applied = ok(kubectl(&server, &["apply", "-f", volume.to_str().unwrap()]));
+    assert_eq!(applied.trim(), "persistentvolume/pv-1 created");
+    let table = ok(kubectl(&server, &["get", "pv"]));
+    let rows = table_rows(&table);
+    assert_eq!(
+        rows[0],
+        [
+            "NAME",
+            "CAPACITY",
+            "ACCESS",
+            "MODES",
+            "RECLAIM",
+            "POLICY",
+            "STATUS",
+            "CLAIM",
+            "STORAGECLASS",
+            "VOLUMEATTRIBUTESCLASS",
+            "REASON",
+            "AGE"
+        ],
+        "{table}"
+    );
+    assert_eq!(
+        rows[1][..7],
+        [
+            "pv-1", "1Gi", "RWO", "Retain", "Pending", "standard", "<unset>"
+        ],
+        "{table}"
+    );
+    let stderr = failed(kubectl(
+        &server,
+        &[
+            "patch",
+            "pv",
+            "pv-1",
+            "-p",
+            r#"{"spec":{"hostPath":{"path":"/data/elsewhere"}}}"#,
+        ],
+    ));
+    assert!(
+        stderr.contains("spec.persistentvolumesource: Forbidden: spec.persistentvolumesource is immutable after creation"),
+        "{stderr}"
+    );
+
     let manifest = file(
         &server,
         "claim.yaml",

@@ -57,6 +57,7 @@ use crate::registry::core::event::EventStrategy;
 use crate::registry::core::limit_range::LimitRangeStrategy;
 use crate::registry::core::namespace::NamespaceStrategy;
 use crate::registry::core::node::NodeStrategy;
+use crate::registry::core::persistent_volume::PersistentVolumeStrategy;
 use crate::registry::core::persistent_volume_claim::PersistentVolumeClaimStrategy;
 use crate::registry::core::pod::PodStrategy;
 use crate::registry::core::pod::binding::BindingRest;
@@ -235,6 +236,7 @@ impl Instance {
         resources.add(stores.of(ReplicationControllerStrategy));
         resources.add(stores.of(ResourceQuotaStrategy));
         resources.add(stores.of(LimitRangeStrategy));
+        resources.add(stores.of(PersistentVolumeStrategy));
         resources.add(stores.of(PersistentVolumeClaimStrategy));
         resources.add(stores.of(ConfigMapStrategy));
         let secrets = resources.add(stores.of(SecretStrategy));

@@ -1,10 +1,13 @@
-//! The storage Tables: persistent volume claims (phase, bound volume, its
-//! capacity and access modes, class).
+//! The storage Tables: persistent volumes (capacity, modes, reclaim
+//! policy, phase, claim) and persistent volume claims (phase, bound volume,
+//! its capacity and access modes, class).
 
 use std::sync::LazyLock;
 
 use apiserver::registry::table::{ColumnDefinition, field_description};
-use k8s_openapi::api::core::v1::{PersistentVolumeClaim, PersistentVolumeClaimSpec};
+use k8s_openapi::api::core::v1::{
+    PersistentVolume, PersistentVolumeClaim, PersistentVolumeClaimSpec, PersistentVolumeSpec,
+};
 use k8s_openapi::chrono::{DateTime, Utc};
 use serde_json::Value;
 
@@ -123,5 +126,117 @@ pub fn persistent_volume_claim_row(
         Value::from(attributes_class),
         age_cell(&claim.metadata, now),
         Value::from(volume_mode),
+    ]
+}
+
+/// `persistentVolumeColumnDefinitions`.
+pub fn persistent_volume_columns() -> &'static [ColumnDefinition] {
+    static COLUMNS: LazyLock<Vec<ColumnDefinition>> = LazyLock::new(|| {
+        vec![
+            ColumnDefinition::name(),
+            ColumnDefinition::new(
+                "Capacity",
+                "string",
+                field_description::<PersistentVolumeSpec>("capacity"),
+            ),
+            ColumnDefinition::new(
+                "Access Modes",
+                "string",
+                field_description::<PersistentVolumeSpec>("accessModes"),
+            ),
+            ColumnDefinition::new(
+                "Reclaim Policy",
+                "string",
+                field_description::<PersistentVolumeSpec>("persistentVolumeReclaimPolicy"),
+            ),
+            ColumnDefinition::new(
+                "Status",
+                "string",
+                "Phase indicates if a volume is available, bound to a claim, or released by a claim.",
+            ),
+            ColumnDefinition::new(
+                "Claim",
+                "string",
+                field_description::<PersistentVolumeSpec>("claimRef"),
+            ),
+            ColumnDefinition::new("StorageClass", "string", "StorageClass of the pv"),
+            ColumnDefinition::new(
+                "VolumeAttributesClass",
+                "string",
+                "VolumeAttributesClass of the pv",
+            ),
+            ColumnDefinition::new(
+                "Reason",
+                "string",
+                "Reason is a brief CamelCase string that describes any failure and is meant for machine parsing and tidy display in the CLI.",
+            ),
+            ColumnDefinition::age(),
+            ColumnDefinition::new(
+                "VolumeMode",
+                "string",
+                field_description::<PersistentVolumeSpec>("volumeMode"),
+            )
+            .wide(),
+        ]
+    });
+    &COLUMNS
+}
+
+/// `printPersistentVolume`: the claim as `namespace/name`, the class from
+/// the beta annotation first.
+pub fn persistent_volume_row(volume: &PersistentVolume, now: DateTime<Utc>) -> Vec<Value> {
+    let spec = volume.spec.as_ref();
+    let status = volume.status.as_ref();
+    let claim = spec
+        .and_then(|s| s.claim_ref.as_ref())
+        .map(|claim| {
+            format!(
+                "{}/{}",
+                claim.namespace.as_deref().unwrap_or_default(),
+                claim.name.as_deref().unwrap_or_default()
+            )
+        })
+        .unwrap_or_default();
+    let phase = if volume.metadata.deletion_timestamp.is_some() {
+        "Terminating".to_owned()
+    } else {
+        status.and_then(|s| s.phase.clone()).unwrap_or_default()
+    };
+    let class = volume
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get("volume.beta.kubernetes.io/storage-class").cloned())
+        .or_else(|| spec.and_then(|s| s.storage_class_name.clone()))
+        .unwrap_or_default();
+    vec![
+        name_cell(&volume.metadata),
+        Value::from(
+            spec.and_then(|s| s.capacity.as_ref())
+                .and_then(|c| c.get("storage"))
+                .map_or("0", |q| q.0.as_str()),
+        ),
+        Value::from(access_modes(
+            spec.and_then(|s| s.access_modes.as_deref())
+                .unwrap_or_default(),
+        )),
+        Value::from(
+            spec.and_then(|s| s.persistent_volume_reclaim_policy.clone())
+                .unwrap_or_default(),
+        ),
+        Value::from(phase),
+        Value::from(claim),
+        Value::from(class),
+        Value::from(
+            spec.and_then(|s| s.volume_attributes_class_name.clone())
+                .filter(|c| !c.is_empty())
+                .unwrap_or_else(|| "<unset>".to_owned()),
+        ),
+        Value::from(status.and_then(|s| s.reason.clone()).unwrap_or_default()),
+        age_cell(&volume.metadata, now),
+        Value::from(
+            spec.and_then(|s| s.volume_mode.clone())
+                .unwrap_or_else(|| "<unset>".to_owned()),
+        ),
     ]
 }
