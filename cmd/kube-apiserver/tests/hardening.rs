@@ -4,7 +4,8 @@
 //! grown past the size bound, watch timeouts at the ends of their range,
 //! quantity exponents that wrapped, audit emptying large responses,
 //! allocations leaked by cancelled writes, idle connections held forever,
-//! and a full disk under the embedded store.
+//! a full disk under the embedded store, and streamed lists read slowly
+//! outside the in-flight and timeout limits.
 
 mod support;
 
@@ -395,6 +396,75 @@ async fn keep_alive_connections_wait_the_idle_timeout_not_the_header_timeout() {
     // Idle for longer than the header timeout: still open, still served.
     tokio::time::sleep(Duration::from_secs(36).saturating_sub(started.elapsed())).await;
     assert_eq!(version(&mut sender).await, 200);
+}
+
+/// A streamed list a client stops reading holds its in-flight slot (a
+/// second read is 429 with one slot) until the request timeout frees it,
+/// and the rest of the list is then refused: the client sees a failed
+/// body, not a short list.
+#[tokio::test]
+async fn a_slowly_read_list_holds_its_slot_until_the_request_timeout() {
+    use http_body_util::{BodyExt, Empty};
+    use hyper::body::Bytes;
+    use hyper_util::rt::TokioIo;
+
+    let server = Server::start_with(&["--max-requests-inflight=1", "--request-timeout=4s"]).await;
+    // More than one page (1,000 items) and more than socket buffers hold.
+    let payload = "x".repeat(16 * 1024);
+    for i in 0..1_005 {
+        let (code, created) = server
+            .post(
+                "/api/v1/namespaces/default/configmaps",
+                &config_map(&format!("cm-{i:04}"), &payload),
+            )
+            .await;
+        assert_eq!(code, 201, "{created}");
+    }
+
+    let tls = server.tls_connect().await.unwrap();
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+        .await
+        .expect("HTTP/1.1 handshake");
+    tokio::spawn(connection);
+    let request = hyper::Request::get("/api/v1/namespaces/default/configmaps")
+        .header("host", "localhost")
+        .header("authorization", format!("Bearer {}", support::TOKEN))
+        .body(Empty::<Bytes>::new())
+        .unwrap();
+    let response = sender.send_request(request).await.expect("a response");
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers().get("content-length").is_none(),
+        "the list was not streamed"
+    );
+    let started = std::time::Instant::now();
+    let mut body = response.into_body();
+    let first = body.frame().await.expect("a first frame").expect("a frame");
+    assert!(first.data_ref().is_some_and(|data| !data.is_empty()));
+
+    // The slot is held while the list is not read.
+    let (code, refused) = server.get("/api/v1/namespaces").await;
+    assert_eq!(code, 429, "{refused}");
+    // The timeout frees it though the client still reads nothing.
+    tokio::time::sleep(Duration::from_secs(5).saturating_sub(started.elapsed())).await;
+    let (code, served) = server.get("/api/v1/namespaces").await;
+    assert_eq!(code, 200, "{served}");
+
+    let rest = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            match body.frame().await {
+                None => return Ok(()),
+                Some(Err(err)) => return Err(err),
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await
+    .expect("the list neither ended nor failed within 30 s");
+    assert!(
+        rest.is_err(),
+        "the whole list was sent after the request timeout"
+    );
 }
 
 /// A TLS connection that has sent half of a request's headers.

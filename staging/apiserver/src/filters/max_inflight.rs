@@ -1,7 +1,8 @@
 //! Max-in-flight: separate limits for read-only and mutating requests
 //! (`--max-requests-inflight`, `--max-mutating-requests-inflight`; 0 = no
 //! limit); long-running requests are exempt; over the limit → 429 with
-//! `Retry-After: 1`.
+//! `Retry-After: 1`. A request holds its slot until its response is sent,
+//! the later pages of a streamed list included.
 
 use std::sync::Arc;
 
@@ -43,15 +44,16 @@ pub async fn filter(State(chain): State<Arc<Chain>>, request: Request, next: Nex
     } else {
         (&chain.inflight.mutating, "mutating")
     };
-    let _permit = match semaphore {
+    let permit = match semaphore {
         None => None,
         Some(semaphore) => match semaphore.clone().try_acquire_owned() {
             Ok(permit) => Some(permit),
             Err(_) => return Status::too_many_requests(1).into_response(),
         },
     };
-    let _in_flight = InFlight::new(chain.metrics.inflight.with_label_values(&[kind]));
-    next.run(request).await
+    let in_flight = InFlight::new(chain.metrics.inflight.with_label_values(&[kind]));
+    let response = next.run(request).await;
+    super::response_body::hold_until_sent(response, (permit, in_flight))
 }
 
 /// Counts a request in `apiserver_current_inflight_requests` until dropped,

@@ -2,7 +2,8 @@
 //! first): panic recovery → request info (+ metrics) → max-in-flight →
 //! timeout → body limit → CORS → authentication → audit → impersonation →
 //! authorization → handlers, with HSTS just inside panic recovery. Every rejection is a
-//! `Status`.
+//! `Status`. `response_body` keeps what max-in-flight and timeout hold
+//! until a streamed response is sent.
 
 pub mod audit;
 pub mod authentication;
@@ -14,6 +15,7 @@ pub mod impersonation;
 pub mod max_inflight;
 pub mod panic_recovery;
 pub mod request_info;
+pub mod response_body;
 pub mod timeout;
 
 use std::net::SocketAddr;

@@ -1,6 +1,7 @@
 //! Timeout: non-long-running requests that take longer than
 //! `--request-timeout` (or a shorter `?timeout=` from the client) get 504
-//! `Timeout` (`WithTimeoutForNonLongRunningRequests`, `WithRequestDeadline`).
+//! `Timeout` (`WithTimeoutForNonLongRunningRequests`, `WithRequestDeadline`);
+//! a streamed list still being sent at the deadline is aborted.
 
 use std::sync::Arc;
 
@@ -40,8 +41,9 @@ pub async fn filter(State(chain): State<Arc<Chain>>, request: Request, next: Nex
     if deadline.is_zero() {
         return next.run(request).await;
     }
-    match tokio::time::timeout(deadline, next.run(request)).await {
-        Ok(response) => response,
+    let deadline = tokio::time::Instant::now() + deadline;
+    match tokio::time::timeout_at(deadline, next.run(request)).await {
+        Ok(response) => super::response_body::abort_stream_at(response, deadline),
         Err(_) => Status::timeout().into_response(),
     }
 }
