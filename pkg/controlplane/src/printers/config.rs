@@ -128,11 +128,11 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(service_account_row(&account, now)[1], 0);
-        let names: Vec<&str> = secret_columns().iter().map(|c| c.name).collect();
+        let names: Vec<&str> = secret_columns().iter().map(|c| &*c.name).collect();
         assert_eq!(names, ["Name", "Type", "Data", "Age"]);
-        let names: Vec<&str> = configmap_columns().iter().map(|c| c.name).collect();
+        let names: Vec<&str> = configmap_columns().iter().map(|c| &*c.name).collect();
         assert_eq!(names, ["Name", "Data", "Age"]);
-        let names: Vec<&str> = service_account_columns().iter().map(|c| c.name).collect();
+        let names: Vec<&str> = service_account_columns().iter().map(|c| &*c.name).collect();
         assert_eq!(names, ["Name", "Secrets", "Age"]);
     }
 }

@@ -243,7 +243,7 @@ mod tests {
 
     #[test]
     fn namespace_row_shows_phase() {
-        let names: Vec<&str> = namespace_columns().iter().map(|c| c.name).collect();
+        let names: Vec<&str> = namespace_columns().iter().map(|c| &*c.name).collect();
         assert_eq!(names, ["Name", "Status", "Age"]);
         let namespace = Namespace {
             metadata: meta("dev"),
@@ -332,7 +332,7 @@ mod tests {
                 Value::from("web.1"),
             ]
         );
-        let names: Vec<&str> = event_columns().iter().map(|c| c.name).collect();
+        let names: Vec<&str> = event_columns().iter().map(|c| &*c.name).collect();
         assert_eq!(
             names,
             [

@@ -324,7 +324,7 @@ mod tests {
 
     #[test]
     fn columns_are_upstreams() {
-        let names: Vec<(&str, i32)> = columns().iter().map(|c| (c.name, c.priority)).collect();
+        let names: Vec<(&str, i32)> = columns().iter().map(|c| (&*c.name, c.priority)).collect();
         assert_eq!(
             names,
             vec![

@@ -214,7 +214,7 @@ mod tests {
         ] {
             let shape: Vec<(&str, &str, i32)> = columns
                 .iter()
-                .map(|c| (c.name, c.kind, c.priority))
+                .map(|c| (&*c.name, c.kind, c.priority))
                 .collect();
             assert_eq!(
                 shape,

@@ -261,7 +261,7 @@ mod tests {
 
     #[test]
     fn service_columns_and_row() {
-        let names: Vec<&str> = service_columns().iter().map(|c| c.name).collect();
+        let names: Vec<&str> = service_columns().iter().map(|c| &*c.name).collect();
         assert_eq!(
             names,
             [
@@ -341,7 +341,7 @@ mod tests {
             "10.0.0.1:8080,10.0.0.2:8080,10.0.0.3:8080 + 1 more..."
         );
         assert_eq!(format_endpoints(&Endpoints::default()), "<none>");
-        let names: Vec<&str> = endpoints_columns().iter().map(|c| c.name).collect();
+        let names: Vec<&str> = endpoints_columns().iter().map(|c| &*c.name).collect();
         assert_eq!(names, ["Name", "Endpoints", "Age"]);
     }
 }

@@ -531,7 +531,7 @@ mod tests {
     }
 
     fn names(columns: &[ColumnDefinition]) -> Vec<(&str, i32)> {
-        columns.iter().map(|c| (c.name, c.priority)).collect()
+        columns.iter().map(|c| (&*c.name, c.priority)).collect()
     }
 
     #[test]

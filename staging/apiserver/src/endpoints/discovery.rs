@@ -8,7 +8,7 @@
 //! router is built, and served as bytes.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -20,6 +20,7 @@ use http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use serde::Serialize;
 use sha2::{Digest, Sha256, Sha512};
 
+use super::dynamic::DynamicResources;
 use crate::registry::strategy::ResourceInfo;
 use crate::status::Status;
 
@@ -62,7 +63,21 @@ const DISCOVERY_KIND: &str = "APIGroupDiscoveryList";
 /// versions are listed in the order they first appear in `resources`; the
 /// first version of a group is its preferred version.
 pub fn router(resources: Vec<ResourceInfo>) -> Router {
+    router_with_dynamic(resources, None)
+}
+
+/// As [`router`], with the resources of `dynamic` after the fixed ones:
+/// the documents are rebuilt on the first request after the set changed.
+pub fn router_with_dynamic(
+    resources: Vec<ResourceInfo>,
+    dynamic: Option<Arc<DynamicResources>>,
+) -> Router {
     let documents = Arc::new(Documents::build(&resources));
+    let discovery = Arc::new(Discovery {
+        fixed: resources,
+        dynamic,
+        built: Mutex::new((0, documents)),
+    });
     Router::new()
         .route("/api", get(core_root))
         .route("/api/", get(core_root))
@@ -74,7 +89,31 @@ pub fn router(resources: Vec<ResourceInfo>) -> Router {
         .route("/apis/{group}/", get(group))
         .route("/apis/{group}/{version}", get(group_version))
         .route("/apis/{group}/{version}/", get(group_version))
-        .with_state(documents)
+        .with_state(discovery)
+}
+
+/// The fixed resources, the dynamic ones, and the documents last built
+/// from both.
+struct Discovery {
+    fixed: Vec<ResourceInfo>,
+    dynamic: Option<Arc<DynamicResources>>,
+    /// The dynamic set's generation the documents were built at.
+    built: Mutex<(u64, Arc<Documents>)>,
+}
+
+impl Discovery {
+    fn documents(&self) -> Arc<Documents> {
+        let mut built = self.built.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(dynamic) = &self.dynamic {
+            let snapshot = dynamic.snapshot();
+            if snapshot.generation != built.0 {
+                let mut resources = self.fixed.clone();
+                resources.extend(snapshot.infos());
+                *built = (snapshot.generation, Arc::new(Documents::build(&resources)));
+            }
+        }
+        Arc::clone(&built.1)
+    }
 }
 
 /// The storage version hash of a group/version/kind
@@ -345,10 +384,11 @@ impl Aggregated {
 }
 
 async fn core_root(
-    State(documents): State<Arc<Documents>>,
+    State(discovery): State<Arc<Discovery>>,
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
+    let documents = discovery.documents();
     let accept = headers
         .get(header::ACCEPT)
         .and_then(|value| value.to_str().ok());
@@ -372,7 +412,8 @@ async fn core_root(
     json_response(to_bytes(&versions))
 }
 
-async fn groups_root(State(documents): State<Arc<Documents>>, headers: HeaderMap) -> Response {
+async fn groups_root(State(discovery): State<Arc<Discovery>>, headers: HeaderMap) -> Response {
+    let documents = discovery.documents();
     let accept = headers
         .get(header::ACCEPT)
         .and_then(|value| value.to_str().ok());
@@ -385,16 +426,18 @@ async fn groups_root(State(documents): State<Arc<Documents>>, headers: HeaderMap
 }
 
 async fn core_version(
-    State(documents): State<Arc<Documents>>,
+    State(discovery): State<Arc<Discovery>>,
     Path(version): Path<String>,
 ) -> Response {
+    let documents = discovery.documents();
     match documents.resource_lists.get(&version) {
         Some(body) if !version.contains('/') => json_response(body.clone()),
         _ => Status::not_found_path().into_response(),
     }
 }
 
-async fn group(State(documents): State<Arc<Documents>>, Path(group): Path<String>) -> Response {
+async fn group(State(discovery): State<Arc<Discovery>>, Path(group): Path<String>) -> Response {
+    let documents = discovery.documents();
     match documents.groups.get(&group) {
         Some(body) => json_response(body.clone()),
         None => Status::not_found_path().into_response(),
@@ -402,9 +445,10 @@ async fn group(State(documents): State<Arc<Documents>>, Path(group): Path<String
 }
 
 async fn group_version(
-    State(documents): State<Arc<Documents>>,
+    State(discovery): State<Arc<Discovery>>,
     Path((group, version)): Path<(String, String)>,
 ) -> Response {
+    let documents = discovery.documents();
     match documents.resource_lists.get(&format!("{group}/{version}")) {
         Some(body) => json_response(body.clone()),
         None => Status::not_found_path().into_response(),

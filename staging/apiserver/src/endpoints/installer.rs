@@ -21,6 +21,7 @@ use crate::registry::rest::Subresource;
 use crate::registry::subresource::SubresourceRest;
 use crate::status::{Status, StatusDetails};
 
+use super::dynamic::DynamicResources;
 use super::handlers::{self, Query};
 use super::request;
 use crate::authentication::UserInfo;
@@ -36,6 +37,9 @@ pub struct Api {
     resources: HashMap<ResourceKey, Arc<dyn RestStorage>>,
     /// The subresources served by their own handler (create only).
     subresources: HashMap<SubresourceKey, Arc<dyn SubresourceRest>>,
+    /// The resources added while the server runs (custom resources),
+    /// looked up after `resources`.
+    dynamic: Arc<DynamicResources>,
     /// `--min-request-timeout`: a watch without `timeoutSeconds` ends after
     /// a random time in [this, 2×this], as upstream spreads reconnects.
     min_request_timeout: Duration,
@@ -164,8 +168,15 @@ impl Api {
         Api {
             resources,
             subresources,
+            dynamic: Arc::new(DynamicResources::default()),
             min_request_timeout,
         }
+    }
+
+    /// Also serves the resources of `dynamic` (after the fixed ones).
+    pub fn with_dynamic(mut self, dynamic: Arc<DynamicResources>) -> Self {
+        self.dynamic = dynamic;
+        self
     }
 
     /// The handler of the subresource `target` addresses, if one serves it.
@@ -244,14 +255,19 @@ impl Api {
                 .handle_subresource(handler.as_ref(), &target, method, uri, headers, body)
                 .await;
         }
-        let store = self
-            .resources
-            .get(&(
-                target.group.to_string(),
-                target.version.to_string(),
-                target.resource.to_string(),
-            ))
-            .ok_or_else(Status::not_found_path)?;
+        let store = match self.resources.get(&(
+            target.group.to_string(),
+            target.version.to_string(),
+            target.resource.to_string(),
+        )) {
+            Some(store) => Arc::clone(store),
+            None => self
+                .dynamic
+                .snapshot()
+                .get(target.group, target.version, target.resource)
+                .cloned()
+                .ok_or_else(Status::not_found_path)?,
+        };
         let info = store.info();
         // A namespaced resource is addressed through its namespace (or, for
         // lists and watches, across all); a cluster-scoped one never is.
@@ -324,7 +340,7 @@ impl Api {
             (Method::GET, None) => {
                 let mut opts = handlers::list_options(&query, false, Duration::ZERO)?;
                 opts.output = output;
-                let reply = Arc::clone(store).list(namespace, &opts).await?;
+                let reply = Arc::clone(&store).list(namespace, &opts).await?;
                 return Ok(handlers::output_reply(reply, &output));
             }
             (Method::GET, Some(name)) => {

@@ -2,6 +2,7 @@
 //! every installed resource, their handlers, discovery and OpenAPI.
 
 pub mod discovery;
+pub mod dynamic;
 pub mod handlers;
 pub mod installer;
 pub mod openapi;

@@ -35,6 +35,9 @@ pub enum ScaleSelector {
     /// A plain label map (replication controllers):
     /// `SelectorFromSet(...).String()`.
     Set(BTreeMap<String, String>),
+    /// A selector already in label-selector syntax, as a custom resource's
+    /// `labelSelectorPath` holds it (empty when it has none).
+    Text(String),
 }
 
 impl ScaleSelector {
@@ -45,6 +48,7 @@ impl ScaleSelector {
                 labels::Selector::from_label_selector(selector).map(|s| s.to_string())
             }
             ScaleSelector::Set(set) => Ok(labels::Selector::from_set(set).to_string()),
+            ScaleSelector::Text(text) => Ok(text.clone()),
         }
     }
 }

@@ -9,6 +9,7 @@ use k8s_openapi::chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use apimachinery::patch::PatchSchema;
 use apimachinery::validation::field::ErrorList;
 
 use crate::authentication::UserInfo;
@@ -207,6 +208,36 @@ pub trait Strategy: Send + Sync + 'static {
 
     fn names(&self) -> &ResourceNames;
 
+    /// The storage prefix of every object of the kind: `/registry/pods/`
+    /// ([`ResourceNames::key_prefix`]); custom resources add their group.
+    fn key_prefix(&self) -> String {
+        self.names().key_prefix()
+    }
+
+    /// The kind's structure for strategic merge patch and server-side
+    /// apply; built once per store.
+    fn patch_schema(&self) -> PatchSchema {
+        PatchSchema::of::<Self::Object>()
+    }
+
+    /// Whether PATCH takes `application/strategic-merge-patch+json`; custom
+    /// resources do not (upstream answers 415).
+    fn accepts_strategic_merge_patch(&self) -> bool {
+        true
+    }
+
+    /// Drops the fields of a decoded body the kind's schema does not
+    /// declare and returns their paths (`spec.unknown`), for
+    /// `fieldValidation`; the typed decode already finds a built-in kind's.
+    fn prune_unknown_fields(&self, _obj: &mut Self::Object) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// The kind of a list of these objects (`PodList`).
+    fn list_kind(&self) -> &str {
+        <Self::Object as k8s_openapi::ListableResource>::LIST_KIND
+    }
+
     /// The kind's `/status` subresource, if it has one.
     fn status(&self) -> Option<&dyn StatusStrategy<Self::Object>> {
         None
@@ -329,7 +360,7 @@ pub trait Strategy: Send + Sync + 'static {
     /// The columns of this kind's Table (`kubectl get`), every one of them
     /// including the wide-only ones (priority 1); by default upstream's
     /// default convertor: `Name` and `Created At`.
-    fn table_columns(&self) -> &'static [ColumnDefinition] {
+    fn table_columns(&self) -> &[ColumnDefinition] {
         table::default_columns()
     }
 

@@ -12,6 +12,8 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::Value;
 
+use std::borrow::Cow;
+
 use crate::status::Status;
 
 use super::Strategy;
@@ -19,7 +21,7 @@ use super::Strategy;
 /// `metav1.TableColumnDefinition`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ColumnDefinition {
-    pub name: &'static str,
+    pub name: Cow<'static, str>,
     /// The OpenAPI type of the cells: `string`, `integer`, `boolean`, `date`.
     #[serde(rename = "type")]
     pub kind: &'static str,
@@ -32,9 +34,13 @@ pub struct ColumnDefinition {
 
 impl ColumnDefinition {
     /// A column of type `kind` shown by default.
-    pub fn new(name: &'static str, kind: &'static str, description: impl Into<String>) -> Self {
+    pub fn new(
+        name: impl Into<Cow<'static, str>>,
+        kind: &'static str,
+        description: impl Into<String>,
+    ) -> Self {
         ColumnDefinition {
-            name,
+            name: name.into(),
             kind,
             format: "",
             description: description.into(),
@@ -290,7 +296,7 @@ pub fn row_of<S: Strategy>(
 /// list's page otherwise); without column definitions when `with_headers`
 /// is false (the watch events after the first).
 pub fn table_of<'a, S: Strategy>(
-    strategy: &S,
+    strategy: &'a S,
     items: &[S::Object],
     options: &TableOptions,
     resource_version: Option<&'a str>,
@@ -440,7 +446,7 @@ mod tests {
         assert_eq!(columns[0].name, "Name");
         assert_eq!(columns[0].format, "name");
         assert!(columns[0].description.starts_with("Name must be unique"));
-        assert_eq!((columns[1].name, columns[1].kind), ("Created At", "date"));
+        assert_eq!((&*columns[1].name, columns[1].kind), ("Created At", "date"));
         let meta = ObjectMeta {
             name: Some("x".into()),
             creation_timestamp: Some(Time(DateTime::from_timestamp(0, 0).unwrap())),

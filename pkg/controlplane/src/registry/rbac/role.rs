@@ -252,11 +252,8 @@ mod tests {
         r.metadata.creation_timestamp =
             Some(Time(DateTime::from_timestamp(1704164645, 0).unwrap()));
         let now = DateTime::from_timestamp(1704164700, 0).unwrap();
-        let names: Vec<&str> = RoleStrategy::default()
-            .table_columns()
-            .iter()
-            .map(|c| c.name)
-            .collect();
+        let strategy = RoleStrategy::default();
+        let names: Vec<&str> = strategy.table_columns().iter().map(|c| &*c.name).collect();
         assert_eq!(names, ["Name", "Created At"]);
         assert_eq!(
             RoleStrategy::default().table_row(&r, now),

@@ -315,11 +315,8 @@ mod tests {
     fn table_prints_the_binding() {
         let b = binding("Role", "pod-reader", vec![subject("User", "jane", None)]);
         let now = k8s_openapi::chrono::DateTime::from_timestamp(0, 0).unwrap();
-        let names: Vec<&str> = RoleBindingStrategy::default()
-            .table_columns()
-            .iter()
-            .map(|c| c.name)
-            .collect();
+        let strategy = RoleBindingStrategy::default();
+        let names: Vec<&str> = strategy.table_columns().iter().map(|c| &*c.name).collect();
         assert_eq!(
             names,
             ["Name", "Role", "Age", "Users", "Groups", "ServiceAccounts"]

@@ -10,7 +10,7 @@ impl<S: Strategy> Store<S> {
             let info = self.info();
             FieldManager::new(
                 self.patch_schema
-                    .get_or_init(PatchSchema::of::<S::Object>)
+                    .get_or_init(|| self.strategy.patch_schema())
                     .clone(),
                 &info.api_version(),
                 info.kind,

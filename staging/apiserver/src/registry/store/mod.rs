@@ -88,7 +88,7 @@ pub const DEFAULT_MAX_OBJECT_BYTES: usize = 1_572_864;
 impl<S: Strategy> Store<S> {
     pub fn new(strategy: Arc<S>, storage: Arc<dyn Storage>, admission: admission::Chain) -> Self {
         let info = ResourceInfo::of(&*strategy);
-        let prefix = info.key_prefix();
+        let prefix = strategy.key_prefix();
         Store {
             strategy,
             info,
@@ -190,7 +190,27 @@ impl<S: Strategy> Store<S> {
         body: &Body,
         validation: FieldValidation,
     ) -> Result<(S::Object, Vec<String>), Status> {
-        decode::decode_body(body, validation, self.info().kind)
+        let (mut obj, mut problems) =
+            decode::decode_body::<S::Object>(body, validation, self.info().kind)?;
+        // Fields the kind's schema does not declare, beyond the typed
+        // decode's (a custom resource's pruned fields).
+        let pruned = self.strategy.prune_unknown_fields(&mut obj);
+        if !pruned.is_empty() {
+            let pruned = pruned
+                .iter()
+                .map(|path| format!("unknown field \"{path}\""));
+            match validation {
+                FieldValidation::Strict => {
+                    return Err(Status::bad_request(format!(
+                        "strict decoding error: {}",
+                        pruned.collect::<Vec<_>>().join(", ")
+                    )));
+                }
+                FieldValidation::Warn => problems.extend(pruned),
+                _ => {}
+            }
+        }
+        Ok((obj, problems))
     }
 
     // ----- errors ---------------------------------------------------------

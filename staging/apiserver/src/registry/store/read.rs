@@ -329,13 +329,14 @@ impl<S: Strategy> Store<S> {
         #[derive(Serialize)]
         #[serde(rename_all = "camelCase")]
         struct Head<'a> {
-            kind: &'static str,
-            api_version: &'static str,
+            kind: &'a str,
+            api_version: &'a str,
             metadata: ListMeta<'a>,
         }
+        let api_version = self.info().api_version();
         let mut out = serde_json::to_vec(&Head {
-            kind: <S::Object as k8s_openapi::ListableResource>::LIST_KIND,
-            api_version: <S::Object as k8s_openapi::Resource>::API_VERSION,
+            kind: self.strategy.list_kind(),
+            api_version: &api_version,
             metadata: ListMeta {
                 resource_version: revision.to_string(),
                 continue_token,

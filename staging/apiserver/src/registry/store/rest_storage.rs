@@ -162,7 +162,17 @@ impl<S: Strategy> RestStorage for Store<S> {
                 .apply_patch(namespace, name, subresource, &patch, &manager, opts)
                 .await;
         }
-        let schema = self.patch_schema.get_or_init(PatchSchema::of::<S::Object>);
+        if patch_type == PatchType::StrategicMerge && !self.strategy.accepts_strategic_merge_patch()
+        {
+            return Err(Status::failure(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "UnsupportedMediaType",
+                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml",
+            ));
+        }
+        let schema = self
+            .patch_schema
+            .get_or_init(|| self.strategy.patch_schema());
         let field_manager = self.field_manager();
         let info = self.info();
         let strategic: Option<serde_json::Value> = match patch_type {

@@ -137,8 +137,8 @@ impl<S: Strategy> Watcher<S> {
             metadata["annotations"] = serde_json::Value::Object(annotations);
         }
         let object = serde_json::json!({
-            "kind": <S::Object as k8s_openapi::Resource>::KIND,
-            "apiVersion": <S::Object as k8s_openapi::Resource>::API_VERSION,
+            "kind": self.strategy.names().kind,
+            "apiVersion": self.strategy.names().api_version(),
             "metadata": metadata,
         });
         self.send("BOOKMARK", &object).await
