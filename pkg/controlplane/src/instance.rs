@@ -15,6 +15,7 @@ use ipnet::IpNet;
 use apiserver::admission;
 use apiserver::authentication::Authenticator;
 use apiserver::authorization::Authorizer;
+use apiserver::endpoints::dynamic::DynamicResources;
 use apiserver::endpoints::openapi::{self, OpenApiResource};
 use apiserver::endpoints::{Api, discovery};
 use apiserver::options::AuthorizationMode;
@@ -28,6 +29,8 @@ use apiserver_storage::{Revision, Storage};
 use futures_util::future::try_join_all;
 
 use crate::admission::NamespaceLifecycle;
+use crate::apiextensions::controller::{DefinitionsController, StoreMaker};
+use crate::apiextensions::strategy::CustomResourceStrategy;
 use crate::authorizer::new_authorizer;
 use crate::bootstrap::{self, MasterEndpoint};
 use crate::controller::cluster_role_aggregation::ClusterRoleAggregation;
@@ -38,6 +41,7 @@ use crate::controller::service_account::ServiceAccountController;
 use crate::controller::service_repair::{self, ServiceRepair};
 use crate::rbac::index::Kind;
 use crate::rbac::{EscalationCheck, RbacIndex, bootstrap_policy, reconcile};
+use crate::registry::apiextensions::custom_resource_definition::CustomResourceDefinitionStrategy;
 use crate::registry::apps::controller_revision::ControllerRevisionStrategy;
 use crate::registry::apps::daemonset::DaemonSetStrategy;
 use crate::registry::apps::deployment::DeploymentStrategy;
@@ -151,6 +155,11 @@ pub struct Instance {
     pub cluster_role_bindings: Arc<Store<ClusterRoleBindingStrategy>>,
     pub roles: Arc<Store<RoleStrategy>>,
     pub role_bindings: Arc<Store<RoleBindingStrategy>>,
+    pub custom_resource_definitions: Arc<Store<CustomResourceDefinitionStrategy>>,
+    /// The custom resources being served, kept by the definitions controller.
+    dynamic: Arc<DynamicResources>,
+    /// Makes a custom resource version's store (the definitions controller's).
+    custom_resource_stores: StoreMaker,
 
     /// Every store, in discovery order.
     all: Vec<Arc<dyn RestStorage>>,
@@ -282,6 +291,8 @@ impl Instance {
         let roles = resources.add(stores.of(RoleStrategy::new(escalation)));
         resources.add(stores.of(LeaseStrategy));
         resources.add(stores.of(EndpointSliceStrategy));
+        let custom_resource_definitions =
+            resources.add(stores.of(CustomResourceDefinitionStrategy));
 
         let (existing, _) = services
             .list_objects(None)
@@ -302,6 +313,11 @@ impl Instance {
             ip: config.advertise_address,
             port: config.secure_port,
         });
+        let custom_resource_stores = custom_resource_store_maker(
+            storage.clone(),
+            admission.clone(),
+            config.max_object_size_bytes,
+        );
         Ok(Instance {
             config,
             storage,
@@ -319,6 +335,9 @@ impl Instance {
             cluster_role_bindings,
             roles,
             role_bindings,
+            custom_resource_definitions,
+            dynamic: Arc::new(DynamicResources::default()),
+            custom_resource_stores,
 
             all: resources.stores,
             subresources: resources.subresources,
@@ -350,8 +369,12 @@ impl Instance {
             self.subresources.clone(),
             self.config.min_request_timeout,
         )
+        .with_dynamic(self.dynamic.clone())
         .router()
-        .merge(discovery::router(infos))
+        .merge(discovery::router_with_dynamic(
+            infos,
+            Some(self.dynamic.clone()),
+        ))
         .merge(openapi::router(openapi));
         match &self.openid {
             Some(openid) => router.merge(openid.router()),
@@ -505,6 +528,15 @@ impl Instance {
             .run(),
         );
         tokio::spawn(
+            Arc::new(DefinitionsController::new(
+                self.storage.clone(),
+                self.custom_resource_definitions.clone(),
+                self.dynamic.clone(),
+                self.custom_resource_stores.clone(),
+            ))
+            .run(),
+        );
+        tokio::spawn(
             ServiceRepair {
                 services: self.services.clone(),
                 interval: service_repair::INTERVAL,
@@ -512,6 +544,21 @@ impl Instance {
             .run(),
         );
     }
+}
+
+/// Makes the store of a custom resource's version, as [`StoreFactory`]
+/// makes the built-in ones.
+fn custom_resource_store_maker(
+    storage: Arc<dyn Storage>,
+    admission: admission::Chain,
+    max_object_bytes: usize,
+) -> StoreMaker {
+    Arc::new(move |strategy: CustomResourceStrategy| {
+        Arc::new(
+            Store::new(Arc::new(strategy), storage.clone(), admission.clone())
+                .with_max_object_bytes(max_object_bytes),
+        ) as Arc<dyn RestStorage>
+    })
 }
 
 /// Makes every resource's store over the same storage, admission chain and

@@ -4,6 +4,7 @@
 //! exist at start, and the namespace and event-TTL controllers.
 
 pub mod admission;
+pub mod apiextensions;
 pub mod authorizer;
 pub mod bootstrap;
 pub mod controller;

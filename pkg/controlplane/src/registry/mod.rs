@@ -1,5 +1,6 @@
 //! The strategy of every built-in kind (mirrors `pkg/registry`).
 
+pub mod apiextensions;
 pub mod apps;
 pub mod authentication;
 pub mod authorization;

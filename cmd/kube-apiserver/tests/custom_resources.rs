@@ -1,0 +1,431 @@
+//! CustomResourceDefinitions and their custom resources, with the real
+//! kubectl and over HTTP: a definition applied is served at once
+//! (discovery, routes), objects are defaulted, pruned and validated by its
+//! schema, printed with its columns, scaled and given status through its
+//! subresources, and deleted with their definition.
+
+mod support;
+
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use support::{Server, file, kubectl};
+
+fn ok(output: Output) -> String {
+    assert!(
+        output.status.success(),
+        "kubectl failed: {}\n{}",
+        String::from_utf8_lossy(&output.stderr),
+        String::from_utf8_lossy(&output.stdout)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn failed(output: Output) -> String {
+    assert!(
+        !output.status.success(),
+        "kubectl succeeded where it must fail: {}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+const WIDGETS: &str = r#"apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.com
+spec:
+  group: example.com
+  scope: Namespaced
+  names:
+    plural: widgets
+    singular: widget
+    kind: Widget
+    shortNames: [wg]
+    categories: [all]
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    subresources:
+      status: {}
+      scale:
+        specReplicasPath: .spec.replicas
+        statusReplicasPath: .status.replicas
+    additionalPrinterColumns:
+    - name: Size
+      type: integer
+      jsonPath: .spec.size
+    - name: Color
+      type: string
+      jsonPath: .spec.color
+    - name: Ready
+      type: string
+      jsonPath: .status.conditions[?(@.type=="Ready")].status
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            required: [size]
+            properties:
+              size: {type: integer, minimum: 1, maximum: 10}
+              color: {type: string, enum: [red, blue], default: red}
+              replicas: {type: integer}
+          status:
+            type: object
+            properties:
+              replicas: {type: integer}
+              conditions:
+                type: array
+                items:
+                  type: object
+                  properties:
+                    type: {type: string}
+                    status: {type: string}
+"#;
+
+/// The definition of `widgets.example.com` applied, and established.
+fn apply_widgets(server: &Server) {
+    let crd = file(server, "widgets-crd.yaml", WIDGETS);
+    ok(kubectl(server, &["apply", "-f", crd.to_str().unwrap()]));
+    ok(kubectl(
+        server,
+        &[
+            "wait",
+            "--for=condition=Established",
+            "crd/widgets.example.com",
+            "--timeout=30s",
+        ],
+    ));
+}
+
+#[tokio::test]
+async fn kubectl_applies_a_definition_then_its_objects() {
+    let server = Server::start().await;
+    let started = Instant::now();
+    apply_widgets(&server);
+    eprintln!(
+        "definition applied and established in {:?}",
+        started.elapsed()
+    );
+
+    let resources = ok(kubectl(
+        &server,
+        &["api-resources", "--api-group=example.com"],
+    ));
+    assert!(
+        resources.contains("widgets") && resources.contains("wg") && resources.contains("Widget"),
+        "{resources}"
+    );
+    let crds = ok(kubectl(&server, &["get", "crds"]));
+    assert!(crds.contains("widgets.example.com"), "{crds}");
+
+    let widget = file(
+        &server,
+        "widget.yaml",
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: small\n  labels: {size: small}\nspec:\n  size: 2\n",
+    );
+    ok(kubectl(&server, &["apply", "-f", widget.to_str().unwrap()]));
+    // Defaulted from the schema.
+    let color = ok(kubectl(
+        &server,
+        &["get", "wg", "small", "-o", "jsonpath={.spec.color}"],
+    ));
+    assert_eq!(color, "red");
+
+    // A field the schema does not declare: a warning, and pruned.
+    let extra = file(
+        &server,
+        "extra.yaml",
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: large\nspec:\n  size: 9\n  color: blue\n  bogus: 1\n",
+    );
+    let output = kubectl(
+        &server,
+        &["apply", "--validate=warn", "-f", extra.to_str().unwrap()],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    ok(output);
+    assert!(stderr.contains(r#"unknown field "spec.bogus""#), "{stderr}");
+    let large = ok(kubectl(&server, &["get", "widget", "large", "-o", "json"]));
+    let large: Value = serde_json::from_str(&large).unwrap();
+    assert_eq!(large["spec"], json!({"size": 9, "color": "blue"}));
+
+    // Strict validation (kubectl's default) refuses it.
+    let strict = file(
+        &server,
+        "strict.yaml",
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: strict\nspec:\n  size: 1\n  bogus: 1\n",
+    );
+    let stderr = failed(kubectl(&server, &["apply", "-f", strict.to_str().unwrap()]));
+    assert!(stderr.contains(r#"unknown field "spec.bogus""#), "{stderr}");
+
+    // The schema's rules, with kube-openapi's messages.
+    let bad = file(
+        &server,
+        "bad.yaml",
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: bad\nspec:\n  size: 11\n  color: green\n",
+    );
+    let stderr = failed(kubectl(&server, &["apply", "-f", bad.to_str().unwrap()]));
+    assert!(
+        stderr.contains(
+            "spec.size: Invalid value: 11: spec.size in body should be less than or equal to 10"
+        ) && stderr
+            .contains(r#"spec.color: Unsupported value: "green": supported values: "red", "blue""#),
+        "{stderr}"
+    );
+
+    // The printer columns.
+    let table = ok(kubectl(&server, &["get", "widgets"]));
+    let header = table.lines().next().unwrap_or_default();
+    for column in ["NAME", "SIZE", "COLOR", "READY"] {
+        assert!(header.contains(column), "{table}");
+    }
+    assert!(
+        table
+            .lines()
+            .any(|line| line.starts_with("small") && line.contains(" 2 ") && line.contains("red")),
+        "{table}"
+    );
+    let selected = ok(kubectl(
+        &server,
+        &["get", "widgets", "-l", "size=small", "-o", "name"],
+    ));
+    assert_eq!(selected.trim(), "widget.example.com/small");
+    let all = ok(kubectl(&server, &["get", "all", "-o", "name"]));
+    assert!(all.contains("widget.example.com/small"), "{all}");
+
+    // Patches: merge and JSON; strategic merge is refused as upstream does.
+    ok(kubectl(
+        &server,
+        &[
+            "patch",
+            "widget",
+            "small",
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"size":3}}"#,
+        ],
+    ));
+    ok(kubectl(
+        &server,
+        &[
+            "patch",
+            "widget",
+            "small",
+            "--type=json",
+            "-p",
+            r#"[{"op":"replace","path":"/spec/color","value":"blue"}]"#,
+        ],
+    ));
+    let spec = ok(kubectl(
+        &server,
+        &[
+            "get",
+            "widget",
+            "small",
+            "-o",
+            "jsonpath={.spec.size} {.spec.color} {.metadata.generation}",
+        ],
+    ));
+    assert_eq!(spec, "3 blue 3");
+    let stderr = failed(kubectl(
+        &server,
+        &["patch", "widget", "small", "-p", r#"{"spec":{"size":4}}"#],
+    ));
+    assert!(
+        stderr.contains("UnsupportedMediaType") || stderr.contains("unknown format"),
+        "{stderr}"
+    );
+
+    // `/scale` through kubectl scale.
+    ok(kubectl(
+        &server,
+        &["scale", "widget", "small", "--replicas=4"],
+    ));
+    let replicas = ok(kubectl(
+        &server,
+        &["get", "widget", "small", "-o", "jsonpath={.spec.replicas}"],
+    ));
+    assert_eq!(replicas, "4");
+
+    // Server-side apply.
+    let applied = file(
+        &server,
+        "applied.yaml",
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: applied\nspec:\n  size: 5\n",
+    );
+    ok(kubectl(
+        &server,
+        &["apply", "--server-side", "-f", applied.to_str().unwrap()],
+    ));
+    let size = ok(kubectl(
+        &server,
+        &["get", "widget", "applied", "-o", "jsonpath={.spec.size}"],
+    ));
+    assert_eq!(size, "5");
+
+    ok(kubectl(&server, &["delete", "widget", "applied"]));
+    let stderr = failed(kubectl(&server, &["get", "widget", "applied"]));
+    assert!(
+        stderr.contains(r#"widgets.example.com "applied" not found"#),
+        "{stderr}"
+    );
+
+    // Deleting the definition deletes its objects, then it is no longer served.
+    ok(kubectl(
+        &server,
+        &["delete", "crd", "widgets.example.com", "--timeout=30s"],
+    ));
+    let stderr = failed(kubectl(&server, &["get", "widgets"]));
+    // (kubectl's discovery cache may still name the resource: then the
+    // server's 404 is what it prints.)
+    assert!(
+        stderr.contains("the server doesn't have a resource type \"widgets\"")
+            || stderr.contains("the server could not find the requested resource"),
+        "{stderr}"
+    );
+    apply_widgets(&server);
+    let left = ok(kubectl(&server, &["get", "widgets", "-o", "name"]));
+    assert_eq!(left.trim(), "", "objects outlived their definition: {left}");
+}
+
+#[tokio::test]
+async fn custom_resources_over_http() {
+    let server = Server::start().await;
+    let started = Instant::now();
+    let crd: Value = serde_yaml_ng::from_str(WIDGETS).unwrap();
+    let (code, created) = server
+        .post(
+            "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+            &crd,
+        )
+        .await;
+    assert_eq!(code, 201, "{created}");
+    assert_eq!(
+        created["metadata"]["finalizers"],
+        json!(["customresourcecleanup.apiextensions.k8s.io"])
+    );
+    // Served as soon as the controller has seen it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (code, _) = server
+            .get("/apis/example.com/v1/namespaces/default/widgets")
+            .await;
+        if code == 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "widgets were never served");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    eprintln!("definition created to served in {:?}", started.elapsed());
+    let (_, definition) = server
+        .get("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.com")
+        .await;
+    let conditions = definition["status"]["conditions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let types: Vec<&str> = conditions
+        .iter()
+        .filter_map(|c| c["type"].as_str())
+        .collect();
+    assert_eq!(types, ["NamesAccepted", "Established"], "{definition}");
+    assert_eq!(definition["status"]["acceptedNames"]["kind"], "Widget");
+    assert_eq!(definition["status"]["storedVersions"], json!(["v1"]));
+
+    let (_, group) = server.get("/apis/example.com/v1").await;
+    let names: Vec<&str> = group["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["name"].as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["widgets", "widgets/status", "widgets/scale"],
+        "{group}"
+    );
+
+    let widgets = "/apis/example.com/v1/namespaces/default/widgets";
+    let widget = json!({"apiVersion": "example.com/v1", "kind": "Widget",
+        "metadata": {"name": "w"}, "spec": {"size": 1}, "status": {"replicas": 7}});
+    let (code, created) = server.post(widgets, &widget).await;
+    assert_eq!(code, 201, "{created}");
+    assert_eq!(created["metadata"]["generation"], 1);
+    assert!(
+        created.get("status").is_none(),
+        "status is set through /status: {created}"
+    );
+
+    // The wrong kind, and a body without one.
+    let mut wrong = widget.clone();
+    wrong["kind"] = json!("Gadget");
+    wrong["metadata"]["name"] = json!("g");
+    let (code, status) = server.post(widgets, &wrong).await;
+    assert_eq!(code, 422, "{status}");
+    assert!(
+        status["message"]
+            .as_str()
+            .unwrap()
+            .contains("kind: Invalid value: \"Gadget\": must be Widget"),
+        "{status}"
+    );
+
+    // /status changes the status alone; the main resource never does.
+    let mut update = created.clone();
+    update["status"] = json!({"replicas": 2, "conditions": [{"type": "Ready", "status": "True"}]});
+    update["spec"]["size"] = json!(5);
+    let (code, after) = server.put(&format!("{widgets}/w/status"), &update).await;
+    assert_eq!(code, 200, "{after}");
+    assert_eq!(after["status"]["replicas"], 2);
+    assert_eq!(after["spec"]["size"], 1);
+    assert_eq!(after["metadata"]["generation"], 1);
+    let (_, scale) = server.get(&format!("{widgets}/w/scale")).await;
+    assert_eq!(scale["kind"], "Scale");
+    assert_eq!(scale["status"]["replicas"], 2);
+
+    // A watch sees the next change.
+    let mut watch = server
+        .watch(&format!(
+            "{widgets}?watch=true&resourceVersion={}",
+            after["metadata"]["resourceVersion"].as_str().unwrap()
+        ))
+        .await;
+    let mut changed = after.clone();
+    changed["spec"]["size"] = json!(6);
+    let (code, changed) = server.put(&format!("{widgets}/w"), &changed).await;
+    assert_eq!(code, 200, "{changed}");
+    assert_eq!(changed["metadata"]["generation"], 2);
+    let event = watch.next().await;
+    assert_eq!(event["type"], "MODIFIED");
+    assert_eq!(event["object"]["spec"]["size"], 6);
+    assert_eq!(event["object"]["kind"], "Widget");
+
+    // A list carries the list kind.
+    let (_, list) = server.get(widgets).await;
+    assert_eq!(list["kind"], "WidgetList");
+    assert_eq!(list["apiVersion"], "example.com/v1");
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(1));
+
+    // A definition the validation refuses.
+    let mut bad = crd.clone();
+    bad["metadata"]["name"] = json!("gadgets.example.com");
+    let (code, status) = server
+        .post(
+            "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+            &bad,
+        )
+        .await;
+    assert_eq!(code, 422, "{status}");
+    assert!(
+        status["message"]
+            .as_str()
+            .unwrap()
+            .contains(r#"must be spec.names.plural+"."+spec.group"#),
+        "{status}"
+    );
+}

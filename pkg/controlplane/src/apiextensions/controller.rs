@@ -1,0 +1,376 @@
+//! The definitions controller (upstream's naming, establishing and
+//! finalizing controllers and the `crdHandler`'s serving, in one loop):
+//! a watch on the stored definitions; each change serves the definition's
+//! served versions (routing, discovery) at once and sets its
+//! `NamesAccepted` and `Established` conditions; a deleted definition's
+//! objects are deleted before its cleanup finalizer goes.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
+    CustomResourceDefinition, CustomResourceDefinitionCondition, CustomResourceDefinitionStatus,
+    CustomResourceDefinitionVersion,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use tokio::sync::mpsc;
+
+use apimachinery::validation::field::Path;
+use apiserver::endpoints::dynamic::DynamicResources;
+use apiserver::registry::RestStorage;
+use apiserver::registry::rest::{DeleteOptions, ListOptions, PropagationPolicy, Subresource};
+use apiserver::registry::store::Store;
+use apiserver::registry::strategy::ResourceNames;
+use apiserver::registry::table::current_time;
+use apiserver_storage::{KeyValue, Revision, Storage};
+
+use super::columns::Columns;
+use super::strategy::{CustomResourceStrategy, ScalePaths};
+use super::{intern, intern_list, schema};
+use crate::informer::{self, Handler};
+use crate::registry::apiextensions::custom_resource_definition::{
+    CLEANUP_FINALIZER, CUSTOM_RESOURCE_DEFINITION_PREFIX, CustomResourceDefinitionStrategy,
+};
+
+/// How long to wait before trying a definition again after a failure, or
+/// while its objects are still being deleted.
+const RETRY_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Makes the store of one served version over the shared storage and
+/// admission chain.
+pub type StoreMaker = Arc<dyn Fn(CustomResourceStrategy) -> Arc<dyn RestStorage> + Send + Sync>;
+
+pub struct DefinitionsController {
+    pub storage: Arc<dyn Storage>,
+    pub definitions: Arc<Store<CustomResourceDefinitionStrategy>>,
+    pub dynamic: Arc<DynamicResources>,
+    pub make_store: StoreMaker,
+    /// Each served definition's group, plural and the generation served.
+    served: Mutex<HashMap<String, Served>>,
+}
+
+#[derive(Clone, PartialEq)]
+struct Served {
+    group: String,
+    plural: String,
+    generation: i64,
+}
+
+impl DefinitionsController {
+    pub fn new(
+        storage: Arc<dyn Storage>,
+        definitions: Arc<Store<CustomResourceDefinitionStrategy>>,
+        dynamic: Arc<DynamicResources>,
+        make_store: StoreMaker,
+    ) -> Self {
+        DefinitionsController {
+            storage,
+            definitions,
+            dynamic,
+            make_store,
+            served: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Serves the stored definitions and follows their changes until the
+    /// task is aborted.
+    pub async fn run(self: Arc<Self>) {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let queue = Arc::new(Queue {
+            tx: tx.clone(),
+            known: Mutex::new(HashSet::new()),
+        });
+        let _informer = informer::spawn(
+            self.storage.clone(),
+            CUSTOM_RESOURCE_DEFINITION_PREFIX,
+            queue,
+        );
+        while let Some(name) = rx.recv().await {
+            if let Err(err) = self.reconcile(&name).await {
+                tracing::warn!(definition = %name, "custom resource definition: {err}");
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(RETRY_INTERVAL).await;
+                    let _ = tx.send(name);
+                });
+            }
+        }
+    }
+
+    /// Brings serving and status in line with the stored definition
+    /// `name`. `Err` asks to be called again.
+    pub async fn reconcile(&self, name: &str) -> anyhow::Result<()> {
+        let key = format!("{CUSTOM_RESOURCE_DEFINITION_PREFIX}{name}");
+        let crd = match self.storage.get(&key).await {
+            Ok(kv) => serde_json::from_slice::<CustomResourceDefinition>(&kv.value)?,
+            Err(err) if err.is_not_found() => {
+                self.stop_serving(name);
+                return Ok(());
+            }
+            Err(err) => return Err(err.into()),
+        };
+        if crd.metadata.deletion_timestamp.is_some() {
+            return self.finalize(name, &crd).await;
+        }
+        self.serve(name, &crd);
+        self.update_status(name, &crd).await
+    }
+
+    /// Routes and discovery for each served version of `crd`; nothing is
+    /// rebuilt when the generation served is the stored one.
+    fn serve(&self, name: &str, crd: &CustomResourceDefinition) {
+        let served = Served {
+            group: crd.spec.group.clone(),
+            plural: crd.spec.names.plural.clone(),
+            generation: crd.metadata.generation.unwrap_or_default(),
+        };
+        let mut all = self.served.lock().unwrap_or_else(|e| e.into_inner());
+        if all.get(name) == Some(&served) {
+            return;
+        }
+        let stores = crd
+            .spec
+            .versions
+            .iter()
+            .filter(|version| version.served)
+            .filter_map(|version| strategy_of(crd, version))
+            .map(|strategy| (self.make_store)(strategy))
+            .collect();
+        let (group, plural) = (served.group.clone(), served.plural.clone());
+        self.dynamic
+            .replace(|g, _, p| g == group && p == plural, stores);
+        all.insert(name.to_string(), served);
+    }
+
+    fn stop_serving(&self, name: &str) {
+        let gone = self
+            .served
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(name);
+        if let Some(Served { group, plural, .. }) = gone {
+            self.dynamic
+                .replace(|g, _, p| g == group && p == plural, Vec::new());
+        }
+    }
+
+    /// Sets `acceptedNames`, `storedVersions` and the `NamesAccepted` and
+    /// `Established` conditions, when they differ from the stored ones.
+    async fn update_status(
+        &self,
+        name: &str,
+        crd: &CustomResourceDefinition,
+    ) -> anyhow::Result<()> {
+        if status_of(crd, crd.status.as_ref()) == crd.status {
+            return Ok(());
+        }
+        self.definitions
+            .update_object(None, name, Subresource::System, false, |current| {
+                let mut next = current.clone();
+                next.status = status_of(current, current.status.as_ref());
+                Ok(next)
+            })
+            .await
+            .map_err(|status| anyhow::anyhow!(status.message))?;
+        Ok(())
+    }
+
+    /// A deleted definition: its objects are deleted (their own finalizers
+    /// honoured), then it is no longer served and its finalizer goes.
+    async fn finalize(&self, name: &str, crd: &CustomResourceDefinition) -> anyhow::Result<()> {
+        if !crd
+            .metadata
+            .finalizers
+            .iter()
+            .flatten()
+            .any(|f| f == CLEANUP_FINALIZER)
+        {
+            self.stop_serving(name);
+            return Ok(());
+        }
+        let store = crd
+            .spec
+            .versions
+            .iter()
+            .find(|version| version.storage)
+            .and_then(|version| strategy_of(crd, version))
+            .map(|strategy| (self.make_store)(strategy));
+        if let Some(store) = store {
+            let delete = DeleteOptions {
+                propagation_policy: Some(PropagationPolicy::Background),
+                ..DeleteOptions::default()
+            };
+            store
+                .delete_collection(None, &ListOptions::default(), &delete)
+                .await
+                .map_err(|status| anyhow::anyhow!(status.message))?;
+        }
+        let prefix = format!("/registry/{}/{}/", crd.spec.group, crd.spec.names.plural);
+        let left = self
+            .storage
+            .list(
+                &prefix,
+                apiserver_storage::ListOptions {
+                    limit: Some(std::num::NonZeroUsize::MIN),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        if !left.items.is_empty() {
+            anyhow::bail!("waiting for the custom objects under {prefix} to be deleted");
+        }
+        self.stop_serving(name);
+        self.definitions
+            .update_object(None, name, Subresource::System, false, |current| {
+                let mut next = current.clone();
+                if let Some(finalizers) = next.metadata.finalizers.as_mut() {
+                    finalizers.retain(|f| f != CLEANUP_FINALIZER);
+                }
+                Ok(next)
+            })
+            .await
+            .map_err(|status| anyhow::anyhow!(status.message))?;
+        Ok(())
+    }
+}
+
+/// The strategy of one version of `crd`; `None` when its schema does not
+/// compile (the definition's validation refuses that, so only for data
+/// written by something else).
+pub fn strategy_of(
+    crd: &CustomResourceDefinition,
+    version: &CustomResourceDefinitionVersion,
+) -> Option<CustomResourceStrategy> {
+    let spec = &crd.spec;
+    let props = version.schema.as_ref()?.open_api_v3_schema.as_ref()?;
+    let schema = schema::compile(props, &Path::new("openAPIV3Schema")).ok()?;
+    let subresources = version.subresources.as_ref();
+    let names = &spec.names;
+    Some(CustomResourceStrategy {
+        names: ResourceNames {
+            group: intern(&spec.group),
+            version: intern(&version.name),
+            kind: intern(&names.kind),
+            plural: intern(&names.plural),
+            singular: intern(
+                names
+                    .singular
+                    .as_deref()
+                    .filter(|s| !s.is_empty())
+                    .unwrap_or(&names.kind.to_lowercase()),
+            ),
+            namespaced: spec.scope == "Namespaced",
+            short_names: intern_list(names.short_names.as_deref().unwrap_or_default()),
+            categories: intern_list(names.categories.as_deref().unwrap_or_default()),
+        },
+        key_prefix: format!("/registry/{}/{}/", spec.group, names.plural),
+        list_kind: names
+            .list_kind
+            .clone()
+            .filter(|k| !k.is_empty())
+            .unwrap_or_else(|| format!("{}List", names.kind)),
+        schema: Arc::new(schema),
+        columns: Columns::of(
+            version
+                .additional_printer_columns
+                .as_deref()
+                .unwrap_or_default(),
+        ),
+        has_status: subresources.is_some_and(|s| s.status.is_some()),
+        scale: subresources
+            .and_then(|s| s.scale.as_ref())
+            .and_then(ScalePaths::of),
+    })
+}
+
+/// The status the controller gives `crd`: its names accepted, established,
+/// its storage version among the stored ones. A condition keeps its
+/// transition time while its status stays.
+fn status_of(
+    crd: &CustomResourceDefinition,
+    current: Option<&CustomResourceDefinitionStatus>,
+) -> Option<CustomResourceDefinitionStatus> {
+    let mut stored_versions = current
+        .and_then(|status| status.stored_versions.clone())
+        .unwrap_or_default();
+    for version in crd.spec.versions.iter().filter(|v| v.storage) {
+        if !stored_versions.contains(&version.name) {
+            stored_versions.push(version.name.clone());
+        }
+    }
+    let condition = |kind: &str, reason: &str, message: &str| {
+        let previous = current
+            .and_then(|status| status.conditions.as_ref())
+            .and_then(|conditions| conditions.iter().find(|c| c.type_ == kind))
+            .filter(|c| c.status == "True");
+        CustomResourceDefinitionCondition {
+            type_: kind.to_string(),
+            status: "True".to_string(),
+            reason: Some(reason.to_string()),
+            message: Some(message.to_string()),
+            last_transition_time: previous
+                .and_then(|c| c.last_transition_time.clone())
+                .or_else(|| Some(Time(current_time()))),
+        }
+    };
+    Some(CustomResourceDefinitionStatus {
+        accepted_names: Some(crd.spec.names.clone()),
+        conditions: Some(vec![
+            condition("NamesAccepted", "NoConflicts", "no conflicts found"),
+            condition(
+                "Established",
+                "InitialNamesAccepted",
+                "the initial names have been accepted",
+            ),
+        ]),
+        stored_versions: Some(stored_versions),
+    })
+}
+
+/// Turns the watch on definitions into the names to reconcile.
+struct Queue {
+    tx: mpsc::UnboundedSender<String>,
+    known: Mutex<HashSet<String>>,
+}
+
+impl Queue {
+    fn name_of(kv: &KeyValue) -> Option<String> {
+        kv.key
+            .strip_prefix(CUSTOM_RESOURCE_DEFINITION_PREFIX)
+            .map(str::to_string)
+    }
+}
+
+impl Handler for Queue {
+    fn replace(&self, items: &[KeyValue], _revision: Revision) {
+        let names: HashSet<String> = items.iter().filter_map(Self::name_of).collect();
+        let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
+        for name in known.union(&names) {
+            let _ = self.tx.send(name.clone());
+        }
+        *known = names;
+    }
+
+    fn apply(&self, kv: &KeyValue) {
+        if let Some(name) = Self::name_of(kv) {
+            self.known
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(name.clone());
+            let _ = self.tx.send(name);
+        }
+    }
+
+    fn remove(&self, previous: &KeyValue) {
+        if let Some(name) = Self::name_of(previous) {
+            self.known
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&name);
+            let _ = self.tx.send(name);
+        }
+    }
+
+    fn stale(&self) {}
+}
