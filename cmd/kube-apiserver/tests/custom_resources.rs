@@ -411,6 +411,29 @@ async fn custom_resources_over_http() {
     assert_eq!(list["apiVersion"], "example.com/v1");
     assert_eq!(list["items"].as_array().map(Vec::len), Some(1));
 
+    // A namespace's deletion deletes its custom objects too.
+    let (code, _) = server
+        .post(
+            "/api/v1/namespaces",
+            &json!({"metadata": {"name": "doomed"}}),
+        )
+        .await;
+    assert_eq!(code, 201);
+    let doomed = "/apis/example.com/v1/namespaces/doomed/widgets";
+    let mut inside = widget.clone();
+    inside["metadata"] = json!({"name": "inside"});
+    let (code, _) = server.post(doomed, &inside).await;
+    assert_eq!(code, 201);
+    let (code, _) = server.delete("/api/v1/namespaces/doomed").await;
+    assert_eq!(code, 200);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while server.get("/api/v1/namespaces/doomed").await.0 != 404 {
+        assert!(Instant::now() < deadline, "the namespace was never deleted");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (code, _) = server.get(&format!("{doomed}/inside")).await;
+    assert_eq!(code, 404);
+
     // A definition the validation refuses.
     let mut bad = crd.clone();
     bad["metadata"]["name"] = json!("gadgets.example.com");

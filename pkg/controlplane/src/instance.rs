@@ -508,6 +508,7 @@ impl Instance {
             storage: self.storage.clone(),
             namespaces: self.namespaces.clone(),
             contents,
+            custom: self.dynamic.clone(),
         });
         tokio::spawn(controller.run());
         tokio::spawn(

@@ -9,6 +9,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use k8s_openapi::api::core::v1::Namespace;
 
+use apiserver::endpoints::dynamic::DynamicResources;
 use apiserver::registry::rest::{DeleteOptions, ListOptions, PropagationPolicy, Subresource};
 use apiserver::registry::{RestStorage, Store};
 use apiserver_storage::{Storage, WatchEvent, WatchOptions};
@@ -25,8 +26,10 @@ const RETRY_INTERVAL: Duration = Duration::from_secs(1);
 pub struct NamespaceController {
     pub storage: Arc<dyn Storage>,
     pub namespaces: Arc<Store<NamespaceStrategy>>,
-    /// Every namespaced resource's store.
+    /// Every namespaced built-in resource's store.
     pub contents: Vec<Arc<dyn RestStorage>>,
+    /// The custom resources served now; the namespaced ones are contents too.
+    pub custom: Arc<DynamicResources>,
 }
 
 impl NamespaceController {
@@ -98,7 +101,9 @@ impl NamespaceController {
             ..DeleteOptions::default()
         };
         let mut remaining = 0usize;
-        for store in &self.contents {
+        let custom = self.custom.snapshot();
+        let custom = custom.stores().filter(|store| store.info().namespaced);
+        for store in self.contents.iter().chain(custom) {
             store
                 .delete_collection(Some(name), &ListOptions::default(), &delete)
                 .await

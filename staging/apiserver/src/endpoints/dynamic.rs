@@ -36,6 +36,11 @@ impl Snapshot {
             .collect()
     }
 
+    /// Every store of the set.
+    pub fn stores(&self) -> impl Iterator<Item = &Arc<dyn RestStorage>> {
+        self.stores.values()
+    }
+
     pub fn get(&self, group: &str, version: &str, plural: &str) -> Option<&Arc<dyn RestStorage>> {
         self.stores
             .get(&(group.to_string(), version.to_string(), plural.to_string()))
