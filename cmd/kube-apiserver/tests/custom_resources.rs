@@ -452,3 +452,73 @@ async fn custom_resources_over_http() {
         "{status}"
     );
 }
+
+#[tokio::test]
+async fn several_versions_read_through_each_other_and_cluster_scope() {
+    let server = Server::start().await;
+    let schema = json!({"openAPIV3Schema": {"type": "object", "properties": {
+        "spec": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}});
+    let crd = json!({
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "gadgets.example.com"},
+        "spec": {
+            "group": "example.com",
+            "scope": "Cluster",
+            "names": {"plural": "gadgets", "kind": "Gadget", "listKind": "GadgetCollection"},
+            "versions": [
+                {"name": "v1beta1", "served": true, "storage": false, "schema": schema},
+                {"name": "v1", "served": true, "storage": true, "schema": schema},
+            ],
+        },
+    });
+    let (code, created) = server
+        .post(
+            "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+            &crd,
+        )
+        .await;
+    assert_eq!(code, 201, "{created}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.get("/apis/example.com/v1beta1/gadgets").await.0 != 200 {
+        assert!(Instant::now() < deadline, "gadgets were never served");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let gadget = json!({"apiVersion": "example.com/v1beta1", "kind": "Gadget",
+        "metadata": {"name": "g"}, "spec": {"anything": {"goes": [1, 2]}}});
+    let (code, created) = server
+        .post("/apis/example.com/v1beta1/gadgets", &gadget)
+        .await;
+    assert_eq!(code, 201, "{created}");
+    assert_eq!(created["apiVersion"], "example.com/v1beta1");
+    assert_eq!(created["spec"]["anything"]["goes"], json!([1, 2]));
+
+    let (code, read) = server.get("/apis/example.com/v1/gadgets/g").await;
+    assert_eq!(code, 200, "{read}");
+    assert_eq!(read["apiVersion"], "example.com/v1");
+    let (_, list) = server.get("/apis/example.com/v1beta1/gadgets").await;
+    assert_eq!(list["kind"], "GadgetCollection");
+    assert_eq!(list["items"][0]["apiVersion"], "example.com/v1beta1");
+    let (_, list) = server.get("/apis/example.com/v1/gadgets").await;
+    assert_eq!(list["items"][0]["apiVersion"], "example.com/v1");
+
+    // Cluster-scoped: no namespaced path.
+    let (code, _) = server
+        .get("/apis/example.com/v1/namespaces/default/gadgets/g")
+        .await;
+    assert_eq!(code, 404);
+
+    // Both versions in discovery; the preferred one is the first served.
+    let (_, group) = server.get("/apis/example.com").await;
+    let versions: Vec<&str> = group["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v["version"].as_str())
+        .collect();
+    assert_eq!(versions.len(), 2, "{group}");
+    assert!(
+        versions.contains(&"v1") && versions.contains(&"v1beta1"),
+        "{group}"
+    );
+}

@@ -281,6 +281,10 @@ pub fn strategy_of(
         scale: subresources
             .and_then(|s| s.scale.as_ref())
             .and_then(ScalePaths::of),
+        storage_api_version: (spec.versions.len() > 1)
+            .then(|| spec.versions.iter().find(|v| v.storage))
+            .flatten()
+            .map(|storage| format!("{}/{}", spec.group, storage.name)),
     })
 }
 

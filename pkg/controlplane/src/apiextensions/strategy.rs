@@ -64,6 +64,10 @@ pub struct CustomResourceStrategy {
     pub columns: Columns,
     pub has_status: bool,
     pub scale: Option<ScalePaths>,
+    /// `group/version` of the storage version, when the definition has
+    /// other versions: objects are stored at it and read at this one
+    /// (conversion `None` changes only `apiVersion`).
+    pub storage_api_version: Option<String>,
 }
 
 impl CustomResourceStrategy {
@@ -153,6 +157,33 @@ impl Strategy for CustomResourceStrategy {
 
     fn accepts_strategic_merge_patch(&self) -> bool {
         false
+    }
+
+    fn decode_stored(&self, bytes: &[u8]) -> Result<CustomObject, String> {
+        let mut obj: CustomObject = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+        if self.storage_api_version.is_some() {
+            obj.content
+                .insert("apiVersion".into(), Value::from(self.names.api_version()));
+        }
+        Ok(obj)
+    }
+
+    fn encode_stored(&self, obj: &CustomObject) -> Result<Vec<u8>, String> {
+        match &self.storage_api_version {
+            Some(storage) if obj.api_version() != Some(storage.as_str()) => {
+                let mut stored = obj.clone();
+                stored
+                    .content
+                    .insert("apiVersion".into(), Value::from(storage.as_str()));
+                serde_json::to_vec(&stored)
+            }
+            _ => serde_json::to_vec(obj),
+        }
+        .map_err(|e| e.to_string())
+    }
+
+    fn answers_stored_bytes(&self) -> bool {
+        self.storage_api_version.is_none()
     }
 
     fn prune_unknown_fields(&self, obj: &mut CustomObject) -> Vec<String> {

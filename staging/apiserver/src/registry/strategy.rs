@@ -233,6 +233,27 @@ pub trait Strategy: Send + Sync + 'static {
         Vec::new()
     }
 
+    /// An object from its stored bytes. Stored bytes may be another
+    /// version's or kind's (events.k8s.io/v1 Events are stored as core/v1
+    /// Events, a custom resource's objects at any of its versions); such a
+    /// kind converts here, and answers with
+    /// [`Strategy::answers_stored_bytes`] false.
+    fn decode_stored(&self, bytes: &[u8]) -> Result<Self::Object, String> {
+        serde_json::from_slice(bytes).map_err(|err| err.to_string())
+    }
+
+    /// The bytes stored for an object (without `resourceVersion`, which the
+    /// store clears first).
+    fn encode_stored(&self, obj: &Self::Object) -> Result<Vec<u8>, String> {
+        serde_json::to_vec(obj).map_err(|err| err.to_string())
+    }
+
+    /// Whether a read may answer the stored bytes themselves (with
+    /// `resourceVersion` written in) rather than the decoded object.
+    fn answers_stored_bytes(&self) -> bool {
+        true
+    }
+
     /// The kind of a list of these objects (`PodList`).
     fn list_kind(&self) -> &str {
         <Self::Object as k8s_openapi::ListableResource>::LIST_KIND

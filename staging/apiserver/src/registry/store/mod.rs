@@ -142,7 +142,9 @@ impl<S: Strategy> Store<S> {
 
     /// The object as stored, with `resourceVersion` set from the revision.
     fn decode_stored(&self, kv: &KeyValue) -> Result<S::Object, Status> {
-        let mut obj: S::Object = serde_json::from_slice(&kv.value)
+        let mut obj: S::Object = self
+            .strategy
+            .decode_stored(&kv.value)
             .map_err(|err| Status::internal_error(format!("decoding {}: {err}", kv.key)))?;
         obj.metadata_mut().resource_version = Some(kv.mod_revision.to_string());
         Ok(obj)
@@ -153,7 +155,9 @@ impl<S: Strategy> Store<S> {
     /// are decoded and encoded again).
     fn answer_stored(&self, kv: &KeyValue) -> Result<Bytes, Status> {
         let mut answer = Vec::new();
-        if stored_json::append_with_resource_version(&kv.value, kv.mod_revision, &mut answer) {
+        if self.strategy.answers_stored_bytes()
+            && stored_json::append_with_resource_version(&kv.value, kv.mod_revision, &mut answer)
+        {
             return Ok(Bytes::from(answer));
         }
         Self::encode_reply(&self.decode_stored(kv)?)
@@ -166,7 +170,7 @@ impl<S: Strategy> Store<S> {
     /// repeated patches cannot grow one object without bound.
     fn encode_for_storage(&self, obj: &mut S::Object) -> Result<Bytes, Status> {
         let resource_version = obj.metadata_mut().resource_version.take();
-        let encoded = serde_json::to_vec(&*obj);
+        let encoded = self.strategy.encode_stored(obj);
         obj.metadata_mut().resource_version = resource_version;
         let bytes = encoded.map_err(|err| Status::internal_error(format!("encoding: {err}")))?;
         if bytes.len() > self.max_object_bytes {

@@ -284,7 +284,13 @@ impl<S: Strategy> Store<S> {
             if index > 0 || !first {
                 out.push(b',');
             }
-            if !stored_json::append_with_resource_version(&item.kv.value, item.kv.mod_revision, out)
+            let raw = self.strategy.answers_stored_bytes();
+            if !raw
+                || !stored_json::append_with_resource_version(
+                    &item.kv.value,
+                    item.kv.mod_revision,
+                    out,
+                )
             {
                 let object = self.decode_stored(&item.kv)?;
                 serde_json::to_writer(&mut *out, &object).map_err(encoding_error)?;

@@ -81,7 +81,7 @@ struct Watcher<S: Strategy> {
 
 impl<S: Strategy> Watcher<S> {
     fn decode(&self, kv: &KeyValue, revision: Revision) -> Option<S::Object> {
-        let mut obj: S::Object = serde_json::from_slice(&kv.value).ok()?;
+        let mut obj: S::Object = self.strategy.decode_stored(&kv.value).ok()?;
         obj.metadata_mut().resource_version = Some(revision.to_string());
         Some(obj)
     }
@@ -252,7 +252,10 @@ impl<S: Strategy> Watcher<S> {
     /// (`None` for other watches and bytes of another shape).
     fn unfiltered_line(&self, event: &WatchEvent, revision: Revision) -> Option<Bytes> {
         let opts = &self.opts;
-        if opts.selects() || !matches!(opts.output, Output::Object) {
+        if opts.selects()
+            || !matches!(opts.output, Output::Object)
+            || !self.strategy.answers_stored_bytes()
+        {
             return None;
         }
         let (kind, kv) = match event {
