@@ -1157,3 +1157,77 @@ async fn a_scheduler_binds_a_pod_once_through_pods_binding() {
         .await;
     assert_eq!(code, 404, "{missing}");
 }
+
+#[tokio::test]
+async fn events_k8s_io_v1_shares_the_core_events() {
+    let server = Server::start().await;
+    let new_style = "/apis/events.k8s.io/v1/namespaces/default/events";
+    let event = json!({
+        "apiVersion": "events.k8s.io/v1",
+        "kind": "Event",
+        "metadata": {"name": "web.pulled"},
+        "eventTime": "2026-01-02T03:04:05.000000Z",
+        "regarding": {"kind": "Pod", "name": "web", "namespace": "default"},
+        "note": "pulled the image",
+        "reason": "Pulled",
+        "type": "Normal",
+        "action": "Pull",
+        "reportingController": "example.com/puller",
+        "reportingInstance": "puller-1",
+    });
+    let (code, created) = server.post(new_style, &event).await;
+    assert_eq!(code, 201, "{created}");
+    assert_eq!(created["apiVersion"], "events.k8s.io/v1");
+    assert_eq!(created["note"], "pulled the image");
+
+    // The same object through core/v1, its fields under their core names.
+    let (code, core) = server
+        .get("/api/v1/namespaces/default/events/web.pulled")
+        .await;
+    assert_eq!(code, 200, "{core}");
+    assert_eq!(core["apiVersion"], "v1");
+    assert_eq!(core["message"], "pulled the image");
+    assert_eq!(core["involvedObject"]["name"], "web");
+    assert_eq!(core["reportingComponent"], "example.com/puller");
+    assert_eq!(
+        core["metadata"]["resourceVersion"],
+        created["metadata"]["resourceVersion"]
+    );
+
+    // A core event through events.k8s.io/v1, with a field selector on its
+    // new-style names.
+    let (code, _) = server
+        .post(
+            "/api/v1/namespaces/default/events",
+            &json!({"metadata": {"name": "db.started"},
+                    "involvedObject": {"kind": "Pod", "name": "db", "namespace": "default"},
+                    "reason": "Started", "message": "started", "type": "Normal",
+                    "count": 2, "source": {"component": "kubelet"}}),
+        )
+        .await;
+    assert_eq!(code, 201);
+    let (_, list) = server
+        .get(&format!("{new_style}?fieldSelector=regarding.name%3Ddb"))
+        .await;
+    assert_eq!(list["kind"], "EventList");
+    assert_eq!(list["apiVersion"], "events.k8s.io/v1");
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{list}");
+    assert_eq!(items[0]["deprecatedCount"], 2);
+    assert_eq!(items[0]["deprecatedSource"]["component"], "kubelet");
+    assert_eq!(items[0]["note"], "started");
+
+    // The strict rules of the new API on create.
+    let mut old_style = event.clone();
+    old_style["metadata"]["name"] = json!("bad");
+    old_style["deprecatedCount"] = json!(3);
+    old_style.as_object_mut().unwrap().remove("eventTime");
+    let (code, status) = server.post(new_style, &old_style).await;
+    assert_eq!(code, 422, "{status}");
+    let message = status["message"].as_str().unwrap();
+    assert!(
+        message.contains("eventTime: Required value")
+            && message.contains("count: Invalid value: \"\": needs to be unset"),
+        "{message}"
+    );
+}

@@ -75,6 +75,7 @@ use crate::registry::core::service::ipallocator;
 use crate::registry::core::service_account::ServiceAccountStrategy;
 use crate::registry::core::service_account::token::TokenRest;
 use crate::registry::discovery::endpoint_slice::EndpointSliceStrategy;
+use crate::registry::events::event::EventsV1Strategy;
 use crate::registry::policy::pod_disruption_budget::PodDisruptionBudgetStrategy;
 use crate::registry::rbac::cluster_role::ClusterRoleStrategy;
 use crate::registry::rbac::cluster_role_binding::ClusterRoleBindingStrategy;
@@ -291,6 +292,7 @@ impl Instance {
         let roles = resources.add(stores.of(RoleStrategy::new(escalation)));
         resources.add(stores.of(LeaseStrategy));
         resources.add(stores.of(EndpointSliceStrategy));
+        resources.add(stores.of(EventsV1Strategy));
         let custom_resource_definitions =
             resources.add(stores.of(CustomResourceDefinitionStrategy));
 

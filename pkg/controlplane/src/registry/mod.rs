@@ -8,5 +8,6 @@ pub mod batch;
 pub mod coordination;
 pub mod core;
 pub mod discovery;
+pub mod events;
 pub mod policy;
 pub mod rbac;
