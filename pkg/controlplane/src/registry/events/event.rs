@@ -108,14 +108,14 @@ pub fn validate_event_create(event: &Event) -> ErrorList {
         name_is_dns_subdomain,
         &Path::new("metadata"),
     ));
-    if let Some(series) = &event.series {
-        if series.count < 2 {
-            errors.push(Error::invalid(
-                &Path::new("series").child("count"),
-                "",
-                "should be at least 2",
-            ));
-        }
+    if let Some(series) = &event.series
+        && series.count < 2
+    {
+        errors.push(Error::invalid(
+            &Path::new("series").child("count"),
+            "",
+            "should be at least 2",
+        ));
     }
     if event.event_time.is_none() {
         errors.push(Error::required(&Path::new("eventTime"), ""));
