@@ -52,12 +52,15 @@ const ON_ETCD: [&str; 11] = [
 
 /// The arguments of the release's component tests after `cargo test`
 /// (shared by both build routes).
-pub const COMPONENT_TEST_ARGS: [&str; 8] = [
+pub const COMPONENT_TEST_ARGS: [&str; 10] = [
     "--workspace",
     "--exclude",
     "xtask",
     "--exclude",
     "kube-fuzz",
+    // A controller for the apiserver's tests (kube-rs), not a component.
+    "--exclude",
+    "kube-test-operator",
     "--locked",
     "--lib",
     "--bins",

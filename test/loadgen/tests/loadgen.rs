@@ -18,7 +18,8 @@ use kube_loadgen::server::{ADMIN_TOKEN, Server, ServerConfig};
 use kube_loadgen::stats::Summary;
 
 /// The debug server: `KUBE_APISERVER_TEST_BINARY`, or built in this test's
-/// own target dir (usually a no-op: `cargo test --workspace` built it).
+/// own target dir as `cargo test --workspace` builds it (usually a no-op:
+/// that built it).
 fn server_binary() -> &'static Path {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
     BINARY.get_or_init(|| {
@@ -34,10 +35,14 @@ fn server_binary() -> &'static Path {
         let status = Command::new(env!("CARGO"))
             .current_dir(&root)
             .env("CARGO_TARGET_DIR", &target)
-            .args(["build", "--locked", "-p", "kube-apiserver"])
+            // The features `cargo test --workspace` (what `cargo xtask
+            // test` runs) builds it with: then this is a no-op there, and
+            // the binary is not rebuilt with another feature set (`-p
+            // kube-apiserver` alone leaves out the test crates' features).
+            .args(["test", "--workspace", "--locked", "--no-run"])
             .status()
-            .expect("run cargo build");
-        assert!(status.success(), "cargo build -p kube-apiserver failed");
+            .expect("run cargo test --no-run");
+        assert!(status.success(), "cargo test --workspace --no-run failed");
         target.join("debug").join("kube-apiserver")
     })
 }
