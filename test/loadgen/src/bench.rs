@@ -17,7 +17,7 @@ use anyhow::{Result, bail};
 use crate::client::{DEFAULT_STREAMS_PER_CONNECTION, Protocol, check_loopback};
 use crate::load::{Bound, closed_loop, open_loop};
 use crate::report::Report;
-use crate::scenarios::{Pods, list, watch_fan_out};
+use crate::scenarios::{Pods, Widgets, define_widgets, list, watch_fan_out};
 use crate::server::{ADMIN_TOKEN, Server, ServerConfig, mib, peak_during};
 
 /// Bounds on what one run may be asked for.
@@ -242,6 +242,31 @@ pub async fn run(options: &Options) -> Result<Report> {
     report.value(
         format!("RSS after {} pods", options.pods),
         mib(server.memory()?.rss_kib),
+    );
+
+    // The same count of custom objects, against a definition with a schema.
+    let served = define_widgets(&mut target.connect().await?, Duration::from_secs(30)).await?;
+    report.value(
+        "CustomResourceDefinition create → its objects served",
+        format!("{:.1} ms", served.as_secs_f64() * 1000.0),
+    );
+    let widgets = Widgets::new(options.pods);
+    let mut widget_creates = closed_loop(
+        target.connect_many(c).await?,
+        widgets.creates(),
+        Bound::Requests(options.pods as u64),
+    )
+    .await?;
+    widget_creates.ensure_ok("custom-object creates")?;
+    report.latency(
+        format!("custom-object creates (POST, schema-checked), closed loop, {c} workers"),
+        Some(widget_creates.rate()),
+        widget_creates.summary(),
+        format!(
+            "{} × 201; {:.2} of pod creates",
+            widget_creates.with_status(201),
+            widget_creates.rate() / create_rate
+        ),
     );
 
     let get_time = Duration::from_secs(options.get_seconds);

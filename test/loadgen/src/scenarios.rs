@@ -2,7 +2,9 @@
 //! PUT of an existing pod with a changed label and the resourceVersion its
 //! last answer carried), a list of every pod (time to first byte, to the
 //! last byte, bytes), and watch fan-out (W watchers on configmaps, then E
-//! events created one at a time; when each reached each watcher).
+//! events created one at a time; when each reached each watcher), and
+//! custom-object creates (a CustomResourceDefinition with a schema, then
+//! its objects, each pruned, defaulted and validated by it).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -146,6 +148,130 @@ impl Workload for Creates {
 
     fn answered(&self, slot: Slot, reply: &Reply) -> Result<()> {
         self.0.remember(slot.index as usize, reply)
+    }
+}
+
+/// Custom objects: `widgets.loadgen.example.com`, a namespaced definition
+/// whose schema the server prunes, defaults and validates every object by.
+pub struct Widgets {
+    count: usize,
+    width: usize,
+}
+
+impl Widgets {
+    pub const DEFINITIONS: &str = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
+
+    pub fn new(count: usize) -> Arc<Widgets> {
+        Arc::new(Widgets {
+            count,
+            width: count.saturating_sub(1).to_string().len().max(5),
+        })
+    }
+
+    /// `/apis/loadgen.example.com/v1/namespaces/default/widgets`.
+    pub fn collection() -> String {
+        format!("/apis/loadgen.example.com/v1/namespaces/{NAMESPACE}/widgets")
+    }
+
+    /// The definition: a spec of a bounded integer, an enum with a default,
+    /// a patterned string and a list of strings; `/status`.
+    pub fn definition() -> Bytes {
+        let definition = serde_json::json!({
+            "apiVersion": "apiextensions.k8s.io/v1",
+            "kind": "CustomResourceDefinition",
+            "metadata": {"name": "widgets.loadgen.example.com"},
+            "spec": {
+                "group": "loadgen.example.com",
+                "scope": "Namespaced",
+                "names": {"plural": "widgets", "kind": "Widget"},
+                "versions": [{
+                    "name": "v1", "served": true, "storage": true,
+                    "subresources": {"status": {}},
+                    "schema": {"openAPIV3Schema": {"type": "object", "properties": {
+                        "spec": {"type": "object", "required": ["size"], "properties": {
+                            "size": {"type": "integer", "minimum": 1, "maximum": 100},
+                            "color": {"type": "string", "enum": ["red", "blue"], "default": "red"},
+                            "owner": {"type": "string", "pattern": "^[a-z]+$"},
+                            "tags": {"type": "array", "items": {"type": "string"}},
+                        }},
+                        "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": true},
+                    }}},
+                }],
+            },
+        });
+        Bytes::from(definition.to_string())
+    }
+
+    /// Widget `index`: two labels and a spec the schema checks field by
+    /// field, about the size of the pods' bodies.
+    pub fn body(&self, index: usize) -> Bytes {
+        let widget = serde_json::json!({
+            "apiVersion": "loadgen.example.com/v1", "kind": "Widget",
+            "metadata": {"name": format!("widget-{index:0width$}", width = self.width),
+                         "labels": {"app": "bench", "tier": "web"}},
+            "spec": {"size": index % 100 + 1, "owner": "bench", "tags": ["a", "b", "c"]}
+        });
+        Bytes::from(widget.to_string())
+    }
+
+    /// Creates of every widget, 201 each.
+    pub fn creates(self: &Arc<Self>) -> Arc<WidgetCreates> {
+        Arc::new(WidgetCreates(self.clone()))
+    }
+}
+
+pub struct WidgetCreates(Arc<Widgets>);
+
+impl Workload for WidgetCreates {
+    fn call(&self, slot: Slot) -> Option<Call> {
+        let index = usize::try_from(slot.index)
+            .ok()
+            .filter(|i| *i < self.0.count)?;
+        Some(Call {
+            method: Method::POST,
+            path: Widgets::collection(),
+            body: Some(self.0.body(index)),
+        })
+    }
+
+    fn expected_status(&self) -> u16 {
+        201
+    }
+}
+
+/// Creates the widgets' definition and waits until its objects are served
+/// (a list answers 200): the time from the create to that.
+pub async fn define_widgets(connection: &mut Connection, limit: Duration) -> Result<Duration> {
+    let started = Instant::now();
+    let reply = connection
+        .call(
+            Method::POST,
+            Widgets::DEFINITIONS,
+            Some(Widgets::definition()),
+        )
+        .await?;
+    if reply.status != 201 {
+        bail!(
+            "creating the widgets' definition: {} {}",
+            reply.status,
+            reply.text()
+        );
+    }
+    loop {
+        let reply = connection
+            .call(
+                Method::GET,
+                &format!("{}?limit=1", Widgets::collection()),
+                None,
+            )
+            .await?;
+        if reply.status == 200 {
+            return Ok(started.elapsed());
+        }
+        if started.elapsed() > limit {
+            bail!("widgets were not served within {limit:?} of their definition");
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
     }
 }
 

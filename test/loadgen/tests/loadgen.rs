@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use kube_loadgen::client::{Protocol, Target};
 use kube_loadgen::load::{Bound, Run, closed_loop, open_loop};
-use kube_loadgen::scenarios::{Pods, list, watch_fan_out};
+use kube_loadgen::scenarios::{Pods, Widgets, define_widgets, list, watch_fan_out};
 use kube_loadgen::server::{ADMIN_TOKEN, Server, ServerConfig};
 use kube_loadgen::stats::Summary;
 
@@ -90,6 +90,22 @@ async fn every_scenario(protocol: Protocol) {
     assert_all("creates", &mut creates, 50, 201);
     assert!(creates.rate() > 0.0);
     assert!((0..50).all(|pod| !pods.version(pod).is_empty()));
+
+    let served = define_widgets(
+        &mut target.connect().await.expect("connect"),
+        Duration::from_secs(30),
+    )
+    .await
+    .expect("the widgets' definition served");
+    assert!(served > Duration::ZERO);
+    let mut widget_creates = closed_loop(
+        target.connect_many(4).await.expect("connect"),
+        Widgets::new(30).creates(),
+        Bound::Requests(30),
+    )
+    .await
+    .expect("custom-object creates");
+    assert_all("custom-object creates", &mut widget_creates, 30, 201);
 
     let mut gets = closed_loop(
         target.connect_many(4).await.expect("connect"),
