@@ -36,7 +36,7 @@ pub fn run(ws: &Workspace, extra: &[String]) -> Result<()> {
 /// real etcd (its own per server) instead of the embedded store: the API,
 /// kubectl and restart behaviour. Left out: `hardening` (its full-disk case
 /// is the embedded store's own), `abuse` and `command` (no storage in play).
-const ON_ETCD: [&str; 11] = [
+const ON_ETCD: [&str; 12] = [
     "rest_api",
     "authorization",
     "service_accounts",
@@ -48,6 +48,7 @@ const ON_ETCD: [&str; 11] = [
     "protobuf",
     "crash",
     "custom_resources",
+    "garbage_collection",
 ];
 
 /// The arguments of the release's component tests after `cargo test`

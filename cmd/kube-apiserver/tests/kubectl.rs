@@ -987,7 +987,25 @@ fn table_rows(table: &str) -> Vec<Vec<String>> {
 #[tokio::test]
 async fn pod_templates_and_controller_revisions() {
     let server = Server::start().await;
-    let manifest = file(&server, "templates.yaml", POD_TEMPLATE_AND_REVISION);
+    // The revision's owner exists, or the garbage collector deletes it.
+    let (code, owner) = server
+        .post(
+            "/apis/apps/v1/namespaces/default/statefulsets",
+            &json!({"metadata": {"name": "web"},
+                    "spec": {"selector": {"matchLabels": {"app": "web"}},
+                             "template": {"metadata": {"labels": {"app": "web"}},
+                                          "spec": {"containers": [{"name": "nginx", "image": "nginx:1.27"}]}}}}),
+        )
+        .await;
+    assert_eq!(code, 201, "{owner}");
+    let manifest = file(
+        &server,
+        "templates.yaml",
+        &POD_TEMPLATE_AND_REVISION.replace(
+            "6f1c1d3e-0000-4000-8000-000000000001",
+            owner["metadata"]["uid"].as_str().unwrap(),
+        ),
+    );
     let applied = ok(kubectl(
         &server,
         &["apply", "-f", manifest.to_str().unwrap()],

@@ -36,6 +36,7 @@ use crate::bootstrap::{self, MasterEndpoint};
 use crate::controller::cluster_role_aggregation::ClusterRoleAggregation;
 use crate::controller::endpoint_reconciler::{EndpointReconciler, LeaseStorage, ReconcilerType};
 use crate::controller::event_ttl::EventTtl;
+use crate::controller::garbage_collector::GarbageCollector;
 use crate::controller::namespace::NamespaceController;
 use crate::controller::service_account::ServiceAccountController;
 use crate::controller::service_repair::{self, ServiceRepair};
@@ -536,6 +537,14 @@ impl Instance {
                 self.custom_resource_definitions.clone(),
                 self.dynamic.clone(),
                 self.custom_resource_stores.clone(),
+            ))
+            .run(),
+        );
+        tokio::spawn(
+            Arc::new(GarbageCollector::new(
+                self.storage.clone(),
+                self.all.clone(),
+                self.dynamic.clone(),
             ))
             .run(),
         );

@@ -1,7 +1,10 @@
-//! Deletes: preconditions, graceful and finalizer-held deletion, through
-//! storage's `guaranteed_update`.
+//! Deletes: preconditions, graceful and finalizer-held deletion, the
+//! garbage collector's finalizers for Foreground and Orphan propagation,
+//! through storage's `guaranteed_update`.
 
 use super::*;
+
+use apimachinery::api::{FINALIZER_DELETE_DEPENDENTS, FINALIZER_ORPHAN_DEPENDENTS};
 
 impl<S: Strategy> Store<S> {
     pub(super) fn ready_to_delete(&self, obj: &S::Object) -> bool {
@@ -66,6 +69,24 @@ impl<S: Strategy> Store<S> {
                 .strategy
                 .graceful_delete_period(&obj, opts.grace_period_seconds)
                 .filter(|seconds| *seconds > 0);
+            // Foreground and Orphan deletes are finished by the garbage
+            // collector, which removes its finalizer when the dependents
+            // are deleted or orphaned (upstream's `deletionFinalizersForGarbageCollection`).
+            let gc_finalizer = match opts.propagation_policy {
+                Some(PropagationPolicy::Foreground) => Some(FINALIZER_DELETE_DEPENDENTS),
+                Some(PropagationPolicy::Orphan) => Some(FINALIZER_ORPHAN_DEPENDENTS),
+                _ => None,
+            };
+            let mut marks_gc = false;
+            if let Some(finalizer) = gc_finalizer
+                && meta.deletion_timestamp.is_none()
+            {
+                let finalizers = obj.metadata_mut().finalizers.get_or_insert_with(Vec::new);
+                finalizers.retain(|f| f != FINALIZER_DELETE_DEPENDENTS && f != FINALIZER_ORPHAN_DEPENDENTS);
+                finalizers.push(finalizer.to_string());
+                marks_gc = true;
+            }
+            let meta = obj.metadata();
             let held = meta.finalizers.as_ref().is_some_and(|f| !f.is_empty())
                 || self.strategy.has_pending_finalization(&obj);
             let decision = if !held && grace.is_none() {
@@ -75,7 +96,7 @@ impl<S: Strategy> Store<S> {
                 } else {
                     Decision::Delete
                 }
-            } else if meta.deletion_timestamp.is_some() {
+            } else if meta.deletion_timestamp.is_some() && !marks_gc {
                 // Already being deleted: nothing changes.
                 decided = Some((obj, false));
                 Decision::Keep

@@ -44,8 +44,9 @@ use super::decode;
 use super::managed_fields;
 use super::rest::Output;
 use super::rest::{
-    Body, BodyFormat, DeleteOptions, FieldValidation, GetOptions, ListOptions, PatchType, Reply,
-    ReplyBody, ResourceVersionMatch, RestStorage, Subresource, WatchLines, WriteOptions,
+    Body, BodyFormat, DeleteOptions, FieldValidation, GetOptions, ListOptions, PatchType,
+    PropagationPolicy, Reply, ReplyBody, ResourceVersionMatch, RestStorage, Subresource,
+    WatchLines, WriteOptions,
 };
 use super::scale;
 use super::stored_json;
