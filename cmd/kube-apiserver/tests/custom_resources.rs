@@ -70,9 +70,10 @@ spec:
         properties:
           spec:
             type: object
+            description: What the widget is.
             required: [size]
             properties:
-              size: {type: integer, minimum: 1, maximum: 10}
+              size: {type: integer, minimum: 1, maximum: 10, description: How big the widget is.}
               color: {type: string, enum: [red, blue], default: red}
               replicas: {type: integer}
           status:
@@ -123,6 +124,15 @@ async fn kubectl_applies_a_definition_then_its_objects() {
     );
     let crds = ok(kubectl(&server, &["get", "crds"]));
     assert!(crds.contains("widgets.example.com"), "{crds}");
+    // The OpenAPI v3 document of example.com/v1, at once.
+    let explained = ok(kubectl(&server, &["explain", "widgets.spec"]));
+    assert!(
+        explained.contains("KIND:       Widget")
+            && explained.contains("What the widget is.")
+            && explained.contains("size\t<integer> -required-")
+            && explained.contains("How big the widget is."),
+        "{explained}"
+    );
 
     let widget = file(
         &server,

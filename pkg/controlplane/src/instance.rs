@@ -16,7 +16,7 @@ use apiserver::admission;
 use apiserver::authentication::Authenticator;
 use apiserver::authorization::Authorizer;
 use apiserver::endpoints::dynamic::DynamicResources;
-use apiserver::endpoints::openapi::{self, OpenApiResource};
+use apiserver::endpoints::openapi::{self, DynamicOpenApi, OpenApiResource};
 use apiserver::endpoints::{Api, discovery};
 use apiserver::options::AuthorizationMode;
 use apiserver::registry::review::{Review, ReviewRest};
@@ -160,6 +160,8 @@ pub struct Instance {
     pub custom_resource_definitions: Arc<Store<CustomResourceDefinitionStrategy>>,
     /// The custom resources being served, kept by the definitions controller.
     dynamic: Arc<DynamicResources>,
+    /// Their OpenAPI v3 documents, kept by the same controller.
+    dynamic_openapi: Arc<DynamicOpenApi>,
     /// Makes a custom resource version's store (the definitions controller's).
     custom_resource_stores: StoreMaker,
 
@@ -340,6 +342,7 @@ impl Instance {
             role_bindings,
             custom_resource_definitions,
             dynamic: Arc::new(DynamicResources::default()),
+            dynamic_openapi: Arc::new(DynamicOpenApi::default()),
             custom_resource_stores,
 
             all: resources.stores,
@@ -378,7 +381,10 @@ impl Instance {
             infos,
             Some(self.dynamic.clone()),
         ))
-        .merge(openapi::router(openapi));
+        .merge(openapi::router_with_dynamic(
+            openapi,
+            Some(self.dynamic_openapi.clone()),
+        ));
         match &self.openid {
             Some(openid) => router.merge(openid.router()),
             None => router,
@@ -537,6 +543,7 @@ impl Instance {
                 self.custom_resource_definitions.clone(),
                 self.dynamic.clone(),
                 self.custom_resource_stores.clone(),
+                self.dynamic_openapi.clone(),
             ))
             .run(),
         );

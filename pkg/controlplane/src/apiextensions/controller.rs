@@ -5,7 +5,7 @@
 //! `NamesAccepted` and `Established` conditions; a deleted definition's
 //! objects are deleted before its cleanup finalizer goes.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,6 +18,7 @@ use tokio::sync::mpsc;
 
 use apimachinery::validation::field::Path;
 use apiserver::endpoints::dynamic::DynamicResources;
+use apiserver::endpoints::openapi::DynamicOpenApi;
 use apiserver::registry::RestStorage;
 use apiserver::registry::rest::{DeleteOptions, ListOptions, PropagationPolicy, Subresource};
 use apiserver::registry::store::Store;
@@ -27,7 +28,7 @@ use apiserver_storage::{KeyValue, Revision, Storage};
 
 use super::columns::Columns;
 use super::strategy::{CustomResourceStrategy, ScalePaths};
-use super::{intern, intern_list, schema};
+use super::{intern, intern_list, openapi, schema};
 use crate::informer::{self, Handler};
 use crate::registry::apiextensions::custom_resource_definition::{
     CLEANUP_FINALIZER, CUSTOM_RESOURCE_DEFINITION_PREFIX, CustomResourceDefinitionStrategy,
@@ -46,8 +47,12 @@ pub struct DefinitionsController {
     pub definitions: Arc<Store<CustomResourceDefinitionStrategy>>,
     pub dynamic: Arc<DynamicResources>,
     pub make_store: StoreMaker,
+    /// The OpenAPI v3 documents of the custom group-versions.
+    pub openapi: Arc<DynamicOpenApi>,
     /// Each served definition's group, plural and the generation served.
     served: Mutex<HashMap<String, Served>>,
+    /// Each served definition, for the documents of its group-versions.
+    definitions_served: Mutex<BTreeMap<String, CustomResourceDefinition>>,
 }
 
 #[derive(Clone, PartialEq)]
@@ -63,13 +68,58 @@ impl DefinitionsController {
         definitions: Arc<Store<CustomResourceDefinitionStrategy>>,
         dynamic: Arc<DynamicResources>,
         make_store: StoreMaker,
+        openapi: Arc<DynamicOpenApi>,
     ) -> Self {
         DefinitionsController {
             storage,
             definitions,
             dynamic,
             make_store,
+            openapi,
             served: Mutex::new(HashMap::new()),
+            definitions_served: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// Records `crd` as served (or, with `None`, no longer served) and
+    /// rebuilds the OpenAPI documents of the group-versions it had or has.
+    fn publish_openapi(&self, name: &str, crd: Option<&CustomResourceDefinition>) {
+        let mut all = self
+            .definitions_served
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let mut touched: BTreeSet<(String, String)> = BTreeSet::new();
+        let mut note = |crd: &CustomResourceDefinition| {
+            for version in &crd.spec.versions {
+                touched.insert((crd.spec.group.clone(), version.name.clone()));
+            }
+        };
+        if let Some(old) = all.remove(name) {
+            note(&old);
+        }
+        if let Some(crd) = crd {
+            note(crd);
+            all.insert(name.to_string(), crd.clone());
+        }
+        for (group, version) in touched {
+            let serving: Vec<&CustomResourceDefinition> = all
+                .values()
+                .filter(|crd| {
+                    crd.spec.group == group
+                        && crd
+                            .spec
+                            .versions
+                            .iter()
+                            .any(|v| v.served && v.name == version)
+                })
+                .collect();
+            let key = format!("apis/{group}/{version}");
+            if serving.is_empty() {
+                self.openapi.set(&key, None);
+            } else {
+                let document = openapi::group_version_document(&group, &version, &serving);
+                self.openapi.set(&key, Some(&document));
+            }
         }
     }
 
@@ -141,6 +191,8 @@ impl DefinitionsController {
         self.dynamic
             .replace(|g, _, p| g == group && p == plural, stores);
         all.insert(name.to_string(), served);
+        drop(all);
+        self.publish_openapi(name, Some(crd));
     }
 
     fn stop_serving(&self, name: &str) {
@@ -152,6 +204,7 @@ impl DefinitionsController {
         if let Some(Served { group, plural, .. }) = gone {
             self.dynamic
                 .replace(|g, _, p| g == group && p == plural, Vec::new());
+            self.publish_openapi(name, None);
         }
     }
 

@@ -7,6 +7,7 @@
 pub mod columns;
 pub mod controller;
 pub mod object;
+pub mod openapi;
 pub mod schema;
 pub mod strategy;
 

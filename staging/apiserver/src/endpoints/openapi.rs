@@ -117,7 +117,18 @@ fn register<T: JsonSchema>(generator: &mut SchemaGenerator) -> String {
 
 /// The routes serving `/openapi/v3` and its documents.
 pub fn router(resources: Vec<OpenApiResource>) -> Router {
-    let service = Arc::new(Service::build(&resources));
+    router_with_dynamic(resources, None)
+}
+
+/// As [`router`], with the documents of `dynamic` (custom resources'
+/// group-versions) served and indexed beside the fixed ones.
+pub fn router_with_dynamic(
+    resources: Vec<OpenApiResource>,
+    dynamic: Option<Arc<DynamicOpenApi>>,
+) -> Router {
+    let mut service = Service::build(&resources);
+    service.dynamic = dynamic;
+    let service = Arc::new(service);
     Router::new()
         .route("/openapi/v3", get(index))
         .route("/openapi/v3/", get(index))
@@ -132,6 +143,55 @@ struct Service {
     documents: BTreeMap<String, Served>,
     /// When the documents were generated (`Last-Modified`).
     generated: String,
+    /// Documents added and replaced while the server runs.
+    dynamic: Option<Arc<DynamicOpenApi>>,
+}
+
+/// The OpenAPI v3 documents of group-versions that come and go while the
+/// server runs (custom resources): set by their owner, served and indexed
+/// with the fixed ones.
+#[derive(Default)]
+pub struct DynamicOpenApi {
+    documents: std::sync::RwLock<BTreeMap<String, Arc<Served>>>,
+}
+
+impl DynamicOpenApi {
+    /// Serves `document` under `key` (`apis/example.com/v1`), or stops
+    /// serving the key.
+    pub fn set(&self, key: &str, document: Option<&Value>) {
+        let mut documents = self.documents.write().unwrap_or_else(|e| e.into_inner());
+        match document {
+            // A document of plain JSON values always serializes.
+            Some(document) => {
+                documents.insert(
+                    key.to_string(),
+                    Arc::new(Served::new(
+                        serde_json::to_vec(document).unwrap_or_default(),
+                    )),
+                );
+            }
+            None => {
+                documents.remove(key);
+            }
+        }
+    }
+
+    fn get(&self, key: &str) -> Option<Arc<Served>> {
+        self.documents
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(key)
+            .cloned()
+    }
+
+    fn keys_and_hashes(&self) -> Vec<(String, String)> {
+        self.documents
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(key, served)| (key.clone(), served.hash.clone()))
+            .collect()
+    }
 }
 
 /// One document and its hash.
@@ -212,6 +272,45 @@ impl Service {
             index,
             documents,
             generated: http_date(jiff::Timestamp::now()),
+            dynamic: None,
+        }
+    }
+
+    /// The index with the dynamic documents in it; the fixed one when
+    /// there are none.
+    fn current_index(&self) -> Option<Served> {
+        let dynamic = self.dynamic.as_ref()?.keys_and_hashes();
+        if dynamic.is_empty() {
+            return None;
+        }
+        let mut paths: BTreeMap<String, Value> = self
+            .documents
+            .iter()
+            .map(|(key, served)| {
+                (
+                    key.clone(),
+                    json!({"serverRelativeURL": server_relative_url(key, &served.hash)}),
+                )
+            })
+            .collect();
+        for (key, hash) in dynamic {
+            paths.insert(
+                key.clone(),
+                json!({"serverRelativeURL": server_relative_url(&key, &hash)}),
+            );
+        }
+        Some(Served::new(
+            serde_json::to_vec(&json!({ "paths": paths })).unwrap_or_default(),
+        ))
+    }
+
+    fn document(&self, key: &str) -> Option<Arc<Served>> {
+        match self.documents.get(key) {
+            Some(served) => Some(Arc::new(Served {
+                body: served.body.clone(),
+                hash: served.hash.clone(),
+            })),
+            None => self.dynamic.as_ref()?.get(key),
         }
     }
 }
@@ -226,7 +325,10 @@ fn http_date(timestamp: jiff::Timestamp) -> String {
 }
 
 async fn index(State(service): State<Arc<Service>>, headers: HeaderMap) -> Response {
-    service.index.respond(&headers, &service.generated)
+    match service.current_index() {
+        Some(index) => index.respond(&headers, &service.generated),
+        None => service.index.respond(&headers, &service.generated),
+    }
 }
 
 async fn document(
@@ -236,7 +338,7 @@ async fn document(
     headers: HeaderMap,
 ) -> Response {
     let key = path.trim_end_matches('/');
-    let Some(served) = service.documents.get(key) else {
+    let Some(served) = service.document(key) else {
         return Status::not_found_path().into_response();
     };
     if !accepts_json(
