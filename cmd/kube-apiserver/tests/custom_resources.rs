@@ -444,6 +444,42 @@ async fn custom_resources_over_http() {
     let (code, _) = server.get(&format!("{doomed}/inside")).await;
     assert_eq!(code, 404);
 
+    // A definition whose kind another of the group holds: not accepted,
+    // not served.
+    let mut clash = crd.clone();
+    clash["metadata"]["name"] = json!("others.example.com");
+    clash["spec"]["names"] = json!({"plural": "others", "singular": "other", "kind": "Widget"});
+    let (code, created) = server
+        .post(
+            "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+            &clash,
+        )
+        .await;
+    assert_eq!(code, 201, "{created}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let conditions = loop {
+        let (_, other) = server
+            .get("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/others.example.com")
+            .await;
+        if let Some(conditions) = other["status"]["conditions"].as_array() {
+            break conditions.clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no conditions on the clashing definition"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert_eq!(conditions[0]["type"], "NamesAccepted");
+    assert_eq!(conditions[0]["status"], "False");
+    assert_eq!(conditions[0]["reason"], "KindConflict");
+    assert_eq!(conditions[0]["message"], "\"Widget\" is already in use");
+    assert_eq!(conditions[1]["status"], "False");
+    let (code, _) = server
+        .get("/apis/example.com/v1/namespaces/default/others")
+        .await;
+    assert_eq!(code, 404);
+
     // A definition the validation refuses.
     let mut bad = crd.clone();
     bad["metadata"]["name"] = json!("gadgets.example.com");

@@ -163,8 +163,66 @@ impl DefinitionsController {
         if crd.metadata.deletion_timestamp.is_some() {
             return self.finalize(name, &crd).await;
         }
-        self.serve(name, &crd);
-        self.update_status(name, &crd).await
+        let conflict = self.name_conflict(name, &crd);
+        if conflict.is_some() {
+            // Names another definition of the group holds: not served.
+            self.stop_serving(name);
+        } else {
+            self.serve(name, &crd);
+        }
+        self.update_status(name, &crd, conflict.as_ref()).await
+    }
+
+    /// The first of `crd`'s names another served definition of its group
+    /// already uses, as upstream's naming controller reports it: the
+    /// condition's reason and message.
+    fn name_conflict(
+        &self,
+        name: &str,
+        crd: &CustomResourceDefinition,
+    ) -> Option<(String, String)> {
+        let all = self
+            .definitions_served
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let mut resources: HashSet<&str> = HashSet::new();
+        let mut kinds: HashSet<&str> = HashSet::new();
+        for (other_name, other) in all.iter() {
+            if other_name == name || other.spec.group != crd.spec.group {
+                continue;
+            }
+            let names = &other.spec.names;
+            resources.insert(&names.plural);
+            resources.extend(names.singular.as_deref());
+            resources.extend(names.short_names.iter().flatten().map(String::as_str));
+            kinds.insert(&names.kind);
+            kinds.extend(names.list_kind.as_deref());
+        }
+        let names = &crd.spec.names;
+        let in_use = |reason: &str, value: &str| {
+            Some((reason.to_string(), format!("{value:?} is already in use")))
+        };
+        if resources.contains(names.plural.as_str()) {
+            return in_use("PluralConflict", &names.plural);
+        }
+        if let Some(singular) = names.singular.as_deref().filter(|s| resources.contains(s)) {
+            return in_use("SingularConflict", singular);
+        }
+        if let Some(short) = names
+            .short_names
+            .iter()
+            .flatten()
+            .find(|s| resources.contains(s.as_str()))
+        {
+            return in_use("ShortNamesConflict", short);
+        }
+        if kinds.contains(names.kind.as_str()) {
+            return in_use("KindConflict", &names.kind);
+        }
+        if let Some(list_kind) = names.list_kind.as_deref().filter(|k| kinds.contains(k)) {
+            return in_use("ListKindConflict", list_kind);
+        }
+        None
     }
 
     /// Routes and discovery for each served version of `crd`; nothing is
@@ -214,14 +272,15 @@ impl DefinitionsController {
         &self,
         name: &str,
         crd: &CustomResourceDefinition,
+        conflict: Option<&(String, String)>,
     ) -> anyhow::Result<()> {
-        if status_of(crd, crd.status.as_ref()) == crd.status {
+        if status_of(crd, crd.status.as_ref(), conflict) == crd.status {
             return Ok(());
         }
         self.definitions
             .update_object(None, name, Subresource::System, false, |current| {
                 let mut next = current.clone();
-                next.status = status_of(current, current.status.as_ref());
+                next.status = status_of(current, current.status.as_ref(), conflict);
                 Ok(next)
             })
             .await
@@ -341,12 +400,14 @@ pub fn strategy_of(
     })
 }
 
-/// The status the controller gives `crd`: its names accepted, established,
-/// its storage version among the stored ones. A condition keeps its
-/// transition time while its status stays.
+/// The status the controller gives `crd`: its names accepted and
+/// established (or, with a name `conflict`, neither, the accepted names
+/// left as they were), its storage version among the stored ones. A
+/// condition keeps its transition time while its status stays.
 fn status_of(
     crd: &CustomResourceDefinition,
     current: Option<&CustomResourceDefinitionStatus>,
+    conflict: Option<&(String, String)>,
 ) -> Option<CustomResourceDefinitionStatus> {
     let mut stored_versions = current
         .and_then(|status| status.stored_versions.clone())
@@ -356,14 +417,14 @@ fn status_of(
             stored_versions.push(version.name.clone());
         }
     }
-    let condition = |kind: &str, reason: &str, message: &str| {
+    let condition = |kind: &str, status: &str, reason: &str, message: &str| {
         let previous = current
             .and_then(|status| status.conditions.as_ref())
             .and_then(|conditions| conditions.iter().find(|c| c.type_ == kind))
-            .filter(|c| c.status == "True");
+            .filter(|c| c.status == status);
         CustomResourceDefinitionCondition {
             type_: kind.to_string(),
-            status: "True".to_string(),
+            status: status.to_string(),
             reason: Some(reason.to_string()),
             message: Some(message.to_string()),
             last_transition_time: previous
@@ -371,12 +432,28 @@ fn status_of(
                 .or_else(|| Some(Time(current_time()))),
         }
     };
+    if let Some((reason, message)) = conflict {
+        return Some(CustomResourceDefinitionStatus {
+            accepted_names: current.and_then(|status| status.accepted_names.clone()),
+            conditions: Some(vec![
+                condition("NamesAccepted", "False", reason, message),
+                condition(
+                    "Established",
+                    "False",
+                    "NotAccepted",
+                    "not all names are accepted",
+                ),
+            ]),
+            stored_versions: Some(stored_versions),
+        });
+    }
     Some(CustomResourceDefinitionStatus {
         accepted_names: Some(crd.spec.names.clone()),
         conditions: Some(vec![
-            condition("NamesAccepted", "NoConflicts", "no conflicts found"),
+            condition("NamesAccepted", "True", "NoConflicts", "no conflicts found"),
             condition(
                 "Established",
+                "True",
                 "InitialNamesAccepted",
                 "the initial names have been accepted",
             ),
