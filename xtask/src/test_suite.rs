@@ -7,29 +7,84 @@
 //! Docker engine) are `make test-integration`/`test-e2e` territory: the
 //! build image has no kubectl or engine, so they run in CI, not in a release.
 
-use anyhow::{Context, Result};
+use std::io::BufReader;
+use std::process::Stdio;
+
+use anyhow::{Context, Result, bail};
+use cargo_metadata::Message;
+use cargo_metadata::camino::{Utf8Path, Utf8PathBuf};
 use xshell::{Shell, cmd};
 
 use crate::workspace::Workspace;
 
+/// The package whose suites run a second time on etcd.
+const APISERVER_PACKAGE: &str = "kube-apiserver";
+
 pub fn run(ws: &Workspace, extra: &[String]) -> Result<()> {
     let sh = Shell::new()?;
     sh.change_dir(&ws.root);
+    // Build once, noting the apiserver's suite binaries: the etcd pass runs
+    // these very binaries. A second `cargo test --test …` would resolve
+    // features for the selected targets only and recompile the server's
+    // crates (minutes on two cores) to run the same code.
+    let package_dir = ws.root.join("cmd").join(APISERVER_PACKAGE);
+    let on_etcd = build_tests(&sh, &package_dir.join("Cargo.toml"))?;
     cmd!(sh, "cargo test --workspace --locked -- {extra...}")
         .run()
         .context("the test suite failed")?;
-    // `--workspace`, as above, so the features (and the compiled crates)
-    // are the first run's: selecting one package would rebuild a minute's
-    // worth. Storage's own `crash` test matches too and runs again.
-    let suites = ON_ETCD.iter().flat_map(|suite| ["--test", suite]);
-    cmd!(
-        sh,
-        "cargo test --workspace --locked {suites...} -- {extra...}"
-    )
-    .env("KUBE_APISERVER_TEST_STORAGE", "etcd")
-    .run()
-    .context("the apiserver's suites on etcd failed")?;
+    for suite in on_etcd {
+        let binary = suite.as_str();
+        // Cargo runs a test binary from its package's directory; so does this.
+        let sh = Shell::new()?;
+        sh.change_dir(&package_dir);
+        cmd!(sh, "{binary} {extra...}")
+            .env("KUBE_APISERVER_TEST_STORAGE", "etcd")
+            .run()
+            .context("the apiserver's suites on etcd failed")?;
+    }
     Ok(())
+}
+
+/// `cargo test --no-run` of the whole workspace; the executables of the
+/// apiserver's suites listed in [`ON_ETCD`], in that order. `manifest` is
+/// the apiserver package's `Cargo.toml`.
+fn build_tests(sh: &Shell, manifest: &Utf8Path) -> Result<Vec<Utf8PathBuf>> {
+    let command = cmd!(
+        sh,
+        "cargo test --workspace --locked --no-run --message-format=json-render-diagnostics"
+    );
+    eprintln!("$ {command}");
+    let mut child = std::process::Command::from(command)
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("starting cargo")?;
+    let stdout = child.stdout.take().context("cargo's stdout")?;
+    let mut found: Vec<Option<Utf8PathBuf>> = vec![None; ON_ETCD.len()];
+    for message in Message::parse_stream(BufReader::new(stdout)) {
+        let Message::CompilerArtifact(artifact) = message.context("reading cargo's output")? else {
+            continue;
+        };
+        let suite = ON_ETCD.iter().position(|s| *s == artifact.target.name);
+        if let (Some(index), Some(executable)) = (suite, artifact.executable)
+            && artifact.profile.test
+            && artifact.target.is_test()
+            && artifact.manifest_path == manifest
+        {
+            found[index] = Some(executable);
+        }
+    }
+    if !child.wait().context("waiting for cargo")?.success() {
+        bail!("building the tests failed (the compiler's errors are above)");
+    }
+    ON_ETCD
+        .iter()
+        .zip(found)
+        .map(|(suite, executable)| {
+            executable.with_context(|| {
+                format!("cargo built no test suite `{suite}` of {APISERVER_PACKAGE}")
+            })
+        })
+        .collect()
 }
 
 /// The apiserver's suites that run a second time with every server on a

@@ -544,6 +544,7 @@ impl Session<'_> {
         let bar = (!live).then(|| Progress::spinner(label));
         let started = std::time::Instant::now();
         let mut held = Vec::new();
+        let mut hint = None;
         let out = docker::exec(
             &self.engine.docker,
             &self.name,
@@ -563,6 +564,7 @@ impl Session<'_> {
                         Err(_) => show(live, &mut held, line),
                     }
                 } else {
+                    hint = hint.or_else(|| resource_hint(line));
                     show(live, &mut held, line);
                 }
             },
@@ -581,8 +583,9 @@ impl Session<'_> {
                 eprintln!("{line}");
             }
             bail!(
-                "cargo exited with code {} in the build container",
-                out.exit_code
+                "cargo exited with code {} in the build container{}",
+                out.exit_code,
+                hint.unwrap_or_default()
             );
         }
         Ok(())
@@ -783,4 +786,36 @@ pub fn plain_cargo_timings(
         }
         Ok((cold, warm))
     })
+}
+
+/// What to do when cargo failed for want of a machine resource rather than
+/// for the code: the line of cargo's output that tells, turned into advice.
+fn resource_hint(line: &str) -> Option<&'static str> {
+    if line.contains("No space left on device") {
+        Some(
+            ": the disk is full (`docker system df` shows what the engine holds; \
+             `cargo xtask clean` removes this checkout's build volumes and _output)",
+        )
+    } else if line.contains("SIGKILL") {
+        Some(
+            ": a compiler was killed, most often for want of memory \
+             (give the engine more, or build one platform at a time with --platform)",
+        )
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::resource_hint;
+
+    #[test]
+    fn a_full_disk_or_a_killed_compiler_says_what_to_do() {
+        let full = "error: failed to write /target/debug/deps/x.rlib: No space left on device (os error 28)";
+        assert!(resource_hint(full).unwrap().contains("the disk is full"));
+        let killed = "process didn't exit successfully: `rustc ...` (signal: 9, SIGKILL: kill)";
+        assert!(resource_hint(killed).unwrap().contains("memory"));
+        assert_eq!(resource_hint("error[E0308]: mismatched types"), None);
+    }
 }
