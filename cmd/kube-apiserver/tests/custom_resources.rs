@@ -76,6 +76,16 @@ spec:
               size: {type: integer, minimum: 1, maximum: 10, description: How big the widget is.}
               color: {type: string, enum: [red, blue], default: red}
               replicas: {type: integer}
+              parts:
+                type: array
+                x-kubernetes-list-type: map
+                x-kubernetes-list-map-keys: [name]
+                items:
+                  type: object
+                  required: [name]
+                  properties:
+                    name: {type: string}
+                    count: {type: integer}
           status:
             type: object
             properties:
@@ -262,11 +272,12 @@ async fn kubectl_applies_a_definition_then_its_objects() {
     ));
     assert_eq!(replicas, "4");
 
-    // Server-side apply.
+    // Server-side apply, by two managers: `parts` is a list-map keyed by
+    // name, so each owns its own item (an atomic list would conflict).
     let applied = file(
         &server,
         "applied.yaml",
-        "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: applied\nspec:\n  size: 5\n",
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: applied\nspec:\n  size: 5\n  parts:\n  - {name: a, count: 1}\n",
     );
     ok(kubectl(
         &server,
@@ -277,6 +288,53 @@ async fn kubectl_applies_a_definition_then_its_objects() {
         &["get", "widget", "applied", "-o", "jsonpath={.spec.size}"],
     ));
     assert_eq!(size, "5");
+    let other = file(
+        &server,
+        "applied-by-other.yaml",
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: applied\nspec:\n  size: 5\n  parts:\n  - {name: b, count: 2}\n",
+    );
+    ok(kubectl(
+        &server,
+        &[
+            "apply",
+            "--server-side",
+            "--field-manager=other",
+            "-f",
+            other.to_str().unwrap(),
+        ],
+    ));
+    let parts = ok(kubectl(
+        &server,
+        &[
+            "get",
+            "widget",
+            "applied",
+            "-o",
+            "jsonpath={range .spec.parts[*]}{.name}={.count} {end}",
+        ],
+    ));
+    assert_eq!(parts.trim(), "a=1 b=2");
+    // Taking a part over from its owner is a conflict.
+    let taken = file(
+        &server,
+        "applied-taken.yaml",
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: applied\nspec:\n  size: 5\n  parts:\n  - {name: a, count: 9}\n",
+    );
+    let stderr = failed(kubectl(
+        &server,
+        &[
+            "apply",
+            "--server-side",
+            "--field-manager=other",
+            "-f",
+            taken.to_str().unwrap(),
+        ],
+    ));
+    assert!(stderr.contains("conflict"), "{stderr}");
+    assert!(
+        stderr.contains(r#".spec.parts[name="a"].count"#),
+        "{stderr}"
+    );
 
     ok(kubectl(&server, &["delete", "widget", "applied"]));
     let stderr = failed(kubectl(&server, &["get", "widget", "applied"]));

@@ -5,6 +5,7 @@
 pub mod api;
 pub mod fieldmanager;
 pub mod fields;
+pub mod intern;
 pub mod labels;
 pub mod patch;
 pub mod validation;

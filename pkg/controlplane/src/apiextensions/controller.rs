@@ -16,6 +16,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use tokio::sync::mpsc;
 
+use apimachinery::patch::PatchSchema;
 use apimachinery::validation::field::Path;
 use apiserver::endpoints::dynamic::DynamicResources;
 use apiserver::endpoints::openapi::DynamicOpenApi;
@@ -357,6 +358,7 @@ pub fn strategy_of(
     let spec = &crd.spec;
     let props = version.schema.as_ref()?.open_api_v3_schema.as_ref()?;
     let schema = schema::compile(props, &Path::new("openAPIV3Schema")).ok()?;
+    let patch_schema = PatchSchema::structural(&serde_json::to_value(props).ok()?);
     let subresources = version.subresources.as_ref();
     let names = &spec.names;
     Some(CustomResourceStrategy {
@@ -383,6 +385,7 @@ pub fn strategy_of(
             .filter(|k| !k.is_empty())
             .unwrap_or_else(|| format!("{}List", names.kind)),
         schema: Arc::new(schema),
+        patch_schema,
         columns: Columns::of(
             version
                 .additional_printer_columns

@@ -61,6 +61,9 @@ pub struct CustomResourceStrategy {
     pub key_prefix: String,
     pub list_kind: String,
     pub schema: Arc<Node>,
+    /// The schema's structure for server-side apply: its lists' types and
+    /// map keys.
+    pub patch_schema: PatchSchema,
     pub columns: Columns,
     pub has_status: bool,
     pub scale: Option<ScalePaths>,
@@ -152,7 +155,7 @@ impl Strategy for CustomResourceStrategy {
     }
 
     fn patch_schema(&self) -> PatchSchema {
-        PatchSchema::unstructured()
+        self.patch_schema.clone()
     }
 
     fn accepts_strategic_merge_patch(&self) -> bool {

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value};
 
-use crate::patch::{ListType, PatchSchema, SchemaCursor, field_patch_meta};
+use crate::patch::{ListType, PatchSchema, SchemaCursor};
 
 use super::fieldpath::{FieldSet, Path, PathElement};
 
@@ -93,11 +93,10 @@ impl<'s> Shape<'s> {
         if field.type_name() != "slice" {
             return Some(Shape::of(field));
         }
-        let (items, _) = parent.list_field(key).ok()?;
-        let meta = parent
-            .definition()
-            .and_then(|definition| field_patch_meta(definition, key));
-        let kind = meta.and_then(|meta| match meta.list_type {
+        // The metadata table's for the built-in kinds, the schema's own for
+        // a custom resource's.
+        let (items, meta) = parent.list_field(key).ok()?;
+        let kind = match meta.list_type {
             Some(ListType::Map) if !meta.list_map_keys.is_empty() => {
                 Some(ListKind::Map(meta.list_map_keys))
             }
@@ -111,7 +110,7 @@ impl<'s> Shape<'s> {
                 None => Some(ListKind::Set),
             },
             None => None,
-        });
+        };
         Some(match kind {
             Some(kind) => Shape::List { items, kind },
             None => Shape::Atomic,

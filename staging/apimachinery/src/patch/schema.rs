@@ -8,11 +8,13 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::schemars::{JsonSchema, SchemaGenerator};
 use serde_json::Value;
 
 use super::error::PatchError;
 use super::field_meta::{FieldPatchMeta, field_patch_meta};
+use crate::intern::intern_list;
 
 type NodeId = usize;
 
@@ -27,8 +29,14 @@ enum Node {
     },
     /// A map with values of one schema.
     Map(NodeId),
-    /// A list with items of one schema.
-    List(NodeId),
+    /// A list with items of one schema, and the list metadata its schema
+    /// gives (`x-kubernetes-list-type`, `x-kubernetes-list-map-keys`: a
+    /// custom resource's; the built-in kinds' come from the
+    /// [`field_patch_meta`](super::field_patch_meta) table).
+    List {
+        items: NodeId,
+        meta: Option<FieldPatchMeta>,
+    },
     /// A string, number or boolean.
     Scalar,
 }
@@ -70,6 +78,58 @@ impl PatchSchema {
         PatchSchema {
             nodes: Arc::new(vec![Node::Unknown]),
             root: 0,
+        }
+    }
+
+    /// The schema of a custom resource from its definition's structural
+    /// `openAPIV3Schema` (as JSON): lists carry their `x-kubernetes-list-type`
+    /// and `x-kubernetes-list-map-keys`, and `metadata` is `ObjectMeta`
+    /// whatever the definition says of it, as upstream's.
+    pub fn structural(schema: &Value) -> Self {
+        let object_meta = SchemaGenerator::default()
+            .into_root_schema_for::<ObjectMeta>()
+            .to_value();
+        let definitions = object_meta
+            .get("$defs")
+            .or_else(|| object_meta.get("definitions"))
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        let mut builder = Builder {
+            definitions: &definitions,
+            nodes: Vec::new(),
+            built: HashMap::new(),
+        };
+        let metadata = builder.build(&object_meta, Some(ObjectMeta::schema_name().as_ref()));
+        let root = builder.build(schema, None);
+        let scalar = builder.push(Node::Scalar);
+        let mut nodes = builder.nodes;
+        let envelope = [
+            ("metadata", metadata),
+            ("apiVersion", scalar),
+            ("kind", scalar),
+        ];
+        match nodes.get_mut(root) {
+            Some(Node::Struct { fields, .. }) => {
+                for (name, node) in envelope {
+                    fields.insert(name.to_owned(), node);
+                }
+            }
+            // No declared fields: every other field stays unknown.
+            Some(root_node) => {
+                *root_node = Node::Struct {
+                    definition: None,
+                    fields: envelope
+                        .into_iter()
+                        .map(|(name, node)| (name.to_owned(), node))
+                        .collect(),
+                };
+            }
+            None => {}
+        }
+        PatchSchema {
+            nodes: Arc::new(nodes),
+            root,
         }
     }
 
@@ -122,7 +182,7 @@ impl<'schema> SchemaCursor<'schema> {
         match self.node() {
             Node::Struct { .. } => "struct",
             Node::Map(_) => "map",
-            Node::List(_) => "slice",
+            Node::List { .. } => "slice",
             Node::Scalar => "string",
             Node::Unknown => "interface",
         }
@@ -149,6 +209,10 @@ impl<'schema> SchemaCursor<'schema> {
                 let meta = definition
                     .as_deref()
                     .and_then(|definition| field_patch_meta(definition, name))
+                    .or_else(|| match self.at(*node).node() {
+                        Node::List { meta, .. } => *meta,
+                        _ => None,
+                    })
                     .unwrap_or_default();
                 Ok((self.at(*node), meta))
             }
@@ -161,10 +225,32 @@ impl<'schema> SchemaCursor<'schema> {
     pub(crate) fn list_field(&self, key: &str) -> Result<(Self, FieldPatchMeta), PatchError> {
         let (field, meta) = self.field(key)?;
         let items = match field.node() {
-            Node::List(items) => field.at(*items),
+            Node::List { items, .. } => field.at(*items),
             _ => field.unknown(),
         };
         Ok((items, meta))
+    }
+}
+
+/// The list metadata an array schema declares, its keys interned (a
+/// definition's schema comes from a client; the metadata table's are
+/// `'static`).
+fn list_meta_of(schema: &Value) -> Option<FieldPatchMeta> {
+    let keys: Vec<String> = schema
+        .get("x-kubernetes-list-map-keys")
+        .and_then(Value::as_array)
+        .map(|keys| {
+            keys.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    match schema.get("x-kubernetes-list-type")?.as_str()? {
+        "atomic" => Some(FieldPatchMeta::ATOMIC),
+        "set" => Some(FieldPatchMeta::SET),
+        "map" => Some(FieldPatchMeta::map(intern_list(&keys))),
+        _ => None,
     }
 }
 
@@ -218,7 +304,8 @@ impl Builder<'_> {
         }
         if let Some(items) = schema.get("items").filter(|items| items.is_object()) {
             let items = self.build(items, None);
-            return self.push(Node::List(items));
+            let meta = list_meta_of(schema);
+            return self.push(Node::List { items, meta });
         }
         if let Some(values) = schema
             .get("additionalProperties")
@@ -238,7 +325,7 @@ impl Builder<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::patch::PatchStrategy;
+    use crate::patch::{ListType, PatchStrategy};
     use k8s_openapi::api::apps::v1::Deployment;
     use k8s_openapi::api::core::v1::Pod;
 
@@ -294,5 +381,63 @@ mod tests {
         let (field, meta) = schema.root().list_field("anything").unwrap();
         assert_eq!(meta, FieldPatchMeta::default());
         assert!(field.field("deeper").is_ok());
+    }
+
+    #[test]
+    fn structural_schema_carries_list_types_and_object_meta() {
+        let schema = PatchSchema::structural(&serde_json::json!({
+            "type": "object",
+            "properties": {
+                "spec": {
+                    "type": "object",
+                    "properties": {
+                        "parts": {
+                            "type": "array",
+                            "x-kubernetes-list-type": "map",
+                            "x-kubernetes-list-map-keys": ["name", "zone"],
+                            "items": {"type": "object", "properties": {
+                                "name": {"type": "string"},
+                                "zone": {"type": "string"}
+                            }}
+                        },
+                        "tags": {"type": "array", "x-kubernetes-list-type": "set", "items": {"type": "string"}},
+                        "steps": {"type": "array", "items": {"type": "string"}}
+                    }
+                }
+            }
+        }));
+        let root = schema.root();
+        let (spec, _) = root.field("spec").unwrap();
+        let (part, parts) = spec.list_field("parts").unwrap();
+        assert_eq!(parts.list_type, Some(ListType::Map));
+        assert_eq!(parts.list_map_keys, ["name", "zone"]);
+        assert_eq!(part.field("zone").unwrap().0.type_name(), "string");
+        assert_eq!(spec.list_field("tags").unwrap().1, FieldPatchMeta::SET);
+        assert_eq!(
+            spec.list_field("steps").unwrap().1,
+            FieldPatchMeta::default()
+        );
+        // metadata is ObjectMeta's, with its own list metadata.
+        let (metadata, _) = root.field("metadata").unwrap();
+        assert_eq!(
+            metadata.definition(),
+            Some("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta")
+        );
+        let (_, owners) = metadata.list_field("ownerReferences").unwrap();
+        assert_eq!(owners.patch_merge_key, Some("uid"));
+        assert_eq!(root.field("kind").unwrap().0.type_name(), "string");
+
+        // A schema with no declared fields still knows the envelope.
+        let open = PatchSchema::structural(&serde_json::json!({
+            "type": "object", "x-kubernetes-preserve-unknown-fields": true
+        }));
+        assert!(
+            open.root()
+                .field("metadata")
+                .unwrap()
+                .0
+                .definition()
+                .is_some()
+        );
     }
 }
