@@ -54,6 +54,9 @@ spec:
       scale:
         specReplicasPath: .spec.replicas
         statusReplicasPath: .status.replicas
+    selectableFields:
+    - jsonPath: .spec.color
+    - jsonPath: .spec.size
     additionalPrinterColumns:
     - name: Size
       type: integer
@@ -215,6 +218,27 @@ async fn kubectl_applies_a_definition_then_its_objects() {
         &["get", "widgets", "-l", "size=small", "-o", "name"],
     ));
     assert_eq!(selected.trim(), "widget.example.com/small");
+    // selectableFields: a field selector on the definition's fields.
+    for (selector, expected) in [
+        ("spec.color=blue", "widget.example.com/large"),
+        ("spec.color!=blue", "widget.example.com/small"),
+        ("spec.size=2", "widget.example.com/small"),
+        ("spec.size=2,spec.color=blue", ""),
+    ] {
+        let selected = ok(kubectl(
+            &server,
+            &["get", "widgets", "--field-selector", selector, "-o", "name"],
+        ));
+        assert_eq!(selected.trim(), expected, "{selector}");
+    }
+    let stderr = failed(kubectl(
+        &server,
+        &["get", "widgets", "--field-selector", "spec.replicas=1"],
+    ));
+    assert!(
+        stderr.contains("field label not supported: spec.replicas"),
+        "{stderr}"
+    );
     let all = ok(kubectl(&server, &["get", "all", "-o", "name"]));
     assert!(all.contains("widget.example.com/small"), "{all}");
 

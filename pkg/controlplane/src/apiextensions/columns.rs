@@ -75,6 +75,18 @@ impl JsonPath {
         Ok(JsonPath(steps))
     }
 
+    /// The field names of a path that is only field steps (`.spec.color`,
+    /// `.spec['color']`); `None` when it has an index, `[*]` or a filter.
+    pub fn field_names(&self) -> Option<Vec<&str>> {
+        self.0
+            .iter()
+            .map(|step| match step {
+                Step::Field(name) => Some(name.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Every value the path reaches in `value`, in document order.
     pub fn find<'v>(&self, value: &'v Value) -> Vec<&'v Value> {
         let mut current = vec![value];

@@ -28,6 +28,7 @@ use apiserver::registry::table::current_time;
 use apiserver_storage::{KeyValue, Revision, Storage};
 
 use super::columns::Columns;
+use super::selectable::SelectableFields;
 use super::strategy::{CustomResourceStrategy, ScalePaths};
 use super::{intern, intern_list, openapi, schema};
 use crate::informer::{self, Handler};
@@ -386,6 +387,7 @@ pub fn strategy_of(
             .unwrap_or_else(|| format!("{}List", names.kind)),
         schema: Arc::new(schema),
         patch_schema,
+        selectable: SelectableFields::of(version.selectable_fields.as_deref().unwrap_or_default()),
         columns: Columns::of(
             version
                 .additional_printer_columns

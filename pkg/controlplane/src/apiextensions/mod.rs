@@ -9,6 +9,7 @@ pub mod controller;
 pub mod object;
 pub mod openapi;
 pub mod schema;
+pub mod selectable;
 pub mod strategy;
 
 pub use apimachinery::intern::{intern, intern_list};

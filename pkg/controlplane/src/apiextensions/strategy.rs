@@ -21,6 +21,7 @@ use apiserver::registry::table::ColumnDefinition;
 use super::columns::{Columns, JsonPath};
 use super::object::CustomObject;
 use super::schema::{self, Node};
+use super::selectable::SelectableFields;
 
 /// The `/scale` subresource's paths into the object.
 #[derive(Debug)]
@@ -65,6 +66,8 @@ pub struct CustomResourceStrategy {
     /// map keys.
     pub patch_schema: PatchSchema,
     pub columns: Columns,
+    /// The fields a field selector may use (`selectableFields`).
+    pub selectable: SelectableFields,
     pub has_status: bool,
     pub scale: Option<ScalePaths>,
     /// `group/version` of the storage version, when the definition has
@@ -254,6 +257,14 @@ impl Strategy for CustomResourceStrategy {
         } else {
             new.content != old.content
         }
+    }
+
+    fn selectable_fields(&self, obj: &CustomObject) -> Vec<(&'static str, String)> {
+        self.selectable.values(&obj.content)
+    }
+
+    fn selectable_field_names(&self) -> &'static [&'static str] {
+        self.selectable.labels()
     }
 
     fn table_columns(&self) -> &[ColumnDefinition] {

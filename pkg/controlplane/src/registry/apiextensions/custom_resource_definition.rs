@@ -21,6 +21,7 @@ use apiserver::registry::strategy::{ResourceNames, StatusStrategy, Strategy};
 
 use crate::apiextensions::columns::validate_column;
 use crate::apiextensions::schema;
+use crate::apiextensions::selectable::validate_selectable_fields;
 
 /// `customresourcedefinitions`, `apiextensions.k8s.io/v1`.
 pub static CUSTOM_RESOURCE_DEFINITION_INFO: ResourceNames = ResourceNames {
@@ -276,6 +277,14 @@ fn validate_version(version: &CustomResourceDefinitionVersion, path: &Path) -> E
             }
         }
     }
+    errors.extend(validate_selectable_fields(
+        version.selectable_fields.as_deref().unwrap_or_default(),
+        version
+            .schema
+            .as_ref()
+            .and_then(|s| s.open_api_v3_schema.as_ref()),
+        &path.child("selectableFields"),
+    ));
     for (index, column) in version
         .additional_printer_columns
         .iter()
