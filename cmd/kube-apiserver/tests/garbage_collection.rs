@@ -145,6 +145,30 @@ async fn dependents_follow_their_owners_deletion() {
     eventually_gone(&server, &format!("{CONFIG_MAPS}/held")).await;
     eventually_gone(&server, &format!("{CONFIG_MAPS}/foreground")).await;
     let _ = held;
+
+    // An owner of a kind nothing serves cannot be told gone: its dependent
+    // stays, while one whose owner's kind is served and whose owner never
+    // existed (created after it, so looked at after it) is collected.
+    let unresolved = json!({"metadata": {"name": "unresolved", "ownerReferences": [{
+        "apiVersion": "nowhere.example.com/v1", "kind": "Gadget",
+        "name": "gadget", "uid": "5c0ffee0-0000-4000-8000-000000000001",
+    }]}});
+    let (code, created) = server.post(CONFIG_MAPS, &unresolved).await;
+    assert_eq!(code, 201, "{created}");
+    let dangling = json!({"metadata": {"name": "dangling", "ownerReferences": [{
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "name": "never", "uid": "5c0ffee0-0000-4000-8000-000000000002",
+    }]}});
+    let (code, created) = server.post(CONFIG_MAPS, &dangling).await;
+    assert_eq!(code, 201, "{created}");
+    eventually_gone(&server, &format!("{CONFIG_MAPS}/dangling")).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (code, kept) = server.get(&format!("{CONFIG_MAPS}/unresolved")).await;
+    assert_eq!(code, 200, "the dependent of an unknown kind was collected");
+    assert_eq!(
+        kept["metadata"]["ownerReferences"][0]["kind"], "Gadget",
+        "{kept}"
+    );
 }
 
 #[tokio::test]

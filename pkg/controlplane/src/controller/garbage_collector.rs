@@ -60,8 +60,21 @@ struct StoredMeta {
 }
 
 #[derive(Deserialize, Clone)]
+#[serde(rename_all = "camelCase")]
 struct OwnerReference {
     uid: String,
+    #[serde(default)]
+    api_version: String,
+    #[serde(default)]
+    kind: String,
+}
+
+/// An owner as a dependent names it.
+#[derive(Clone)]
+struct Owner {
+    uid: String,
+    group: String,
+    kind: String,
 }
 
 /// One object of the graph.
@@ -71,7 +84,7 @@ struct Node {
     kind: String,
     namespace: Option<String>,
     name: String,
-    owners: Vec<String>,
+    owners: Vec<Owner>,
     deleting: bool,
     finalizers: Vec<String>,
 }
@@ -106,7 +119,7 @@ impl Graph {
         self.remove(&uid);
         for owner in &node.owners {
             self.dependents
-                .entry(owner.clone())
+                .entry(owner.uid.clone())
                 .or_default()
                 .insert(uid.clone());
         }
@@ -116,10 +129,10 @@ impl Graph {
     fn remove(&mut self, uid: &str) -> Option<Node> {
         let node = self.nodes.remove(uid)?;
         for owner in &node.owners {
-            if let Some(dependents) = self.dependents.get_mut(owner) {
+            if let Some(dependents) = self.dependents.get_mut(&owner.uid) {
                 dependents.remove(uid);
                 if dependents.is_empty() {
-                    self.dependents.remove(owner);
+                    self.dependents.remove(&owner.uid);
                 }
             }
         }
@@ -211,16 +224,32 @@ impl GarbageCollector {
             };
             let (mut dangling, mut waiting, mut solid) = (Vec::new(), Vec::new(), 0usize);
             for owner in &node.owners {
-                match graph.nodes.get(owner) {
+                match graph.nodes.get(&owner.uid) {
                     None => dangling.push(owner.clone()),
                     Some(owner_node) if owner_node.in_foreground_deletion() => {
-                        waiting.push(owner.clone())
+                        waiting.push(owner.uid.clone())
                     }
                     Some(_) => solid += 1,
                 }
             }
             (node, dangling, waiting, solid)
         };
+        // An owner of a kind nothing serves cannot be told gone (upstream's
+        // collector fails to map it and tries again): the dependent stays
+        // untouched until the kind is served or the reference changes.
+        if let Some(unknown) = dangling
+            .iter()
+            .find(|owner| self.store_serving(&owner.group, &owner.kind).is_none())
+        {
+            anyhow::bail!(
+                "{}: owner {} of kind {}/{} is of no served resource",
+                node.name,
+                unknown.uid,
+                unknown.group,
+                unknown.kind
+            );
+        }
+        let dangling: Vec<String> = dangling.into_iter().map(|owner| owner.uid).collect();
         if node.owners.is_empty() || node.deleting {
             return Ok(());
         }
@@ -370,18 +399,19 @@ impl GarbageCollector {
 
     /// The store serving the object's group and kind.
     fn store_of(&self, node: &Node) -> anyhow::Result<Arc<dyn RestStorage>> {
+        self.store_serving(&node.group, &node.kind)
+            .ok_or_else(|| anyhow::anyhow!("no resource serves {}/{}", node.group, node.kind))
+    }
+
+    /// The store serving `kind` of `group` (built-in or custom), if any.
+    fn store_serving(&self, group: &str, kind: &str) -> Option<Arc<dyn RestStorage>> {
         let matches = |store: &&Arc<dyn RestStorage>| {
-            store.info().group == node.group && store.info().kind == node.kind
+            store.info().group == group && store.info().kind == kind
         };
         if let Some(store) = self.stores.iter().find(matches) {
-            return Ok(Arc::clone(store));
+            return Some(Arc::clone(store));
         }
-        let snapshot = self.dynamic.snapshot();
-        snapshot
-            .stores()
-            .find(matches)
-            .cloned()
-            .ok_or_else(|| anyhow::anyhow!("no resource serves {}/{}", node.group, node.kind))
+        self.dynamic.snapshot().stores().find(matches).cloned()
     }
 }
 
@@ -398,11 +428,7 @@ impl GraphFeed {
         if meta.uid.is_empty() || stored.kind.is_empty() {
             return None;
         }
-        let group = stored
-            .api_version
-            .rsplit_once('/')
-            .map(|(group, _)| group.to_string())
-            .unwrap_or_default();
+        let group = group_of(&stored.api_version);
         Some((
             meta.uid,
             Node {
@@ -410,7 +436,15 @@ impl GraphFeed {
                 kind: stored.kind,
                 namespace: meta.namespace.filter(|ns| !ns.is_empty()),
                 name: meta.name,
-                owners: meta.owner_references.into_iter().map(|o| o.uid).collect(),
+                owners: meta
+                    .owner_references
+                    .into_iter()
+                    .map(|o| Owner {
+                        group: group_of(&o.api_version),
+                        uid: o.uid,
+                        kind: o.kind,
+                    })
+                    .collect(),
                 deleting: meta.deletion_timestamp.is_some(),
                 finalizers: meta.finalizers,
             },
@@ -426,7 +460,7 @@ impl GraphFeed {
         if node.owners.iter().any(|owner| {
             graph
                 .nodes
-                .get(owner)
+                .get(&owner.uid)
                 .is_none_or(Node::in_foreground_deletion)
         }) {
             let _ = self.work.send(Work::Dependent(uid.to_string()));
@@ -471,13 +505,21 @@ impl Handler for GraphFeed {
         for owner in &node.owners {
             if graph
                 .nodes
-                .get(owner)
+                .get(&owner.uid)
                 .is_some_and(Node::in_foreground_deletion)
             {
-                let _ = self.work.send(Work::Owner(owner.clone()));
+                let _ = self.work.send(Work::Owner(owner.uid.clone()));
             }
         }
     }
 
     fn stale(&self) {}
+}
+
+/// The group of an `apiVersion` (`apps/v1` → `apps`, `v1` → the core group).
+fn group_of(api_version: &str) -> String {
+    api_version
+        .rsplit_once('/')
+        .map(|(group, _)| group.to_string())
+        .unwrap_or_default()
 }
