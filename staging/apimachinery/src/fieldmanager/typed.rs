@@ -697,6 +697,46 @@ mod tests {
     }
 
     #[test]
+    fn a_custom_resource_schema_gives_list_maps_sets_and_atomic_objects() {
+        let schema = PatchSchema::structural(&json!({
+            "type": "object",
+            "properties": {"spec": {"type": "object", "properties": {
+                "parts": {"type": "array", "x-kubernetes-list-type": "map",
+                    "x-kubernetes-list-map-keys": ["name"],
+                    "items": {"type": "object", "properties": {
+                        "name": {"type": "string"}, "count": {"type": "integer"}}}},
+                "tags": {"type": "array", "x-kubernetes-list-type": "set",
+                    "items": {"type": "string"}},
+                "steps": {"type": "array", "items": {"type": "string"}},
+                "selector": {"type": "object", "x-kubernetes-map-type": "atomic",
+                    "properties": {"app": {"type": "string"}}}
+            }}}
+        }));
+        let value = json!({
+            "metadata": {"labels": {"a": "b"}},
+            "spec": {
+                "parts": [{"name": "p", "count": 1}],
+                "tags": ["t"],
+                "steps": ["s"],
+                "selector": {"app": "x"}
+            }
+        });
+        let set = Typed::new(&schema).field_set(&value).unwrap();
+        assert_eq!(
+            set.to_fields_v1(),
+            json!({
+                "f:metadata": {"f:labels": {"f:a": {}}},
+                "f:spec": {
+                    "f:parts": {"k:{\"name\":\"p\"}": {".": {}, "f:count": {}, "f:name": {}}},
+                    "f:tags": {"v:\"t\"": {}},
+                    "f:steps": {},
+                    "f:selector": {}
+                }
+            })
+        );
+    }
+
+    #[test]
     fn comparison_marks_new_maps_and_items() {
         let schema = PatchSchema::of::<Pod>();
         let typed = Typed::new(&schema);

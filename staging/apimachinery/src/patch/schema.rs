@@ -65,6 +65,7 @@ impl PatchSchema {
             definitions: &definitions,
             nodes: Vec::new(),
             built: HashMap::new(),
+            atomic_maps: false,
         };
         let root = builder.build(&root_value, Some(T::schema_name().as_ref()));
         PatchSchema {
@@ -99,8 +100,10 @@ impl PatchSchema {
             definitions: &definitions,
             nodes: Vec::new(),
             built: HashMap::new(),
+            atomic_maps: false,
         };
         let metadata = builder.build(&object_meta, Some(ObjectMeta::schema_name().as_ref()));
+        builder.atomic_maps = true;
         let root = builder.build(schema, None);
         let scalar = builder.push(Node::Scalar);
         let mut nodes = builder.nodes;
@@ -258,6 +261,10 @@ struct Builder<'defs> {
     definitions: &'defs serde_json::Map<String, Value>,
     nodes: Vec<Node>,
     built: HashMap<String, NodeId>,
+    /// Whether `x-kubernetes-map-type: atomic` makes an object one value
+    /// (a definition's schema says so itself; the built-in kinds' atomic
+    /// structs are a table in `fieldmanager::typed`).
+    atomic_maps: bool,
 }
 
 impl Builder<'_> {
@@ -290,6 +297,12 @@ impl Builder<'_> {
             .and_then(|all| all.first())
         {
             return self.build(first, definition);
+        }
+        if self.atomic_maps
+            && schema.get("x-kubernetes-map-type").and_then(Value::as_str) == Some("atomic")
+        {
+            // Replaced and owned whole, as a scalar is.
+            return self.push(Node::Scalar);
         }
         if let Some(properties) = schema.get("properties").and_then(Value::as_object) {
             let mut fields = BTreeMap::new();
@@ -428,6 +441,19 @@ mod tests {
         assert_eq!(root.field("kind").unwrap().0.type_name(), "string");
 
         // A schema with no declared fields still knows the envelope.
+        // x-kubernetes-map-type: atomic makes an object one value.
+        let atomic = PatchSchema::structural(&serde_json::json!({
+            "type": "object",
+            "properties": {"spec": {"type": "object", "properties": {
+                "selector": {"type": "object", "x-kubernetes-map-type": "atomic",
+                    "properties": {"app": {"type": "string"}}},
+                "labels": {"type": "object", "additionalProperties": {"type": "string"}}
+            }}}
+        }));
+        let (spec, _) = atomic.root().field("spec").unwrap();
+        assert_eq!(spec.field("selector").unwrap().0.type_name(), "string");
+        assert_eq!(spec.field("labels").unwrap().0.type_name(), "map");
+
         let open = PatchSchema::structural(&serde_json::json!({
             "type": "object", "x-kubernetes-preserve-unknown-fields": true
         }));
