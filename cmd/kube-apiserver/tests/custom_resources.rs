@@ -74,6 +74,8 @@ spec:
           spec:
             type: object
             description: What the widget is.
+            x-kubernetes-validations:
+            - rule: self.size <= 10
             required: [size]
             properties:
               size: {type: integer, minimum: 1, maximum: 10, description: How big the widget is.}
@@ -102,10 +104,13 @@ spec:
                     status: {type: string}
 "#;
 
-/// The definition of `widgets.example.com` applied, and established.
-fn apply_widgets(server: &Server) {
+/// The definition of `widgets.example.com` applied, and established;
+/// what kubectl printed on stderr (the server's warnings).
+fn apply_widgets(server: &Server) -> String {
     let crd = file(server, "widgets-crd.yaml", WIDGETS);
-    ok(kubectl(server, &["apply", "-f", crd.to_str().unwrap()]));
+    let output = kubectl(server, &["apply", "-f", crd.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    ok(output);
     ok(kubectl(
         server,
         &[
@@ -115,13 +120,19 @@ fn apply_widgets(server: &Server) {
             "--timeout=30s",
         ],
     ));
+    stderr
 }
 
 #[tokio::test]
 async fn kubectl_applies_a_definition_then_its_objects() {
     let server = Server::start().await;
     let started = Instant::now();
-    apply_widgets(&server);
+    let warnings = apply_widgets(&server);
+    // The CEL rule is accepted, and kubectl hears it is not enforced.
+    assert!(
+        warnings.contains("Warning: spec.versions[0].schema.openAPIV3Schema: 1 x-kubernetes-validations rule(s) are not enforced"),
+        "{warnings}"
+    );
     eprintln!(
         "definition applied and established in {:?}",
         started.elapsed()

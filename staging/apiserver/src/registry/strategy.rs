@@ -300,6 +300,13 @@ pub trait Strategy: Send + Sync + 'static {
         false
     }
 
+    /// What the client should hear about `obj` as it is written (upstream's
+    /// `WarningsOnCreate` and `WarningsOnUpdate`): `Warning` headers on the
+    /// reply of a create, update, patch or apply.
+    fn warnings(&self, _obj: &Self::Object) -> Vec<String> {
+        Vec::new()
+    }
+
     /// The kind-specific fields a field selector may use besides
     /// `metadata.name` and `metadata.namespace`, with their values for
     /// `obj` (`spec.nodeName`, `status.phase`, ...). The names must be the

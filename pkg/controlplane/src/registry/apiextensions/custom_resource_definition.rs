@@ -7,7 +7,8 @@
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
     CustomResourceDefinition, CustomResourceDefinitionNames, CustomResourceDefinitionSpec,
-    CustomResourceDefinitionVersion,
+    CustomResourceDefinitionVersion, JSONSchemaProps, JSONSchemaPropsOrArray,
+    JSONSchemaPropsOrBool,
 };
 use std::collections::HashSet;
 
@@ -376,6 +377,10 @@ impl Strategy for CustomResourceDefinitionStrategy {
         default_spec(&mut new.spec);
     }
 
+    fn warnings(&self, crd: &CustomResourceDefinition) -> Vec<String> {
+        unenforced_rule_warnings(crd)
+    }
+
     fn validate(&self, crd: &CustomResourceDefinition) -> ErrorList {
         validate_custom_resource_definition(crd)
     }
@@ -405,6 +410,54 @@ impl StatusStrategy<CustomResourceDefinition> for CustomResourceDefinitionStrate
     ) {
         new.spec = old.spec.clone();
     }
+}
+
+/// A warning for each version whose schema carries CEL rules
+/// (`x-kubernetes-validations`): the definition is accepted, as upstream
+/// accepts it, but this apiserver does not evaluate CEL, and a client
+/// relying on the rules should hear so.
+fn unenforced_rule_warnings(crd: &CustomResourceDefinition) -> Vec<String> {
+    crd.spec
+        .versions
+        .iter()
+        .enumerate()
+        .filter_map(|(index, version)| {
+            let schema = version.schema.as_ref()?.open_api_v3_schema.as_ref()?;
+            let rules = count_rules(schema);
+            (rules > 0).then(|| {
+                format!(
+                    "spec.versions[{index}].schema.openAPIV3Schema: {rules} x-kubernetes-validations rule(s) are not enforced: this apiserver does not evaluate CEL"
+                )
+            })
+        })
+        .collect()
+}
+
+/// The CEL rules anywhere in `schema` (its depth is bounded by the JSON
+/// decoder's nesting limit).
+fn count_rules(schema: &JSONSchemaProps) -> usize {
+    let own = schema.x_kubernetes_validations.as_ref().map_or(0, Vec::len);
+    let properties = schema.properties.iter().flat_map(|p| p.values());
+    let items = match &schema.items {
+        Some(JSONSchemaPropsOrArray::Schema(item)) => vec![item.as_ref()],
+        Some(JSONSchemaPropsOrArray::Schemas(items)) => items.iter().collect(),
+        None => Vec::new(),
+    };
+    let additional = match &schema.additional_properties {
+        Some(JSONSchemaPropsOrBool::Schema(values)) => Some(values.as_ref()),
+        _ => None,
+    };
+    let combined = [&schema.all_of, &schema.any_of, &schema.one_of]
+        .into_iter()
+        .flatten()
+        .flatten();
+    own + properties
+        .chain(items)
+        .chain(additional)
+        .chain(combined)
+        .chain(schema.not.as_deref())
+        .map(count_rules)
+        .sum::<usize>()
 }
 
 #[cfg(test)]

@@ -75,7 +75,7 @@ impl<S: Strategy> Store<S> {
                             return Ok(Reply {
                                 code: StatusCode::CREATED,
                                 body: Self::encode_reply(&created)?.into(),
-                                warnings: Vec::new(),
+                                warnings: self.strategy.warnings(&created),
                             });
                         }
                     }
@@ -119,6 +119,9 @@ impl<S: Strategy> Store<S> {
                 Ok(obj)
             })
             .await?;
-        Ok(Reply::ok(Self::encode_reply(&updated)?))
+        Ok(Reply {
+            warnings: self.strategy.warnings(&updated),
+            ..Reply::ok(Self::encode_reply(&updated)?)
+        })
     }
 }

@@ -88,6 +88,8 @@ impl<S: Strategy> RestStorage for Store<S> {
             Some(stored) => self.answer_stored(stored)?,
             None => heavy.run(|| Self::encode_reply(&created.object))?,
         };
+        let mut warnings = warnings;
+        warnings.extend(self.strategy.warnings(&created.object));
         Ok(Reply {
             code: StatusCode::CREATED,
             body: body.into(),
@@ -140,6 +142,8 @@ impl<S: Strategy> RestStorage for Store<S> {
                 Ok(new)
             })
             .await?;
+        let mut warnings = warnings;
+        warnings.extend(self.strategy.warnings(&updated));
         Ok(Reply {
             code: StatusCode::OK,
             body: heavy.run(|| Self::encode_reply(&updated))?.into(),
@@ -229,6 +233,7 @@ impl<S: Strategy> RestStorage for Store<S> {
                 })
             })
             .await?;
+        warnings.extend(self.strategy.warnings(&updated));
         Ok(Reply {
             code: StatusCode::OK,
             body: heavy.run(|| Self::encode_reply(&updated))?.into(),
