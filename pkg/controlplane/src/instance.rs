@@ -214,8 +214,8 @@ impl Instance {
         let admission =
             admission::Chain::new(vec![Arc::new(NamespaceLifecycle::new(storage.clone()))]);
         let stores = StoreFactory {
-            storage: &storage,
-            admission: &admission,
+            storage: storage.clone(),
+            admission: admission.clone(),
             max_object_bytes: config.max_object_size_bytes,
         };
 
@@ -318,11 +318,10 @@ impl Instance {
             ip: config.advertise_address,
             port: config.secure_port,
         });
-        let custom_resource_stores = custom_resource_store_maker(
-            storage.clone(),
-            admission.clone(),
-            config.max_object_size_bytes,
-        );
+        let custom_resource_stores: StoreMaker = Arc::new({
+            let stores = stores.clone();
+            move |strategy: CustomResourceStrategy| stores.of(strategy) as Arc<dyn RestStorage>
+        });
         Ok(Instance {
             config,
             storage,
@@ -565,30 +564,17 @@ impl Instance {
     }
 }
 
-/// Makes the store of a custom resource's version, as [`StoreFactory`]
-/// makes the built-in ones.
-fn custom_resource_store_maker(
+/// Makes every resource's store over the same storage, admission chain and
+/// object size bound: the built-in ones at start, a custom resource's
+/// versions as the definitions controller serves them.
+#[derive(Clone)]
+struct StoreFactory {
     storage: Arc<dyn Storage>,
     admission: admission::Chain,
     max_object_bytes: usize,
-) -> StoreMaker {
-    Arc::new(move |strategy: CustomResourceStrategy| {
-        Arc::new(
-            Store::new(Arc::new(strategy), storage.clone(), admission.clone())
-                .with_max_object_bytes(max_object_bytes),
-        ) as Arc<dyn RestStorage>
-    })
 }
 
-/// Makes every resource's store over the same storage, admission chain and
-/// object size bound.
-struct StoreFactory<'a> {
-    storage: &'a Arc<dyn Storage>,
-    admission: &'a admission::Chain,
-    max_object_bytes: usize,
-}
-
-impl StoreFactory<'_> {
+impl StoreFactory {
     fn of<S: Strategy>(&self, strategy: S) -> Arc<Store<S>> {
         Arc::new(
             Store::new(
