@@ -6,12 +6,11 @@
 
 mod support;
 
-use std::process::Output;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use support::{Server, kubectl};
+use support::{Server, kubectl, ok};
 
 const ALICE: &str = "alice-token";
 const BOB: &str = "bob-token";
@@ -19,16 +18,6 @@ const CAROL: &str = "carol-token";
 
 async fn rbac_server() -> Server {
     Server::start_with(&["--authorization-mode=RBAC"]).await
-}
-
-fn ok(output: Output) -> String {
-    assert!(
-        output.status.success(),
-        "kubectl failed: {}\n{}",
-        String::from_utf8_lossy(&output.stderr),
-        String::from_utf8_lossy(&output.stdout)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 /// Creates `body` at `path` as the admin, expecting 201.

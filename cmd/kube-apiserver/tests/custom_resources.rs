@@ -6,31 +6,11 @@
 
 mod support;
 
-use std::process::Output;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use support::{Server, file, kubectl};
-
-fn ok(output: Output) -> String {
-    assert!(
-        output.status.success(),
-        "kubectl failed: {}\n{}",
-        String::from_utf8_lossy(&output.stderr),
-        String::from_utf8_lossy(&output.stdout)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn failed(output: Output) -> String {
-    assert!(
-        !output.status.success(),
-        "kubectl succeeded where it must fail: {}",
-        String::from_utf8_lossy(&output.stdout)
-    );
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
+use support::{Server, failed, file, kubectl, ok};
 
 const WIDGETS: &str = r#"apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition

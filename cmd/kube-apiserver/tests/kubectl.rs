@@ -5,37 +5,13 @@
 mod support;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
 use serde_json::json;
 
-use support::{Server, file, kubectl};
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn ok(output: Output) -> String {
-    assert!(
-        output.status.success(),
-        "kubectl failed: {}\n{}",
-        String::from_utf8_lossy(&output.stderr),
-        stdout(&output)
-    );
-    stdout(&output)
-}
-
-/// The stderr of a kubectl run that must fail.
-fn failed(output: Output) -> String {
-    assert!(
-        !output.status.success(),
-        "kubectl succeeded where it must fail: {}",
-        stdout(&output)
-    );
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
+use support::{Server, failed, file, kubectl, ok};
 
 const POD: &str = "apiVersion: v1
 kind: Pod

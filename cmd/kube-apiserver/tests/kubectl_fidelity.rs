@@ -7,7 +7,7 @@ use std::process::Output;
 
 use serde_json::{Value, json};
 
-use support::{Server, file, kubectl};
+use support::{Server, file, kubectl, ok};
 
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
@@ -15,16 +15,6 @@ fn stdout(output: &Output) -> String {
 
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn ok(output: Output) -> String {
-    assert!(
-        output.status.success(),
-        "kubectl failed: {}\n{}",
-        stderr(&output),
-        stdout(&output)
-    );
-    stdout(&output)
 }
 
 const DEPLOY_PATH: &str = "/apis/apps/v1/namespaces/default/deployments/web";

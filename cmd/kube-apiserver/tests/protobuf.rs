@@ -6,19 +6,9 @@ mod support;
 
 use std::process::Output;
 
-use support::{Server, kubectl};
+use support::{Server, kubectl, ok};
 
 const PROTOBUF: &str = "application/vnd.kubernetes.protobuf";
-
-fn ok(output: Output) -> String {
-    assert!(
-        output.status.success(),
-        "kubectl failed: {}\n{}",
-        String::from_utf8_lossy(&output.stderr),
-        String::from_utf8_lossy(&output.stdout)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
 
 /// kubectl `-v=8` logs its request headers; the typed commands must really
 /// have sent protobuf for these tests to mean anything.

@@ -5,11 +5,9 @@
 
 mod support;
 
-use std::process::Output;
-
 use serde_json::{Value, json};
 
-use support::{Server, kubectl};
+use support::{Server, kubectl, ok};
 
 const DEPLOYMENTS: &str = "/apis/apps/v1/namespaces/default/deployments";
 
@@ -46,16 +44,6 @@ async fn patch(server: &Server, path: &str, content_type: &str, body: &str) -> (
         .expect("PATCH");
     let json = serde_json::from_str(&text).unwrap_or_else(|err| panic!("{err}: {text}"));
     (code, json)
-}
-
-fn ok(output: Output) -> String {
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "kubectl failed: {}\n{stdout}",
-        String::from_utf8_lossy(&output.stderr),
-    );
-    stdout
 }
 
 #[tokio::test]

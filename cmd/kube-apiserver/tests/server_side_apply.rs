@@ -4,11 +4,9 @@
 
 mod support;
 
-use std::process::Output;
-
 use serde_json::{Value, json};
 
-use support::{Server, file, kubectl};
+use support::{Server, file, kubectl, ok};
 
 const APPLY: &str = "application/apply-patch+yaml";
 const DEPLOYMENTS: &str = "/apis/apps/v1/namespaces/default/deployments";
@@ -49,16 +47,6 @@ fn entry<'a>(object: &'a Value, manager: &str) -> Option<&'a Value> {
         .as_array()?
         .iter()
         .find(|entry| entry["manager"] == manager)
-}
-
-fn ok(output: Output) -> String {
-    assert!(
-        output.status.success(),
-        "kubectl failed: {}\n{}",
-        String::from_utf8_lossy(&output.stderr),
-        String::from_utf8_lossy(&output.stdout)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 #[tokio::test]

@@ -16,7 +16,7 @@ use rustls_pki_types::ServerName;
 use rustls_pki_types::pem::PemObject;
 use serde_json::{Value, json};
 
-use support::{Server, TOKEN, kubectl};
+use support::{Server, TOKEN, kubectl, ok};
 
 /// What kubectl get sends.
 const KUBECTL_ACCEPT: &str = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json";
@@ -207,15 +207,6 @@ async fn list_get_and_watch_answer_tables() {
     assert_eq!(events[1]["type"], "ADDED");
     assert_eq!(events[1]["object"]["columnDefinitions"], Value::Null);
     assert_eq!(events[1]["object"]["rows"][0]["cells"][0], "api");
-}
-
-fn ok(output: std::process::Output) -> String {
-    assert!(
-        output.status.success(),
-        "kubectl failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 /// The whitespace-separated words of each line.

@@ -475,6 +475,30 @@ pub fn kubectl(server: &Server, args: &[&str]) -> std::process::Output {
         .expect("run kubectl")
 }
 
+/// kubectl's stdout, once it has succeeded (its stderr and stdout are the
+/// panic's message otherwise).
+#[track_caller]
+pub fn ok(output: std::process::Output) -> String {
+    assert!(
+        output.status.success(),
+        "kubectl failed: {}\n{}",
+        String::from_utf8_lossy(&output.stderr),
+        String::from_utf8_lossy(&output.stdout)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// kubectl's stderr, once it has failed.
+#[track_caller]
+pub fn failed(output: std::process::Output) -> String {
+    assert!(
+        !output.status.success(),
+        "kubectl succeeded where it must fail: {}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
 /// A path for a file inside the server's temporary directory.
 pub fn file(server: &Server, name: &str, content: &str) -> PathBuf {
     let path: &Path = server.dir.path();
