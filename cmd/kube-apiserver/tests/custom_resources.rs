@@ -55,11 +55,17 @@ spec:
             type: object
             description: What the widget is.
             x-kubernetes-validations:
-            - rule: self.size <= 10
+            - rule: "!has(self.replicas) || self.replicas <= self.size * 2"
+              message: replicas may be at most twice the size
             required: [size]
             properties:
               size: {type: integer, minimum: 1, maximum: 10, description: How big the widget is.}
-              color: {type: string, enum: [red, blue], default: red}
+              color:
+                type: string
+                enum: [red, blue]
+                default: red
+                x-kubernetes-validations:
+                - {rule: "self == oldSelf || oldSelf == 'red'", message: a blue widget stays blue}
               replicas: {type: integer}
               parts:
                 type: array
@@ -84,13 +90,10 @@ spec:
                     status: {type: string}
 "#;
 
-/// The definition of `widgets.example.com` applied, and established;
-/// what kubectl printed on stderr (the server's warnings).
-fn apply_widgets(server: &Server) -> String {
+/// The definition of `widgets.example.com` applied, and established.
+fn apply_widgets(server: &Server) {
     let crd = file(server, "widgets-crd.yaml", WIDGETS);
-    let output = kubectl(server, &["apply", "-f", crd.to_str().unwrap()]);
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    ok(output);
+    ok(kubectl(server, &["apply", "-f", crd.to_str().unwrap()]));
     ok(kubectl(
         server,
         &[
@@ -100,19 +103,13 @@ fn apply_widgets(server: &Server) -> String {
             "--timeout=30s",
         ],
     ));
-    stderr
 }
 
 #[tokio::test]
 async fn kubectl_applies_a_definition_then_its_objects() {
     let server = Server::start().await;
     let started = Instant::now();
-    let warnings = apply_widgets(&server);
-    // The CEL rule is accepted, and kubectl hears it is not enforced.
-    assert!(
-        warnings.contains("Warning: spec.versions[0].schema.openAPIV3Schema: 1 x-kubernetes-validations rule(s) are not enforced"),
-        "{warnings}"
-    );
+    apply_widgets(&server);
     eprintln!(
         "definition applied and established in {:?}",
         started.elapsed()
@@ -377,6 +374,97 @@ async fn kubectl_applies_a_definition_then_its_objects() {
 }
 
 #[tokio::test]
+async fn validation_rules_refuse_objects_and_costly_definitions() {
+    let server = Server::start().await;
+    apply_widgets(&server);
+    let widget = |name: &str, spec: &str| {
+        let manifest = format!(
+            "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: {name}\nspec: {spec}\n"
+        );
+        let path = file(&server, &format!("{name}.yaml"), &manifest);
+        kubectl(&server, &["apply", "-f", path.to_str().unwrap()])
+    };
+    // A rule on spec: an object's error omits the value, as upstream's.
+    let stderr = failed(widget("crowded", "{size: 1, replicas: 3}"));
+    assert!(
+        stderr.contains(r#"The Widget "crowded" is invalid: spec: Invalid value: replicas may be at most twice the size"#),
+        "{stderr}"
+    );
+    ok(widget("roomy", "{size: 2, replicas: 4, color: blue}"));
+    // A transition rule: an update compares with the stored object.
+    let stderr = failed(kubectl(
+        &server,
+        &[
+            "patch",
+            "widget",
+            "roomy",
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"color":"red"}}"#,
+        ],
+    ));
+    assert!(
+        stderr.contains(r#"spec.color: Invalid value: "red": a blue widget stays blue"#),
+        "{stderr}"
+    );
+    // Every write path runs the rules: /scale too.
+    let stderr = failed(kubectl(
+        &server,
+        &["scale", "widget", "roomy", "--replicas=5"],
+    ));
+    assert!(
+        stderr.contains("replicas may be at most twice the size"),
+        "{stderr}"
+    );
+    ok(kubectl(
+        &server,
+        &["scale", "widget", "roomy", "--replicas=3"],
+    ));
+
+    // A definition is refused when a rule does not compile, or could cost
+    // more than upstream's limits allow.
+    let broken = WIDGETS
+        .replace("widgets.example.com", "gadgets.example.com")
+        .replace("plural: widgets", "plural: gadgets")
+        .replace("singular: widget", "singular: gadget")
+        .replace("kind: Widget", "kind: Gadget")
+        .replace("shortNames: [wg]", "shortNames: [gd]");
+    let costly = broken.replace(
+        r#"rule: "!has(self.replicas) || self.replicas <= self.size * 2""#,
+        "rule: self.parts.all(a, self.parts.all(b, a.name != b.name || a == b))",
+    );
+    let path = file(&server, "costly.yaml", &costly);
+    let stderr = failed(kubectl(&server, &["apply", "-f", path.to_str().unwrap()]));
+    assert!(
+        stderr.contains("spec.validation.openAPIV3Schema.properties[spec].x-kubernetes-validations[0].rule: Forbidden: estimated rule cost exceeds budget by factor of more than 100x")
+            || stderr.contains("spec.versions[0].schema.openAPIV3Schema.properties[spec].x-kubernetes-validations[0].rule: Forbidden: estimated rule cost exceeds budget by factor of more than 100x"),
+        "{stderr}"
+    );
+    let misspelt = broken.replace(
+        r#"rule: "!has(self.replicas) || self.replicas <= self.size * 2""#,
+        "rule: self.replica <= 3",
+    );
+    let path = file(&server, "misspelt.yaml", &misspelt);
+    let stderr = failed(kubectl(&server, &["apply", "-f", path.to_str().unwrap()]));
+    assert!(
+        stderr.contains("compilation failed: ERROR: <input>:1:5: undefined field 'replica'"),
+        "{stderr}"
+    );
+    // Bounded lists of bounded names make the same rule affordable.
+    let bounded = costly
+        .replace(
+            "x-kubernetes-list-map-keys: [name]",
+            "x-kubernetes-list-map-keys: [name]\n                maxItems: 16",
+        )
+        .replace(
+            "name: {type: string}",
+            "name: {type: string, maxLength: 63}",
+        );
+    let path = file(&server, "bounded.yaml", &bounded);
+    ok(kubectl(&server, &["apply", "-f", path.to_str().unwrap()]));
+}
+
+#[tokio::test]
 async fn custom_resources_over_http() {
     let server = Server::start().await;
     let started = Instant::now();
@@ -405,18 +493,23 @@ async fn custom_resources_over_http() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     eprintln!("definition created to served in {:?}", started.elapsed());
-    let (_, definition) = server
-        .get("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.com")
-        .await;
-    let conditions = definition["status"]["conditions"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    let types: Vec<&str> = conditions
-        .iter()
-        .filter_map(|c| c["type"].as_str())
-        .collect();
-    assert_eq!(types, ["NamesAccepted", "Established"], "{definition}");
+    // The controller serves the definition, then writes its conditions.
+    let definition = loop {
+        let (_, definition) = server
+            .get("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.com")
+            .await;
+        let types: Vec<String> = definition["status"]["conditions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c["type"].as_str().map(str::to_string))
+            .collect();
+        if types == ["NamesAccepted", "Established"] {
+            break definition;
+        }
+        assert!(Instant::now() < deadline, "{definition}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
     assert_eq!(definition["status"]["acceptedNames"]["kind"], "Widget");
     assert_eq!(definition["status"]["storedVersions"], json!(["v1"]));
 

@@ -358,7 +358,7 @@ pub fn strategy_of(
 ) -> Option<CustomResourceStrategy> {
     let spec = &crd.spec;
     let props = version.schema.as_ref()?.open_api_v3_schema.as_ref()?;
-    let schema = schema::compile(props, &Path::new("openAPIV3Schema")).ok()?;
+    let schema = schema::compile_served(props, &Path::new("openAPIV3Schema")).ok()?;
     let patch_schema = PatchSchema::structural(&serde_json::to_value(props).ok()?);
     let subresources = version.subresources.as_ref();
     let names = &spec.names;

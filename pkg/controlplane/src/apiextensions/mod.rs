@@ -4,6 +4,7 @@
 //! strategy, its schema and its printer columns. The definition kind
 //! itself is `registry::apiextensions`.
 
+pub mod cel;
 pub mod columns;
 pub mod controller;
 pub mod object;

@@ -15,6 +15,8 @@ use serde_json::{Map, Value};
 
 use apimachinery::validation::field::{Error, ErrorList, Path};
 
+use super::cel::{self, Position, RuleCheck};
+
 /// The OpenAPI types a structural schema may name.
 const TYPES: [&str; 6] = ["array", "boolean", "integer", "number", "object", "string"];
 
@@ -25,29 +27,35 @@ const LIST_TYPES: [&str; 3] = ["atomic", "set", "map"];
 #[derive(Debug, Default)]
 pub struct Node {
     /// Empty when the node leaves the type open (int-or-string, preserved).
-    kind: String,
-    nullable: bool,
-    int_or_string: bool,
-    preserve_unknown_fields: bool,
-    embedded_resource: bool,
-    properties: BTreeMap<String, Node>,
+    pub(super) kind: String,
+    pub(super) nullable: bool,
+    pub(super) int_or_string: bool,
+    pub(super) preserve_unknown_fields: bool,
+    pub(super) embedded_resource: bool,
+    pub(super) properties: BTreeMap<String, Node>,
     /// `additionalProperties` with a schema: a map of these.
-    additional_properties: Option<Box<Node>>,
-    items: Option<Box<Node>>,
-    required: Vec<String>,
-    enum_values: Vec<Value>,
-    minimum: Option<(f64, bool)>,
-    maximum: Option<(f64, bool)>,
-    min_length: Option<i64>,
-    max_length: Option<i64>,
-    min_items: Option<i64>,
-    max_items: Option<i64>,
-    min_properties: Option<i64>,
-    max_properties: Option<i64>,
-    pattern: Option<(String, Regex)>,
-    default: Option<Value>,
-    list_type: Option<String>,
-    list_map_keys: Vec<String>,
+    pub(super) additional_properties: Option<Box<Node>>,
+    pub(super) items: Option<Box<Node>>,
+    pub(super) required: Vec<String>,
+    pub(super) enum_values: Vec<Value>,
+    pub(super) minimum: Option<(f64, bool)>,
+    pub(super) maximum: Option<(f64, bool)>,
+    pub(super) min_length: Option<i64>,
+    pub(super) max_length: Option<i64>,
+    pub(super) min_items: Option<i64>,
+    pub(super) max_items: Option<i64>,
+    pub(super) min_properties: Option<i64>,
+    pub(super) max_properties: Option<i64>,
+    pub(super) pattern: Option<(String, Regex)>,
+    pub(super) default: Option<Value>,
+    pub(super) list_type: Option<String>,
+    pub(super) list_map_keys: Vec<String>,
+    /// Its `x-kubernetes-validations`, compiled.
+    pub(super) rules: Vec<cel::Rule>,
+    /// It or a node below it has rules.
+    pub(super) has_rules: bool,
+    /// At the root: the estimated cost of all the schema's rules.
+    pub(super) rules_cost: u64,
 }
 
 impl Node {
@@ -64,11 +72,50 @@ impl Node {
     pub fn items(&self) -> Option<&Node> {
         self.items.as_deref()
     }
+
+    /// The schema has `x-kubernetes-validations` rules somewhere.
+    pub fn has_rules(&self) -> bool {
+        self.has_rules
+    }
+
+    /// Evaluating the schema's rules is heavy work (their estimated cost
+    /// is high): it belongs off the async workers.
+    pub fn rules_are_heavy(&self) -> bool {
+        cel::is_heavy(self.rules_cost)
+    }
 }
 
 /// Compiles `props` at `path` (the CRD field holding it), checking the
-/// rules of a structural schema that objects are pruned and validated by.
+/// rules of a structural schema that objects are pruned and validated by,
+/// and its `x-kubernetes-validations` rules (syntax, references, cost).
 pub fn compile(props: &JSONSchemaProps, path: &Path) -> Result<Node, ErrorList> {
+    let (node, mut errors, rule_errors) = compile_with_rules(props, path);
+    errors.extend(rule_errors);
+    if errors.is_empty() {
+        Ok(node)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Compiles the schema of a stored definition for serving it: its rules'
+/// errors were reported when it was written (a definition stored by an
+/// earlier version may have some), so the rules that compile are kept and
+/// the others left out, rather than leaving the resource unserved.
+pub fn compile_served(props: &JSONSchemaProps, path: &Path) -> Result<Node, ErrorList> {
+    let (node, errors, rule_errors) = compile_with_rules(props, path);
+    for error in &rule_errors {
+        tracing::warn!(%error, "a custom resource's validation rule is not enforced");
+    }
+    if errors.is_empty() {
+        Ok(node)
+    } else {
+        Err(errors)
+    }
+}
+
+/// The node, the schema's structural errors and its rules' errors.
+fn compile_with_rules(props: &JSONSchemaProps, path: &Path) -> (Node, ErrorList, ErrorList) {
     let mut errors = Vec::new();
     match props.type_.as_deref() {
         None | Some("") => errors.push(Error::required(
@@ -82,15 +129,41 @@ pub fn compile(props: &JSONSchemaProps, path: &Path) -> Result<Node, ErrorList> 
             "must be object at the root",
         )),
     }
-    let node = compile_node(props, path, &mut errors);
-    if errors.is_empty() {
-        Ok(node)
-    } else {
-        Err(errors)
+    let mut rules = RuleCheck::default();
+    let mut node = compile_node(props, path, Position::ROOT, &mut rules, &mut errors);
+    node.rules_cost = rules.total();
+    (node, errors, rules.finish(path))
+}
+
+/// The position of a list's items or a map's values under a node at
+/// `position`: as many times as the list or map can hold them.
+fn entry_position(
+    position: Position,
+    bound: Option<i64>,
+    entry: &JSONSchemaProps,
+    overhead: u64,
+    correlatable: bool,
+) -> Position {
+    let entry_size = cel::min_json_size(
+        entry.type_.as_deref().unwrap_or_default(),
+        entry.nullable == Some(true),
+    );
+    Position {
+        cardinality: position
+            .cardinality
+            .saturating_mul(cel::entries_bound(bound, entry_size, overhead)),
+        correlatable: position.correlatable && correlatable,
+        resource_root: entry.x_kubernetes_embedded_resource == Some(true),
     }
 }
 
-fn compile_node(props: &JSONSchemaProps, path: &Path, errors: &mut ErrorList) -> Node {
+fn compile_node(
+    props: &JSONSchemaProps,
+    path: &Path,
+    position: Position,
+    rules: &mut RuleCheck,
+    errors: &mut ErrorList,
+) -> Node {
     let int_or_string = props.x_kubernetes_int_or_string == Some(true);
     let preserve = props.x_kubernetes_preserve_unknown_fields == Some(true);
     let kind = props.type_.clone().unwrap_or_default();
@@ -169,9 +242,19 @@ fn compile_node(props: &JSONSchemaProps, path: &Path, errors: &mut ErrorList) ->
     }
     let properties_path = path.child("properties");
     for (name, child) in props.properties.iter().flatten() {
+        let child_position = Position {
+            resource_root: child.x_kubernetes_embedded_resource == Some(true),
+            ..position
+        };
         node.properties.insert(
             name.clone(),
-            compile_node(child, &properties_path.key(name), errors),
+            compile_node(
+                child,
+                &properties_path.key(name),
+                child_position,
+                rules,
+                errors,
+            ),
         );
     }
     if !node.properties.is_empty() && node.kind != "object" && !node.kind.is_empty() {
@@ -188,9 +271,12 @@ fn compile_node(props: &JSONSchemaProps, path: &Path, errors: &mut ErrorList) ->
                     "additionalProperties and properties are mutual exclusive",
                 ));
             }
+            let child_position = entry_position(position, props.max_properties, child, 4, true);
             node.additional_properties = Some(Box::new(compile_node(
                 child,
                 &path.child("additionalProperties"),
+                child_position,
+                rules,
                 errors,
             )));
         }
@@ -202,7 +288,17 @@ fn compile_node(props: &JSONSchemaProps, path: &Path, errors: &mut ErrorList) ->
     }
     match &props.items {
         Some(JSONSchemaPropsOrArray::Schema(child)) => {
-            node.items = Some(Box::new(compile_node(child, &path.child("items"), errors)));
+            // An update's old item is found by its keys in a `map` list
+            // only.
+            let keyed = props.x_kubernetes_list_type.as_deref() == Some("map");
+            let child_position = entry_position(position, props.max_items, child, 1, keyed);
+            node.items = Some(Box::new(compile_node(
+                child,
+                &path.child("items"),
+                child_position,
+                rules,
+                errors,
+            )));
         }
         Some(JSONSchemaPropsOrArray::Schemas(_)) => errors.push(Error::forbidden(
             &path.child("items"),
@@ -234,6 +330,18 @@ fn compile_node(props: &JSONSchemaProps, path: &Path, errors: &mut ErrorList) ->
             ));
         }
     }
+    if let Some(validations) = props.x_kubernetes_validations.as_deref()
+        && !validations.is_empty()
+    {
+        node.rules = cel::compile_rules(validations, &node, path, position, rules);
+    }
+    node.has_rules = !node.rules.is_empty()
+        || node.properties.values().any(|child| child.has_rules)
+        || node
+            .additional_properties
+            .as_ref()
+            .is_some_and(|n| n.has_rules)
+        || node.items.as_ref().is_some_and(|n| n.has_rules);
     node
 }
 

@@ -13,11 +13,12 @@ use apimachinery::api::{
     name_is_dns_subdomain, validate_object_meta_generic, validate_object_meta_update_generic,
 };
 use apimachinery::patch::PatchSchema;
-use apimachinery::validation::field::{Error, ErrorList, Path};
+use apimachinery::validation::field::{Error, ErrorList, ErrorType, Path};
 use apiserver::registry::scale::{ScaleSelector, ScaleView};
 use apiserver::registry::strategy::{ResourceNames, ScaleStrategy, StatusStrategy, Strategy};
 use apiserver::registry::table::ColumnDefinition;
 
+use super::cel;
 use super::columns::{Columns, JsonPath};
 use super::object::CustomObject;
 use super::schema::{self, Node};
@@ -88,7 +89,7 @@ impl CustomResourceStrategy {
         result
     }
 
-    fn validate_content(&self, obj: &CustomObject) -> ErrorList {
+    fn validate_content(&self, obj: &CustomObject, old: Option<&CustomObject>) -> ErrorList {
         let mut errors = Vec::new();
         let api_version = self.names.api_version();
         match obj.api_version() {
@@ -111,6 +112,21 @@ impl CustomResourceStrategy {
         schema::validate(&value, &self.schema, &Path::default(), &mut errors);
         if let Some(scale) = &self.scale {
             errors.extend(self.validate_scale_fields(&value, scale));
+        }
+        if self.schema.has_rules() {
+            if errors.iter().any(blocks_rules) {
+                // Upstream's `hasBlockingErr`: rules would see values of
+                // the wrong type.
+                errors.push(Error {
+                    error_type: ErrorType::Invalid,
+                    field: String::new(),
+                    bad_value: None,
+                    detail: "some validation rules were not checked because the object was invalid; correct the existing errors to complete validation".into(),
+                });
+            } else {
+                let old = old.map(|old| Value::Object(old.content.clone()));
+                cel::validate(&value, old.as_ref(), &self.schema, &mut errors);
+            }
         }
         errors
     }
@@ -140,6 +156,12 @@ impl CustomResourceStrategy {
             .iter()
             .filter(|(key, _)| key.as_str() != "status")
     }
+}
+
+/// A schema error after which rules are not run: a value of another type
+/// than declared, or not among the supported ones.
+fn blocks_rules(error: &Error) -> bool {
+    error.error_type == ErrorType::NotSupported || error.detail.contains("must be of type")
 }
 
 impl Strategy for CustomResourceStrategy {
@@ -231,7 +253,7 @@ impl Strategy for CustomResourceStrategy {
             name_is_dns_subdomain,
             &Path::new("metadata"),
         );
-        errors.extend(self.validate_content(obj));
+        errors.extend(self.validate_content(obj, None));
         errors
     }
 
@@ -241,8 +263,12 @@ impl Strategy for CustomResourceStrategy {
             &old.metadata,
             &Path::new("metadata"),
         );
-        errors.extend(self.validate_content(new));
+        errors.extend(self.validate_content(new, Some(old)));
         errors
+    }
+
+    fn validation_is_heavy(&self) -> bool {
+        self.schema.rules_are_heavy()
     }
 
     fn tracks_generation(&self) -> bool {

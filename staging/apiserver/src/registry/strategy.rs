@@ -288,6 +288,13 @@ pub trait Strategy: Send + Sync + 'static {
         self.validate(new)
     }
 
+    /// Whether validating an object of this kind is CPU-heavy (a custom
+    /// resource's costly validation rules): the store then runs it off the
+    /// async workers, as it does large decodes.
+    fn validation_is_heavy(&self) -> bool {
+        false
+    }
+
     /// Whether `metadata.generation` is kept (set to 1 on create, bumped
     /// when [`Strategy::spec_changed`]).
     fn tracks_generation(&self) -> bool {

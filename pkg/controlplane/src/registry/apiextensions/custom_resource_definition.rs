@@ -413,9 +413,10 @@ impl StatusStrategy<CustomResourceDefinition> for CustomResourceDefinitionStrate
 }
 
 /// A warning for each version whose schema carries CEL rules
-/// (`x-kubernetes-validations`): the definition is accepted, as upstream
-/// accepts it, but this apiserver does not evaluate CEL, and a client
-/// relying on the rules should hear so.
+/// (`x-kubernetes-validations`) under `allOf`, `anyOf`, `oneOf` or `not`:
+/// the definition is accepted, as upstream accepts it, but this apiserver
+/// evaluates only the rules of the structural schema, and a client relying
+/// on the others should hear so.
 fn unenforced_rule_warnings(crd: &CustomResourceDefinition) -> Vec<String> {
     crd.spec
         .versions
@@ -423,20 +424,19 @@ fn unenforced_rule_warnings(crd: &CustomResourceDefinition) -> Vec<String> {
         .enumerate()
         .filter_map(|(index, version)| {
             let schema = version.schema.as_ref()?.open_api_v3_schema.as_ref()?;
-            let rules = count_rules(schema);
+            let rules = count_combined_rules(schema);
             (rules > 0).then(|| {
                 format!(
-                    "spec.versions[{index}].schema.openAPIV3Schema: {rules} x-kubernetes-validations rule(s) are not enforced: this apiserver does not evaluate CEL"
+                    "spec.versions[{index}].schema.openAPIV3Schema: {rules} x-kubernetes-validations rule(s) under allOf, anyOf, oneOf or not are not enforced: this apiserver evaluates the rules of the structural schema only"
                 )
             })
         })
         .collect()
 }
 
-/// The CEL rules anywhere in `schema` (its depth is bounded by the JSON
-/// decoder's nesting limit).
-fn count_rules(schema: &JSONSchemaProps) -> usize {
-    let own = schema.x_kubernetes_validations.as_ref().map_or(0, Vec::len);
+/// The schemas directly below `schema` in its structure: properties,
+/// items, additional properties.
+fn structural_children(schema: &JSONSchemaProps) -> impl Iterator<Item = &JSONSchemaProps> {
     let properties = schema.properties.iter().flat_map(|p| p.values());
     let items = match &schema.items {
         Some(JSONSchemaPropsOrArray::Schema(item)) => vec![item.as_ref()],
@@ -447,17 +447,34 @@ fn count_rules(schema: &JSONSchemaProps) -> usize {
         Some(JSONSchemaPropsOrBool::Schema(values)) => Some(values.as_ref()),
         _ => None,
     };
-    let combined = [&schema.all_of, &schema.any_of, &schema.one_of]
+    properties.chain(items).chain(additional)
+}
+
+/// The schemas of `schema`'s `allOf`, `anyOf`, `oneOf` and `not`.
+fn combined(schema: &JSONSchemaProps) -> impl Iterator<Item = &JSONSchemaProps> {
+    [&schema.all_of, &schema.any_of, &schema.one_of]
         .into_iter()
         .flatten()
-        .flatten();
-    own + properties
-        .chain(items)
-        .chain(additional)
-        .chain(combined)
+        .flatten()
         .chain(schema.not.as_deref())
+}
+
+/// The CEL rules anywhere in `schema` (its depth is bounded by the JSON
+/// decoder's nesting limit).
+fn count_rules(schema: &JSONSchemaProps) -> usize {
+    let own = schema.x_kubernetes_validations.as_ref().map_or(0, Vec::len);
+    own + structural_children(schema)
+        .chain(combined(schema))
         .map(count_rules)
         .sum::<usize>()
+}
+
+/// The CEL rules in `schema` that sit under a combinator.
+fn count_combined_rules(schema: &JSONSchemaProps) -> usize {
+    structural_children(schema)
+        .map(count_combined_rules)
+        .sum::<usize>()
+        + combined(schema).map(count_rules).sum::<usize>()
 }
 
 #[cfg(test)]

@@ -162,7 +162,8 @@ impl<S: Strategy> Store<S> {
             return Err(status);
         }
         let errors = if validate {
-            self.strategy.validate(&obj)
+            let work = cpu_work::reserve(self.strategy.validation_is_heavy()).await;
+            work.run(|| self.strategy.validate(&obj))
         } else {
             Vec::new()
         };
@@ -370,7 +371,9 @@ where
             let generation = old.metadata().generation.unwrap_or(0);
             new.metadata_mut().generation = Some(generation + 1);
         }
-        let errors = self.path.validate(&new, &old);
+        let heavy = matches!(&self.path, UpdatePath::Main(s) | UpdatePath::Status(s, _) if s.validation_is_heavy());
+        let work = cpu_work::reserve(heavy).await;
+        let errors = work.run(|| self.path.validate(&new, &old));
         if !errors.is_empty() {
             return Err(store.invalid(self.name, &errors));
         }
