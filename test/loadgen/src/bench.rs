@@ -259,7 +259,7 @@ pub async fn run(options: &Options) -> Result<Report> {
     .await?;
     widget_creates.ensure_ok("custom-object creates")?;
     report.latency(
-        format!("custom-object creates (POST, schema-checked), closed loop, {c} workers"),
+        format!("custom-object creates (POST, schema and 3 CEL rules), closed loop, {c} workers"),
         Some(widget_creates.rate()),
         widget_creates.summary(),
         format!(

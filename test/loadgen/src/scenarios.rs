@@ -174,7 +174,8 @@ impl Widgets {
     }
 
     /// The definition: a spec of a bounded integer, an enum with a default,
-    /// a patterned string and a list of strings; `/status`.
+    /// a patterned string and a list of strings, three CEL validation
+    /// rules; `/status`.
     pub fn definition() -> Bytes {
         let definition = serde_json::json!({
             "apiVersion": "apiextensions.k8s.io/v1",
@@ -188,11 +189,19 @@ impl Widgets {
                     "name": "v1", "served": true, "storage": true,
                     "subresources": {"status": {}},
                     "schema": {"openAPIV3Schema": {"type": "object", "properties": {
-                        "spec": {"type": "object", "required": ["size"], "properties": {
+                        "spec": {"type": "object", "required": ["size"],
+                          "x-kubernetes-validations": [
+                            {"rule": "self.size <= 50 || self.color == 'red'",
+                             "message": "a large widget is red"},
+                            {"rule": "self.tags.all(t, t.size() <= 10)"},
+                            {"rule": "!has(self.owner) || self.owner.matches('^[a-z]+$')"},
+                          ],
+                          "properties": {
                             "size": {"type": "integer", "minimum": 1, "maximum": 100},
                             "color": {"type": "string", "enum": ["red", "blue"], "default": "red"},
-                            "owner": {"type": "string", "pattern": "^[a-z]+$"},
-                            "tags": {"type": "array", "items": {"type": "string"}},
+                            "owner": {"type": "string", "pattern": "^[a-z]+$", "maxLength": 63},
+                            "tags": {"type": "array", "maxItems": 16,
+                                     "items": {"type": "string", "maxLength": 63}},
                         }},
                         "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": true},
                     }}},
