@@ -7,14 +7,12 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
     CustomResourceDefinition, CustomResourceDefinitionCondition, CustomResourceDefinitionStatus,
     CustomResourceDefinitionVersion,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use tokio::sync::mpsc;
 
 use apimachinery::patch::PatchSchema;
 use apimachinery::validation::field::Path;
@@ -31,14 +29,11 @@ use super::columns::Columns;
 use super::selectable::SelectableFields;
 use super::strategy::{CustomResourceStrategy, ScalePaths};
 use super::{intern, intern_list, openapi, schema};
+use crate::controller::work_queue::WorkQueue;
 use crate::informer::{self, Handler};
 use crate::registry::apiextensions::custom_resource_definition::{
     CLEANUP_FINALIZER, CUSTOM_RESOURCE_DEFINITION_PREFIX, CustomResourceDefinitionStrategy,
 };
-
-/// How long to wait before trying a definition again after a failure, or
-/// while its objects are still being deleted.
-const RETRY_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Makes the store of one served version over the shared storage and
 /// admission chain.
@@ -128,25 +123,22 @@ impl DefinitionsController {
     /// Serves the stored definitions and follows their changes until the
     /// task is aborted.
     pub async fn run(self: Arc<Self>) {
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        let queue = Arc::new(Queue {
-            tx: tx.clone(),
-            known: Mutex::new(HashSet::new()),
-        });
+        let queue = WorkQueue::new();
         let _informer = informer::spawn(
             self.storage.clone(),
             CUSTOM_RESOURCE_DEFINITION_PREFIX,
-            queue,
+            Arc::new(Queue {
+                names: queue.clone(),
+                known: Mutex::new(HashSet::new()),
+            }),
         );
-        while let Some(name) = rx.recv().await {
-            if let Err(err) = self.reconcile(&name).await {
+        loop {
+            let name = queue.next().await;
+            let result = self.reconcile(&name).await;
+            if let Err(err) = &result {
                 tracing::warn!(definition = %name, "custom resource definition: {err}");
-                let tx = tx.clone();
-                tokio::spawn(async move {
-                    tokio::time::sleep(RETRY_INTERVAL).await;
-                    let _ = tx.send(name);
-                });
             }
+            queue.done(&name, result.is_ok());
         }
     }
 
@@ -469,7 +461,7 @@ fn status_of(
 
 /// Turns the watch on definitions into the names to reconcile.
 struct Queue {
-    tx: mpsc::UnboundedSender<String>,
+    names: Arc<WorkQueue<String>>,
     known: Mutex<HashSet<String>>,
 }
 
@@ -486,7 +478,7 @@ impl Handler for Queue {
         let names: HashSet<String> = items.iter().filter_map(Self::name_of).collect();
         let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
         for name in known.union(&names) {
-            let _ = self.tx.send(name.clone());
+            self.names.add(name.clone());
         }
         *known = names;
     }
@@ -497,7 +489,7 @@ impl Handler for Queue {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .insert(name.clone());
-            let _ = self.tx.send(name);
+            self.names.add(name);
         }
     }
 
@@ -507,7 +499,7 @@ impl Handler for Queue {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .remove(&name);
-            let _ = self.tx.send(name);
+            self.names.add(name);
         }
     }
 

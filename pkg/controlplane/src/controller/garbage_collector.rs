@@ -4,15 +4,15 @@
 //! all gone is deleted (Background), an owner deleted with Foreground
 //! keeps its `foregroundDeletion` finalizer until its dependents are
 //! deleted, and one deleted with Orphan keeps its `orphan` finalizer until
-//! its dependents' references to it are removed.
+//! its dependents' references to it are removed. Work goes through a
+//! deduplicating queue: a failure (an owner of a kind nothing serves yet)
+//! is retried with a doubling backoff.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use bytes::Bytes;
 use serde::Deserialize;
-use tokio::sync::mpsc;
 
 use apimachinery::api::{FINALIZER_DELETE_DEPENDENTS, FINALIZER_ORPHAN_DEPENDENTS};
 use apiserver::endpoints::dynamic::DynamicResources;
@@ -22,13 +22,11 @@ use apiserver::registry::rest::{
 };
 use apiserver_storage::{KeyValue, Revision, Storage};
 
+use super::work_queue::WorkQueue;
 use crate::informer::{self, Handler};
 
 /// Every stored object.
 const PREFIX: &str = "/registry/";
-
-/// How long to wait before trying an object again after a failure.
-const RETRY_INTERVAL: Duration = Duration::from_secs(1);
 
 /// The field manager of the collector's writes.
 const MANAGER: &str = "generic-garbage-collector";
@@ -148,7 +146,7 @@ impl Graph {
 }
 
 /// What to look at.
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Work {
     /// Whether this object's owners are gone (or deleting it in the
     /// foreground).
@@ -184,24 +182,22 @@ impl GarbageCollector {
 
     /// Keeps the graph and collects until the task is aborted.
     pub async fn run(self: Arc<Self>) {
-        let (tx, mut rx) = mpsc::unbounded_channel();
+        let queue = WorkQueue::new();
         let _informer = informer::spawn(
             self.storage.clone(),
             PREFIX,
             Arc::new(GraphFeed {
                 graph: self.graph.clone(),
-                work: tx.clone(),
+                work: queue.clone(),
             }),
         );
-        while let Some(work) = rx.recv().await {
-            if let Err(err) = self.process(&work).await {
+        loop {
+            let work = queue.next().await;
+            let result = self.process(&work).await;
+            if let Err(err) = &result {
                 tracing::debug!(?work, "garbage collector: {err}");
-                let tx = tx.clone();
-                tokio::spawn(async move {
-                    tokio::time::sleep(RETRY_INTERVAL).await;
-                    let _ = tx.send(work);
-                });
             }
+            queue.done(&work, result.is_ok());
         }
     }
 
@@ -418,7 +414,7 @@ impl GarbageCollector {
 /// Keeps the graph in step with storage and says what to look at.
 struct GraphFeed {
     graph: Arc<Mutex<Graph>>,
-    work: mpsc::UnboundedSender<Work>,
+    work: Arc<WorkQueue<Work>>,
 }
 
 impl GraphFeed {
@@ -455,7 +451,7 @@ impl GraphFeed {
     /// Foreground or Orphan deletion, its foreground-deleting owners.
     fn work_for(&self, graph: &Graph, uid: &str, node: &Node) {
         if node.in_foreground_deletion() || node.orphaning() {
-            let _ = self.work.send(Work::Owner(uid.to_string()));
+            self.work.add(Work::Owner(uid.to_string()));
         }
         if node.owners.iter().any(|owner| {
             graph
@@ -463,7 +459,7 @@ impl GraphFeed {
                 .get(&owner.uid)
                 .is_none_or(Node::in_foreground_deletion)
         }) {
-            let _ = self.work.send(Work::Dependent(uid.to_string()));
+            self.work.add(Work::Dependent(uid.to_string()));
         }
     }
 }
@@ -499,7 +495,7 @@ impl Handler for GraphFeed {
         };
         // Its dependents may have lost their last owner.
         for dependent in graph.dependents_of(&uid) {
-            let _ = self.work.send(Work::Dependent(dependent));
+            self.work.add(Work::Dependent(dependent));
         }
         // A foreground-deleting owner may be waiting for it.
         for owner in &node.owners {
@@ -508,7 +504,7 @@ impl Handler for GraphFeed {
                 .get(&owner.uid)
                 .is_some_and(Node::in_foreground_deletion)
             {
-                let _ = self.work.send(Work::Owner(owner.uid.clone()));
+                self.work.add(Work::Owner(owner.uid.clone()));
             }
         }
     }

@@ -2,7 +2,8 @@
 //! finalizer (deleting a namespace's contents), the event TTL sweeper, the
 //! service allocation repair loop, the `default/kubernetes` endpoint
 //! reconciler, cluster role aggregation, the `default` service account
-//! of every namespace and the garbage collector of dependents.
+//! of every namespace and the garbage collector of dependents; the work
+//! queue controllers reconcile their keys from.
 
 pub mod cluster_role_aggregation;
 pub mod endpoint_reconciler;
@@ -11,3 +12,4 @@ pub mod garbage_collector;
 pub mod namespace;
 pub mod service_account;
 pub mod service_repair;
+pub mod work_queue;
