@@ -5,7 +5,7 @@
 //! validate objects with kube-openapi's messages. Every pass is one walk
 //! of the object; patterns are compiled regular expressions (linear time).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
     JSONSchemaProps, JSONSchemaPropsOrArray, JSONSchemaPropsOrBool,
@@ -444,8 +444,22 @@ fn default_value(value: &mut Value, node: &Node) {
 }
 
 /// Validates `value` against `node`; `path` names the value (the root of
-/// an object has an empty path, its fields `spec.replicas`).
-pub fn validate(value: &Value, node: &Node, path: &Path, errors: &mut ErrorList) {
+/// an object has an empty path, its fields `spec.replicas`). `old`, on an
+/// update: the value's counterpart in the object replaced (by field, map
+/// key, and `map`-list keys). A value equal to its old one is not checked
+/// again (upstream's validation ratcheting, on by default since
+/// Kubernetes 1.30): a schema made stricter does not refuse updates that
+/// leave the old values alone.
+pub fn validate(
+    value: &Value,
+    old: Option<&Value>,
+    node: &Node,
+    path: &Path,
+    errors: &mut ErrorList,
+) {
+    if old == Some(value) {
+        return;
+    }
     if value.is_null() {
         if !node.nullable && !node.kind.is_empty() {
             errors.push(type_error(path, value, &node.kind));
@@ -476,12 +490,14 @@ pub fn validate(value: &Value, node: &Node, path: &Path, errors: &mut ErrorList)
         Value::Array(items) => {
             validate_list(items, node, path, errors);
             if let Some(item_node) = &node.items {
+                let old_items = OldItems::of(node, old);
                 for (index, item) in items.iter().enumerate() {
-                    validate(item, item_node, &path.index(index), errors);
+                    let old_item = old_items.counterpart(node, item);
+                    validate(item, old_item, item_node, &path.index(index), errors);
                 }
             }
         }
-        Value::Object(fields) => validate_object(fields, node, path, errors),
+        Value::Object(fields) => validate_object(fields, old, node, path, errors),
         _ => {}
     }
 }
@@ -571,12 +587,7 @@ fn validate_list(items: &[Value], node: &Node, path: &Path, errors: &mut ErrorLi
         Some("map") => {
             let mut seen = HashSet::new();
             for (index, item) in items.iter().enumerate() {
-                let key: Vec<String> = node
-                    .list_map_keys
-                    .iter()
-                    .map(|key| item.get(key).map(Value::to_string).unwrap_or_default())
-                    .collect();
-                if !seen.insert(key) {
+                if !seen.insert(list_map_key(node, item)) {
                     errors.push(Error::duplicate(&path.index(index), item.clone()));
                 }
             }
@@ -585,7 +596,46 @@ fn validate_list(items: &[Value], node: &Node, path: &Path, errors: &mut ErrorLi
     }
 }
 
-fn validate_object(fields: &Map<String, Value>, node: &Node, path: &Path, errors: &mut ErrorList) {
+/// An item's key in a `map` list: its key fields' values.
+fn list_map_key(node: &Node, item: &Value) -> Vec<String> {
+    node.list_map_keys
+        .iter()
+        .map(|key| item.get(key).map(Value::to_string).unwrap_or_default())
+        .collect()
+}
+
+/// The old items of a list, as its new items find their counterparts: by
+/// key in a `map` list (indexed once, so a long list costs linear time);
+/// none in other lists, whose items do not correlate.
+pub(super) struct OldItems<'a>(Option<HashMap<Vec<String>, &'a Value>>);
+
+impl<'a> OldItems<'a> {
+    pub(super) fn of(node: &Node, old: Option<&'a Value>) -> Self {
+        match (node.list_type.as_deref(), old) {
+            (Some("map"), Some(Value::Array(items))) => OldItems(Some(
+                items
+                    .iter()
+                    .map(|item| (list_map_key(node, item), item))
+                    .collect(),
+            )),
+            _ => OldItems(None),
+        }
+    }
+
+    pub(super) fn counterpart(&self, node: &Node, item: &Value) -> Option<&'a Value> {
+        self.0
+            .as_ref()
+            .and_then(|index| index.get(&list_map_key(node, item)).copied())
+    }
+}
+
+fn validate_object(
+    fields: &Map<String, Value>,
+    old: Option<&Value>,
+    node: &Node,
+    path: &Path,
+    errors: &mut ErrorList,
+) {
     for name in &node.required {
         if !fields.contains_key(name) {
             errors.push(Error::required(&path.child(name), ""));
@@ -611,7 +661,8 @@ fn validate_object(fields: &Map<String, Value>, node: &Node, path: &Path, errors
             .get(key)
             .or(node.additional_properties.as_deref());
         if let Some(child_node) = child_node {
-            validate(child, child_node, &path.child(key), errors);
+            let old_child = old.and_then(|old| old.get(key));
+            validate(child, old_child, child_node, &path.child(key), errors);
         }
     }
 }
@@ -708,7 +759,7 @@ mod tests {
 
     fn messages(value: &Value, node: &Node) -> Vec<String> {
         let mut errors = Vec::new();
-        validate(value, node, &Path::default(), &mut errors);
+        validate(value, None, node, &Path::default(), &mut errors);
         errors
             .iter()
             .map(|error| format!("{}: {}", error.field, error.message()))
@@ -746,6 +797,51 @@ mod tests {
         assert_eq!(
             messages(&json!({"spec": {}}), &widget()),
             ["spec.size: Required value"]
+        );
+    }
+
+    #[test]
+    fn an_update_is_not_refused_for_values_it_leaves_alone() {
+        let node = schema(
+            json!({"type": "object", "properties": {"spec": {"type": "object", "properties": {
+                "size": {"type": "integer", "maximum": 10},
+                "name": {"type": "string", "maxLength": 3},
+                "ports": {"type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"],
+                          "items": {"type": "object", "properties": {
+                              "name": {"type": "string"}, "port": {"type": "integer", "maximum": 100}}}},
+                "tags": {"type": "array", "items": {"type": "string", "maxLength": 2}},
+            }}}}),
+        );
+        // Stored before the schema was made stricter.
+        let old = json!({"spec": {"size": 11, "name": "long", "ports": [{"name": "a", "port": 8080}],
+                                  "tags": ["long"]}});
+        let errors = |new: Value| {
+            let mut errors = Vec::new();
+            validate(&new, Some(&old), &node, &Path::default(), &mut errors);
+            errors
+                .iter()
+                .map(|error| format!("{}: {}", error.field, error.message()))
+                .collect::<Vec<_>>()
+        };
+        // Only the name changes (still too long): the rest ratchets, and
+        // the map list's item is found by its key, wherever it moved.
+        assert_eq!(
+            errors(json!({"spec": {"size": 11, "name": "longer",
+                "ports": [{"name": "b", "port": 1}, {"name": "a", "port": 8080}], "tags": ["long"]}})),
+            ["spec.name: Too long: may not be more than 3 bytes"]
+        );
+        // A changed value is checked; an atomic list that changed has its
+        // items checked.
+        assert_eq!(
+            errors(
+                json!({"spec": {"size": 12, "name": "long", "ports": [{"name": "a", "port": 8081}],
+                                   "tags": ["long", "x"]}})
+            ),
+            [
+                "spec.ports[0].port: Invalid value: 8081: spec.ports[0].port in body should be less than or equal to 100",
+                "spec.size: Invalid value: 12: spec.size in body should be less than or equal to 10",
+                "spec.tags[0]: Too long: may not be more than 2 bytes",
+            ]
         );
     }
 

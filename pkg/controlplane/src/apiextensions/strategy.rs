@@ -109,7 +109,14 @@ impl CustomResourceStrategy {
             )),
         }
         let value = Value::Object(obj.content.clone());
-        schema::validate(&value, &self.schema, &Path::default(), &mut errors);
+        let old = old.map(|old| Value::Object(old.content.clone()));
+        schema::validate(
+            &value,
+            old.as_ref(),
+            &self.schema,
+            &Path::default(),
+            &mut errors,
+        );
         if let Some(scale) = &self.scale {
             errors.extend(self.validate_scale_fields(&value, scale));
         }
@@ -124,7 +131,6 @@ impl CustomResourceStrategy {
                     detail: "some validation rules were not checked because the object was invalid; correct the existing errors to complete validation".into(),
                 });
             } else {
-                let old = old.map(|old| Value::Object(old.content.clone()));
                 cel::validate(&value, old.as_ref(), &self.schema, &mut errors);
             }
         }

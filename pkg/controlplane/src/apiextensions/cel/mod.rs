@@ -27,7 +27,7 @@ use serde_json::Value;
 
 use apimachinery::validation::field::{Error, ErrorList, ErrorType, Path};
 
-use super::schema::Node;
+use super::schema::{Node, OldItems};
 use cost::Estimator;
 use shape::Shape;
 
@@ -405,7 +405,7 @@ pub fn validate(value: &Value, old: Option<&Value>, node: &Node, errors: &mut Er
             exhausted: false,
             errors: &mut found,
         };
-        run.walk(value, old, node, &Path::default(), true);
+        run.walk(value, old, node, &Path::default(), true, false);
         found
     });
     match found {
@@ -426,12 +426,22 @@ struct Run<'e> {
 }
 
 impl Run<'_> {
-    fn walk(&mut self, value: &Value, old: Option<&Value>, node: &Node, path: &Path, root: bool) {
+    /// `unchanged`: an ancestor equals its old value, so this one does.
+    fn walk(
+        &mut self,
+        value: &Value,
+        old: Option<&Value>,
+        node: &Node,
+        path: &Path,
+        root: bool,
+        unchanged: bool,
+    ) {
         if self.exhausted || !node.has_rules || value.is_null() {
             return;
         }
+        let unchanged = unchanged || old == Some(value);
         if !node.rules.is_empty() {
-            self.evaluate(value, old, node, path, root);
+            self.evaluate(value, old, node, path, root, unchanged);
         }
         match value {
             Value::Object(fields) => {
@@ -444,6 +454,7 @@ impl Run<'_> {
                             values,
                             &path.child(key),
                             values.embedded_resource,
+                            unchanged,
                         );
                     }
                 } else {
@@ -456,6 +467,7 @@ impl Run<'_> {
                                 child,
                                 &path.child(name),
                                 child.embedded_resource,
+                                unchanged,
                             );
                         }
                     }
@@ -465,24 +477,16 @@ impl Run<'_> {
                 let Some(item_node) = node.items.as_deref() else {
                     return;
                 };
-                let old_items = match (node.list_type.as_deref(), old) {
-                    (Some("map"), Some(Value::Array(old_items))) => Some(old_items),
-                    _ => None,
-                };
+                let old_items = OldItems::of(node, old);
                 for (index, item) in items.iter().enumerate() {
-                    let old_item = old_items.and_then(|old_items| {
-                        old_items.iter().find(|candidate| {
-                            node.list_map_keys
-                                .iter()
-                                .all(|key| candidate.get(key) == item.get(key))
-                        })
-                    });
+                    let old_item = old_items.counterpart(node, item);
                     self.walk(
                         item,
                         old_item,
                         item_node,
                         &path.index(index),
                         item_node.embedded_resource,
+                        unchanged,
                     );
                     if self.exhausted {
                         return;
@@ -526,6 +530,10 @@ impl Run<'_> {
         true
     }
 
+    /// Runs `node`'s rules on `value`; when it is `unchanged` from its old
+    /// value only transition rules (upstream ratchets the others' errors:
+    /// a rule made stricter does not refuse an update that leaves the value
+    /// alone).
     fn evaluate(
         &mut self,
         value: &Value,
@@ -533,6 +541,7 @@ impl Run<'_> {
         node: &Node,
         path: &Path,
         root: bool,
+        unchanged: bool,
     ) {
         let self_value = value::to_cel(value, Some(node), root);
         let old_value = old.map(|old| value::to_cel(old, Some(node), root));
@@ -543,6 +552,9 @@ impl Run<'_> {
             ("oldSelf".to_string(), old_shape),
         ];
         for rule in &node.rules {
+            if unchanged && !rule.uses_old_self {
+                continue;
+            }
             if rule.uses_old_self && old_value.is_none() && !rule.optional_old_self {
                 // A transition rule needs an old value to compare with.
                 continue;
@@ -902,6 +914,41 @@ mod tests {
                 "spec.class: Invalid value: \"silver\": class is immutable",
                 "spec.ports[0]: Invalid value: port is immutable",
                 "spec.size: Invalid value: 2: size may not shrink",
+            ]
+        );
+    }
+
+    #[test]
+    fn rules_do_not_refuse_an_update_for_values_it_leaves_alone() {
+        let node = compiled(with_spec(json!({
+            "type": "object",
+            "properties": {
+                "replicas": {"type": "integer", "x-kubernetes-validations": [
+                    {"rule": "self % 2 == 1", "message": "odd"},
+                    {"rule": "self == oldSelf", "message": "immutable"}]},
+                "color": {"type": "string"},
+            },
+        })))
+        .unwrap();
+        // Stored before the rule was added.
+        let old = object(json!({"replicas": 4, "color": "red"}));
+        assert_eq!(
+            errors_of(
+                &node,
+                object(json!({"replicas": 4, "color": "blue"})),
+                Some(old.clone())
+            ),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            errors_of(
+                &node,
+                object(json!({"replicas": 6, "color": "red"})),
+                Some(old)
+            ),
+            [
+                "spec.replicas: Invalid value: 6: odd",
+                "spec.replicas: Invalid value: 6: immutable",
             ]
         );
     }
