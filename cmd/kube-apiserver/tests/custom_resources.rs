@@ -663,6 +663,56 @@ async fn custom_resources_over_http() {
             .contains(r#"must be spec.names.plural+"."+spec.group"#),
         "{status}"
     );
+
+    // Deleting the definition while an object's finalizer holds it: it is
+    // Terminating, still served, and refuses creates, until the object
+    // goes; then it goes.
+    let mut held = widget.clone();
+    held["metadata"] = json!({"name": "held", "finalizers": ["example.com/hold"]});
+    let (code, created) = server.post(widgets, &held).await;
+    assert_eq!(code, 201, "{created}");
+    let definition = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.com";
+    let (code, _) = server.delete(definition).await;
+    assert_eq!(code, 200);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let terminating = loop {
+        let (_, crd) = server.get(definition).await;
+        let found = crd["status"]["conditions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|c| c["type"] == "Terminating")
+            .cloned();
+        if let Some(found) = found {
+            break found;
+        }
+        assert!(Instant::now() < deadline, "never Terminating: {crd}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert_eq!(terminating["status"], "True");
+    assert_eq!(terminating["reason"], "InstanceDeletionInProgress");
+    let mut late = widget.clone();
+    late["metadata"] = json!({"name": "late"});
+    let (code, status) = server.post(widgets, &late).await;
+    assert_eq!(code, 405, "{status}");
+    assert_eq!(
+        status["message"],
+        r#"create is not supported on resources of kind "widgets.example.com""#
+    );
+    let (code, held_now) = server.get(&format!("{widgets}/held")).await;
+    assert_eq!(code, 200, "{held_now}");
+    let mut release = held_now.clone();
+    release["metadata"]["finalizers"] = json!([]);
+    let (code, _) = server.put(&format!("{widgets}/held"), &release).await;
+    assert_eq!(code, 200);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while server.get(definition).await.0 != 404 {
+        assert!(
+            Instant::now() < deadline,
+            "the definition was never deleted"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 #[tokio::test]

@@ -2,11 +2,13 @@
 //! finalizing controllers and the `crdHandler`'s serving, in one loop):
 //! a watch on the stored definitions; each change serves the definition's
 //! served versions (routing, discovery) at once and sets its
-//! `NamesAccepted` and `Established` conditions; a deleted definition's
-//! objects are deleted before its cleanup finalizer goes.
+//! `NamesAccepted` and `Established` conditions; a deleted definition is
+//! `Terminating`, refusing creates, while its objects are deleted, then
+//! its cleanup finalizer goes.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
     CustomResourceDefinition, CustomResourceDefinitionCondition, CustomResourceDefinitionStatus,
@@ -35,6 +37,26 @@ use crate::registry::apiextensions::custom_resource_definition::{
     CLEANUP_FINALIZER, CUSTOM_RESOURCE_DEFINITION_PREFIX, CustomResourceDefinitionStrategy,
 };
 
+/// How often a deleted definition whose objects are still being deleted
+/// (their finalizers) looks again.
+const OBJECTS_POLL_INTERVAL: Duration = Duration::from_secs(1);
+
+/// A deleted definition's objects are not all gone yet.
+#[derive(Debug)]
+struct ObjectsRemain(String);
+
+impl std::fmt::Display for ObjectsRemain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "waiting for the custom objects under {} to be deleted",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for ObjectsRemain {}
+
 /// Makes the store of one served version over the shared storage and
 /// admission chain.
 pub type StoreMaker = Arc<dyn Fn(CustomResourceStrategy) -> Arc<dyn RestStorage> + Send + Sync>;
@@ -57,6 +79,7 @@ struct Served {
     group: String,
     plural: String,
     generation: i64,
+    terminating: bool,
 }
 
 impl DefinitionsController {
@@ -134,11 +157,17 @@ impl DefinitionsController {
         );
         loop {
             let name = queue.next().await;
-            let result = self.reconcile(&name).await;
-            if let Err(err) = &result {
-                tracing::warn!(definition = %name, "custom resource definition: {err}");
+            match self.reconcile(&name).await {
+                Ok(()) => queue.done(&name, true),
+                Err(err) if err.is::<ObjectsRemain>() => {
+                    tracing::debug!(definition = %name, "custom resource definition: {err}");
+                    queue.done_after(&name, OBJECTS_POLL_INTERVAL);
+                }
+                Err(err) => {
+                    tracing::warn!(definition = %name, "custom resource definition: {err}");
+                    queue.done(&name, false);
+                }
             }
-            queue.done(&name, result.is_ok());
         }
     }
 
@@ -154,17 +183,20 @@ impl DefinitionsController {
             }
             Err(err) => return Err(err.into()),
         };
-        if crd.metadata.deletion_timestamp.is_some() {
-            return self.finalize(name, &crd).await;
-        }
         let conflict = self.name_conflict(name, &crd);
         if conflict.is_some() {
             // Names another definition of the group holds: not served.
             self.stop_serving(name);
         } else {
+            // A definition being deleted is still served, its creates
+            // refused, until its objects are gone.
             self.serve(name, &crd);
         }
-        self.update_status(name, &crd, conflict.as_ref()).await
+        self.update_status(name, &crd, conflict.as_ref()).await?;
+        if crd.metadata.deletion_timestamp.is_some() {
+            return self.finalize(name, &crd).await;
+        }
+        Ok(())
     }
 
     /// The first of `crd`'s names another served definition of its group
@@ -226,6 +258,7 @@ impl DefinitionsController {
             group: crd.spec.group.clone(),
             plural: crd.spec.names.plural.clone(),
             generation: crd.metadata.generation.unwrap_or_default(),
+            terminating: crd.metadata.deletion_timestamp.is_some(),
         };
         let mut all = self.served.lock().unwrap_or_else(|e| e.into_inner());
         if all.get(name) == Some(&served) {
@@ -324,7 +357,7 @@ impl DefinitionsController {
             )
             .await?;
         if !left.items.is_empty() {
-            anyhow::bail!("waiting for the custom objects under {prefix} to be deleted");
+            return Err(ObjectsRemain(prefix).into());
         }
         self.stop_serving(name);
         self.definitions
@@ -394,13 +427,15 @@ pub fn strategy_of(
             .then(|| spec.versions.iter().find(|v| v.storage))
             .flatten()
             .map(|storage| format!("{}/{}", spec.group, storage.name)),
+        terminating: crd.metadata.deletion_timestamp.is_some(),
     })
 }
 
 /// The status the controller gives `crd`: its names accepted and
 /// established (or, with a name `conflict`, neither, the accepted names
-/// left as they were), its storage version among the stored ones. A
-/// condition keeps its transition time while its status stays.
+/// left as they were), `Terminating` once deleted, its storage version
+/// among the stored ones. A condition keeps its transition time while its
+/// status stays.
 fn status_of(
     crd: &CustomResourceDefinition,
     current: Option<&CustomResourceDefinitionStatus>,
@@ -444,17 +479,26 @@ fn status_of(
             stored_versions: Some(stored_versions),
         });
     }
+    let mut conditions = vec![
+        condition("NamesAccepted", "True", "NoConflicts", "no conflicts found"),
+        condition(
+            "Established",
+            "True",
+            "InitialNamesAccepted",
+            "the initial names have been accepted",
+        ),
+    ];
+    if crd.metadata.deletion_timestamp.is_some() {
+        conditions.push(condition(
+            "Terminating",
+            "True",
+            "InstanceDeletionInProgress",
+            "CustomResource deletion is in progress",
+        ));
+    }
     Some(CustomResourceDefinitionStatus {
         accepted_names: Some(crd.spec.names.clone()),
-        conditions: Some(vec![
-            condition("NamesAccepted", "True", "NoConflicts", "no conflicts found"),
-            condition(
-                "Established",
-                "True",
-                "InitialNamesAccepted",
-                "the initial names have been accepted",
-            ),
-        ]),
+        conditions: Some(conditions),
         stored_versions: Some(stored_versions),
     })
 }

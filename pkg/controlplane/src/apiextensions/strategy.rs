@@ -15,8 +15,11 @@ use apimachinery::api::{
 use apimachinery::patch::PatchSchema;
 use apimachinery::validation::field::{Error, ErrorList, ErrorType, Path};
 use apiserver::registry::scale::{ScaleSelector, ScaleView};
-use apiserver::registry::strategy::{ResourceNames, ScaleStrategy, StatusStrategy, Strategy};
+use apiserver::registry::strategy::{
+    FinishFunc, ResourceNames, ScaleStrategy, StatusStrategy, Strategy,
+};
 use apiserver::registry::table::ColumnDefinition;
+use apiserver::status::Status;
 
 use super::cel;
 use super::columns::{Columns, JsonPath};
@@ -75,6 +78,9 @@ pub struct CustomResourceStrategy {
     /// other versions: objects are stored at it and read at this one
     /// (conversion `None` changes only `apiVersion`).
     pub storage_api_version: Option<String>,
+    /// The definition is being deleted: creates are refused (405), as
+    /// upstream's handler refuses them while the objects are deleted.
+    pub terminating: bool,
 }
 
 impl CustomResourceStrategy {
@@ -231,6 +237,22 @@ impl Strategy for CustomResourceStrategy {
 
     fn scale(&self) -> Option<&dyn ScaleStrategy<CustomObject>> {
         self.scale.as_ref().map(|_| self as _)
+    }
+
+    fn begin_create(
+        &self,
+        _obj: &mut CustomObject,
+        _dry_run: bool,
+    ) -> impl Future<Output = Result<Option<FinishFunc>, Status>> + Send {
+        std::future::ready(if self.terminating {
+            Err(Status::method_not_supported(
+                self.names.group,
+                self.names.plural,
+                "create",
+            ))
+        } else {
+            Ok(None)
+        })
     }
 
     fn prepare_for_create(&self, obj: &mut CustomObject) {

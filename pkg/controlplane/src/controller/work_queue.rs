@@ -104,16 +104,32 @@ impl<K: Hash + Eq + Clone + Send + 'static> WorkQueue<K> {
     /// failure brings it back after its backoff.
     pub fn done(self: &Arc<Self>, key: &K, succeeded: bool) {
         let mut state = self.state();
-        state.processing.remove(key);
-        let retry = if succeeded {
+        let delay = if succeeded {
             state.failures.remove(key);
             None
         } else {
             let failures = state.failures.entry(key.clone()).or_insert(0);
             *failures = failures.saturating_add(1);
-            let delay = backoff(*failures);
-            state.waiting.insert(key.clone()).then_some(delay)
+            Some(backoff(*failures))
         };
+        drop(state);
+        self.finish(key, delay);
+    }
+
+    /// The work on `key` is over for now, and to be looked at again after
+    /// `delay`: for what the queue's watch does not report (a definition's
+    /// objects being deleted). Not a failure: no backoff.
+    pub fn done_after(self: &Arc<Self>, key: &K, delay: Duration) {
+        self.state().failures.remove(key);
+        self.finish(key, Some(delay));
+    }
+
+    fn finish(self: &Arc<Self>, key: &K, retry_after: Option<Duration>) {
+        let mut state = self.state();
+        state.processing.remove(key);
+        // One pending retry per key: a key failing again while its retry
+        // waits (added meanwhile) keeps that one.
+        let retry = retry_after.filter(|_| state.waiting.insert(key.clone()));
         let again = state.dirty.remove(key);
         drop(state);
         if again {
@@ -193,6 +209,26 @@ mod tests {
         queue.next().await;
         // Success forgot the failures: the first delay again.
         assert_eq!(waited.elapsed(), Duration::from_millis(5));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_key_can_ask_to_be_looked_at_again_without_backoff() {
+        let queue = WorkQueue::new();
+        queue.add("k");
+        for _ in 0..3 {
+            let key = queue.next().await;
+            queue.done(&key, false);
+        }
+        let key = queue.next().await;
+        let asked = tokio::time::Instant::now();
+        queue.done_after(&key, Duration::from_secs(1));
+        let key = queue.next().await;
+        assert_eq!(asked.elapsed(), Duration::from_secs(1));
+        // Its failures were forgotten: the next one waits the first delay.
+        queue.done(&key, false);
+        let failed = tokio::time::Instant::now();
+        queue.next().await;
+        assert_eq!(failed.elapsed(), Duration::from_millis(5));
     }
 
     #[tokio::test(start_paused = true)]
