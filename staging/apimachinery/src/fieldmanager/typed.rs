@@ -709,7 +709,10 @@ mod tests {
                     "items": {"type": "string"}},
                 "steps": {"type": "array", "items": {"type": "string"}},
                 "selector": {"type": "object", "x-kubernetes-map-type": "atomic",
-                    "properties": {"app": {"type": "string"}}}
+                    "properties": {"app": {"type": "string"}}},
+                "pools": {"type": "object", "additionalProperties": {"type": "array",
+                    "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"],
+                    "items": {"type": "object", "properties": {"name": {"type": "string"}}}}}
             }}}
         }));
         let value = json!({
@@ -718,7 +721,8 @@ mod tests {
                 "parts": [{"name": "p", "count": 1}],
                 "tags": ["t"],
                 "steps": ["s"],
-                "selector": {"app": "x"}
+                "selector": {"app": "x"},
+                "pools": {"east": [{"name": "e1"}]}
             }
         });
         let set = Typed::new(&schema).field_set(&value).unwrap();
@@ -730,7 +734,8 @@ mod tests {
                     "f:parts": {"k:{\"name\":\"p\"}": {".": {}, "f:count": {}, "f:name": {}}},
                     "f:tags": {"v:\"t\"": {}},
                     "f:steps": {},
-                    "f:selector": {}
+                    "f:selector": {},
+                    "f:pools": {"f:east": {".": {}, "k:{\"name\":\"e1\"}": {".": {}, "f:name": {}}}}
                 }
             })
         );

@@ -219,7 +219,15 @@ impl<'schema> SchemaCursor<'schema> {
                     .unwrap_or_default();
                 Ok((self.at(*node), meta))
             }
-            Node::Map(values) => Ok((self.at(*values), FieldPatchMeta::default())),
+            Node::Map(values) => {
+                // A map of lists: each value's list type is the values'.
+                let values = self.at(*values);
+                let meta = match values.node() {
+                    Node::List { meta, .. } => *meta,
+                    _ => None,
+                };
+                Ok((values, meta.unwrap_or_default()))
+            }
             _ => Ok((self.unknown(), FieldPatchMeta::default())),
         }
     }
