@@ -63,8 +63,9 @@ pub const FUNCTIONS: &[&str] = &[
 ];
 
 /// The largest compiled pattern (the regex crate's `size_limit`): larger
-/// ones are an evaluation error, not a long compile.
-const REGEX_SIZE_LIMIT: usize = 1 << 20;
+/// ones are an evaluation error, not a long compile (about a millisecond
+/// at most; `[a-z]{1000}` still fits).
+const REGEX_SIZE_LIMIT: usize = 256 << 10;
 /// Compiled patterns kept; the cache starts over when full.
 const REGEX_CACHE_ENTRIES: usize = 256;
 
