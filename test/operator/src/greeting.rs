@@ -5,7 +5,8 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// What a greeting asks for: a message, kept in a ConfigMap.
+/// What a greeting asks for: a message, kept in a ConfigMap. The
+/// definition carries a CEL validation rule: a greeting says something.
 #[derive(CustomResource, Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
 #[kube(
     group = "example.com",
@@ -15,7 +16,8 @@ use serde::{Deserialize, Serialize};
     status = "GreetingStatus",
     shortname = "gr",
     printcolumn = r#"{"name":"Message","type":"string","jsonPath":".spec.message"}"#,
-    printcolumn = r#"{"name":"Ready","type":"boolean","jsonPath":".status.ready"}"#
+    printcolumn = r#"{"name":"Ready","type":"boolean","jsonPath":".status.ready"}"#,
+    validation = Rule::new("self.spec.message != ''").message("a greeting says something")
 )]
 pub struct GreetingSpec {
     pub message: String,

@@ -96,6 +96,32 @@ async fn a_kube_rs_controller_converges_against_the_apiserver() {
 
     let greetings: Api<Greeting> = Api::namespaced(client.clone(), "default");
     let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    // The definition's CEL rule refuses an empty greeting, as kube-rs
+    // hears it: a 422 with the rule's message.
+    let refused = greetings
+        .create(
+            &PostParams::default(),
+            &Greeting::new(
+                "silent",
+                GreetingSpec {
+                    message: String::new(),
+                },
+            ),
+        )
+        .await
+        .expect_err("an empty greeting is refused");
+    match refused {
+        kube::Error::Api(status) => {
+            assert_eq!(status.code, 422, "{status:?}");
+            assert!(
+                status
+                    .message
+                    .contains("Invalid value: a greeting says something"),
+                "{status:?}"
+            );
+        }
+        other => panic!("not the apiserver's refusal: {other:?}"),
+    }
     let mut reconciled = first.reconciled.subscribe();
     greetings
         .create(
