@@ -50,8 +50,8 @@ mod tests {
     use super::*;
     use crate::apiextensions::schema::{self, Node};
     use apimachinery::validation::field::Path;
-    use serde_json::Value;
     use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::JSONSchemaProps;
+    use serde_json::Value;
     use serde_json::json;
 
     fn compiled(schema: Value) -> Result<Node, Vec<String>> {

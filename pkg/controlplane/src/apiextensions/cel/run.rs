@@ -231,7 +231,11 @@ impl Run<'_> {
                     path,
                     value,
                     node,
-                    format!("{error} evaluating rule: {}", rule.error_string()),
+                    format!(
+                        "{} evaluating rule: {}",
+                        go_style(&error.to_string()),
+                        rule.error_string()
+                    ),
                 )),
             }
             if self.exhausted {
@@ -277,6 +281,16 @@ impl Run<'_> {
             }
             _ => fallback(),
         }
+    }
+}
+
+/// An evaluation error as cel-go words it: lower case first (`no such
+/// key: replicas`).
+fn go_style(message: &str) -> String {
+    let mut chars = message.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
     }
 }
 
