@@ -379,6 +379,11 @@ impl<'a> Estimator<'a> {
                 };
                 (cost, Shape::scalar())
             }
+            "indexOf" | "lastIndexOf" if receiver.is_some_and(|r| r.shape.kind == Kind::List) => {
+                // Each item compared with the value.
+                let compare = 1 + tenth(weight(args.first()));
+                (1 + size(receiver).saturating_mul(compare), Shape::scalar())
+            }
             "contains" | "startsWith" | "endsWith" | "indexOf" | "lastIndexOf" => {
                 let total = size(receiver).saturating_add(size(args.last()));
                 (1 + tenth(total), Shape::scalar())

@@ -1,12 +1,15 @@
 //! The CEL environment rules are compiled and run in: the standard
 //! library and macros, cel-go's strings extension, and of Kubernetes'
-//! libraries the list functions (`isSorted`, `sum`, `min`, `max`) and the
+//! libraries the list functions (`isSorted`, `sum`, `min`, `max`,
+//! `indexOf`, `lastIndexOf`) and the
 //! regular expressions (`matches`, `find`, `findAll`), whose patterns are
 //! compiled with a bounded size and cached.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
+use cel::common::types::{CelInt, DYN_TYPE, LIST_TYPE};
+use cel::common::value::CowVal;
 use cel::extractors::{Arguments, This};
 use cel::objects::Value;
 use cel::{Context, Env, ExecutionError, ResolveResult};
@@ -79,6 +82,29 @@ pub fn environment() -> &'static Arc<Env> {
         if let Err(error) = cel::extensions::strings(&mut env) {
             tracing::error!(%error, "the CEL strings extension could not be declared");
         }
+        // Kubernetes' `list.indexOf(x)` and `list.lastIndexOf(x)`, beside
+        // the strings extension's overloads of the same names.
+        let lists = [
+            env.add_member_overload(
+                "indexOf",
+                "list_indexOf",
+                LIST_TYPE,
+                vec![DYN_TYPE],
+                list_index_of,
+            ),
+            env.add_member_overload(
+                "lastIndexOf",
+                "list_lastIndexOf",
+                LIST_TYPE,
+                vec![DYN_TYPE],
+                list_last_index_of,
+            ),
+        ];
+        for result in lists {
+            if let Err(error) = result {
+                tracing::error!(%error, "a Kubernetes CEL list function could not be declared");
+            }
+        }
         Arc::new(env)
     })
 }
@@ -124,6 +150,44 @@ fn compare(function: &str, a: &Value, b: &Value) -> Result<std::cmp::Ordering, E
             format!("cannot compare {} and {}", a.type_of(), b.type_of()),
         )
     })
+}
+
+/// The index of the first (or `last`) item of a list equal to a value,
+/// `-1` when none is.
+fn position_in<'b, 'v>(
+    function: &str,
+    args: Vec<CowVal<'b, 'v>>,
+    last: bool,
+) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    let [list, wanted]: [CowVal<'b, 'v>; 2] = args
+        .try_into()
+        .map_err(|args: Vec<_>| ExecutionError::invalid_argument_count(2, args.len()))?;
+    let items = list
+        .as_ref()
+        .as_iterable()
+        .ok_or_else(|| function_error(function, "expected a list"))?;
+    let mut items = items.iter();
+    let (mut index, mut found) = (0i64, -1i64);
+    while let Some(item) = items.next() {
+        if item.equals(wanted.as_ref()) {
+            found = index;
+            if !last {
+                break;
+            }
+        }
+        index += 1;
+    }
+    Ok(CowVal::owned(CelInt::from(found)))
+}
+
+/// `list.indexOf(value)`.
+fn list_index_of<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    position_in("indexOf", args, false)
+}
+
+/// `list.lastIndexOf(value)`.
+fn list_last_index_of<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    position_in("lastIndexOf", args, true)
 }
 
 /// `list.isSorted()`: every item is no less than the one before.

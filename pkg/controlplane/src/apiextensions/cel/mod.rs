@@ -175,6 +175,8 @@ mod tests {
                  "message": "strings"},
                 {"rule": "self.sizes.map(s, s * 2).filter(s, s > 2).size() == 2 && self.sizes.exists_one(s, s == 2)",
                  "message": "macros"},
+                {"rule": "self.sizes.indexOf(2) == 1 && self.sizes.lastIndexOf(9) == -1 && self.name.indexOf('4') == 3",
+                 "message": "indexOf"},
             ],
             "properties": {
                 "name": {"type": "string", "maxLength": 63},
@@ -203,6 +205,7 @@ mod tests {
                 "spec: Invalid value: lists",
                 "spec: Invalid value: strings",
                 "spec: Invalid value: macros",
+                "spec: Invalid value: indexOf",
             ]
         );
     }
