@@ -15,6 +15,7 @@ use cel::common::ast::{EntryExpr, SourceInfo};
 use cel::common::ast::{Expr, IdedExpr, LiteralValue, operators};
 
 use super::library::FUNCTIONS;
+use super::quantity::FUNCTIONS as QUANTITY_FUNCTIONS;
 use super::shape::{Kind, Shape};
 
 /// Identifiers that name types or namespaces rather than variables.
@@ -481,8 +482,11 @@ impl<'a> Estimator<'a> {
                 };
                 (1, shape)
             }
+            "quantity" | "isQuantity" => (1 + tenth(size(receiver)), Shape::scalar()),
+            "compareTo" | "isGreaterThan" | "isLessThan" | "add" | "sub" | "asInteger"
+            | "isInteger" | "asApproximateFloat" | "sign" => (1, Shape::scalar()),
             other => {
-                if !FUNCTIONS.contains(&other) {
+                if !FUNCTIONS.contains(&other) && !QUANTITY_FUNCTIONS.contains(&other) {
                     self.error(
                         expr,
                         format!("undeclared reference to '{other}' (in container '')"),

@@ -1,7 +1,7 @@
 //! The CEL environment rules are compiled and run in: the standard
 //! library and macros, cel-go's strings extension, and of Kubernetes'
 //! libraries the list functions (`isSorted`, `sum`, `min`, `max`,
-//! `indexOf`, `lastIndexOf`) and the
+//! `indexOf`, `lastIndexOf`), quantities (`quantity`) and the
 //! regular expressions (`matches`, `find`, `findAll`), whose patterns are
 //! compiled with a bounded size and cached.
 
@@ -16,8 +16,9 @@ use cel::{Context, Env, ExecutionError, ResolveResult};
 use regex::Regex;
 
 /// The functions a rule may call (operators aside), by name: what the
-/// environment declares and [`context`] adds. A call to anything else is
-/// a compile error, as cel-go's type check makes it.
+/// environment declares and [`context`] adds (with the quantity library's
+/// [`super::quantity::FUNCTIONS`]). A call to anything else is a compile
+/// error, as cel-go's type check makes it.
 pub const FUNCTIONS: &[&str] = &[
     // Standard library.
     "size",
@@ -121,7 +122,10 @@ pub fn context() -> Context<'static, 'static> {
         context.add_function("find", find),
         context.add_function("findAll", find_all),
     ];
-    for result in added {
+    for result in added
+        .into_iter()
+        .chain([super::quantity::register(&mut context)])
+    {
         if let Err(error) = result {
             tracing::error!(%error, "a Kubernetes CEL function could not be added");
         }

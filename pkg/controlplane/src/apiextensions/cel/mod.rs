@@ -15,6 +15,7 @@
 mod compile;
 mod cost;
 mod library;
+mod quantity;
 mod run;
 mod shape;
 mod stack;
@@ -177,9 +178,14 @@ mod tests {
                  "message": "macros"},
                 {"rule": "self.sizes.indexOf(2) == 1 && self.sizes.lastIndexOf(9) == -1 && self.name.indexOf('4') == 3",
                  "message": "indexOf"},
+                {"rule": "isQuantity(self.memory) && quantity(self.memory).compareTo(quantity('1Gi')) >= 0 && quantity(self.memory).add(quantity('1Mi')).isGreaterThan(quantity(self.memory))",
+                 "message": "quantity"},
+                {"rule": "quantity('1') == quantity('1000m') && quantity('1500m').asApproximateFloat() == 1.5 && quantity('2k').asInteger() == 2000 && quantity('-1').sign() == -1 && !quantity('1500m').isInteger() && quantity('1').sub(1).isLessThan(quantity('1m')) && !isQuantity('1Q')",
+                 "message": "quantity arithmetic"},
             ],
             "properties": {
                 "name": {"type": "string", "maxLength": 63},
+                "memory": {"type": "string", "maxLength": 16},
                 "sizes": {"type": "array", "maxItems": 10, "items": {"type": "integer"}},
             },
         })))
@@ -187,7 +193,7 @@ mod tests {
         assert_eq!(
             errors_of(
                 &node,
-                object(json!({"name": "abc42", "sizes": [1, 2, 3]})),
+                object(json!({"name": "abc42", "memory": "2Gi", "sizes": [1, 2, 3]})),
                 None
             ),
             Vec::<String>::new()
@@ -195,7 +201,7 @@ mod tests {
         assert_eq!(
             errors_of(
                 &node,
-                object(json!({"name": "AB-7", "sizes": [3, 1]})),
+                object(json!({"name": "AB-7", "memory": "512Mi", "sizes": [3, 1]})),
                 None
             ),
             [
@@ -206,6 +212,7 @@ mod tests {
                 "spec: Invalid value: strings",
                 "spec: Invalid value: macros",
                 "spec: Invalid value: indexOf",
+                "spec: Invalid value: quantity",
             ]
         );
     }

@@ -44,6 +44,33 @@ impl ParsedQuantity {
         ParsedQuantity(self.0.saturating_add(other.0))
     }
 
+    /// A whole number of units.
+    pub fn from_units(units: i64) -> Self {
+        ParsedQuantity(i128::from(units) * NANO_PER_UNIT)
+    }
+
+    pub fn checked_add(self, other: Self) -> Option<Self> {
+        self.0.checked_add(other.0).map(ParsedQuantity)
+    }
+
+    pub fn checked_sub(self, other: Self) -> Option<Self> {
+        self.0.checked_sub(other.0).map(ParsedQuantity)
+    }
+
+    /// The value in whole units, when it is whole and fits an `i64`.
+    pub fn to_units(self) -> Option<i64> {
+        if self.is_integer() {
+            i64::try_from(self.0 / NANO_PER_UNIT).ok()
+        } else {
+            None
+        }
+    }
+
+    /// -1, 0 or 1.
+    pub fn signum(self) -> i64 {
+        self.0.signum() as i64
+    }
+
     pub fn cmp_value(self, other: Self) -> Ordering {
         self.0.cmp(&other.0)
     }
