@@ -26,7 +26,10 @@ fn pool() -> &'static Semaphore {
 
 /// The right to run heavy work, or none for light work.
 pub struct Reservation {
-    permit: Option<SemaphorePermit<'static>>,
+    /// A place in the pool, held until the reservation drops.
+    _permit: Option<SemaphorePermit<'static>>,
+    /// Run off the async worker (`block_in_place`).
+    offload: bool,
 }
 
 /// Reserves a place in the pool when `heavy` (the caller measured the
@@ -38,17 +41,37 @@ pub async fn reserve(heavy: bool) -> Reservation {
     } else {
         None
     };
-    Reservation { permit }
+    Reservation {
+        offload: permit.is_some(),
+        _permit: permit,
+    }
+}
+
+/// As [`reserve`], for heavy work found inside other work that may hold a
+/// permit already (a write's validation, under a large patch's
+/// reservation): it never waits, as waiting for a second permit while
+/// holding one deadlocks once every permit is held that way. With no
+/// permit free the work still leaves the async worker, over the pool's
+/// bound.
+pub fn reserve_now(heavy: bool) -> Reservation {
+    Reservation {
+        _permit: if heavy {
+            pool().try_acquire().ok()
+        } else {
+            None
+        },
+        offload: heavy,
+    }
 }
 
 impl Reservation {
-    /// Runs `work`: off the async worker when this reservation holds a
-    /// permit and the runtime can hand the worker's tasks over (a
-    /// multi-threaded one), inline otherwise.
+    /// Runs `work`: off the async worker when it is heavy and the runtime
+    /// can hand the worker's tasks over (a multi-threaded one), inline
+    /// otherwise.
     pub fn run<T>(&self, work: impl FnOnce() -> T) -> T {
         let multi_threaded = Handle::try_current()
             .is_ok_and(|handle| handle.runtime_flavor() == RuntimeFlavor::MultiThread);
-        if self.permit.is_some() && multi_threaded {
+        if self.offload && multi_threaded {
             tokio::task::block_in_place(work)
         } else {
             work()
@@ -74,6 +97,24 @@ mod tests {
             "the other task did not run during the heavy work"
         );
         other.await.unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn work_inside_work_never_waits_for_a_second_place() {
+        // Every place taken, as by large patches whose validation is heavy.
+        let mut held = Vec::new();
+        while let Ok(permit) = pool().try_acquire() {
+            held.push(permit);
+        }
+        let nested = reserve_now(true);
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let other = tokio::spawn(async move {
+            sender.send(()).unwrap();
+        });
+        let seen = nested.run(|| receiver.recv_timeout(std::time::Duration::from_secs(5)));
+        assert!(seen.is_ok(), "the nested heavy work held the worker");
+        other.await.unwrap();
+        drop(held);
     }
 
     #[tokio::test]

@@ -162,7 +162,7 @@ impl<S: Strategy> Store<S> {
             return Err(status);
         }
         let errors = if validate {
-            let work = cpu_work::reserve(self.strategy.validation_is_heavy()).await;
+            let work = cpu_work::reserve_now(self.strategy.validation_is_heavy());
             work.run(|| self.strategy.validate(&obj))
         } else {
             Vec::new()
@@ -372,7 +372,7 @@ where
             new.metadata_mut().generation = Some(generation + 1);
         }
         let heavy = matches!(&self.path, UpdatePath::Main(s) | UpdatePath::Status(s, _) if s.validation_is_heavy());
-        let work = cpu_work::reserve(heavy).await;
+        let work = cpu_work::reserve_now(heavy);
         let errors = work.run(|| self.path.validate(&new, &old));
         if !errors.is_empty() {
             return Err(store.invalid(self.name, &errors));
